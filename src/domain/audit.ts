@@ -1,0 +1,94 @@
+/**
+ * The audit trail's vocabulary. An audit entry is written once and never changed.
+ * Storage layout lives with the adapter (src/adapters/tables/audit-store.ts).
+ */
+
+export const AUDIT_KINDS = ['hint', 'decision', 'action', 'result', 'error', 'human', 'skip'] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+export const ACTOR_TYPES = ['rule', 'user', 'system'] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
+/** Who caused a step: a rule (by name), a person (Entra object ID) or Linkgate itself. */
+export interface Actor {
+  readonly type: ActorType;
+  /** Rule name, user object ID, or a component name such as `resourceEvents`. */
+  readonly id: string;
+  /** Display name where one is known (a person's name). */
+  readonly name?: string;
+}
+
+/**
+ * Outcomes are short, stable words so the audit can be filtered by them.
+ * `received`: a hint arrived. `invalid`: input could not be understood (kept verbatim in `detail`).
+ * `approve`/`reject`/`review`/`ignore`: what a decision said. `shadow`: what a shadow rule would have done.
+ * `approved`/`rejected`: an action's confirmed result. `vanished`: the connection was gone.
+ * `decided-elsewhere`: someone else changed the status first. `failed`: an action failed.
+ * `duplicate`: a hint or step that another instance already handled.
+ */
+export const AUDIT_OUTCOMES = [
+  'received',
+  'unrelated',
+  'invalid',
+  'approve',
+  'reject',
+  'review',
+  'ignore',
+  'shadow',
+  'approved',
+  'rejected',
+  'vanished',
+  'decided-elsewhere',
+  'failed',
+  'duplicate',
+  'skipped',
+] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+export interface AuditEntry {
+  /** Unique, sortable within a millisecond; assigned by the writer when absent. */
+  readonly id: string;
+  readonly time: Date;
+  readonly kind: AuditKind;
+  readonly outcome: AuditOutcome;
+  readonly actor: Actor;
+  /** Human-readable one-liner, e.g. "Approved by rule 'in-tenant'". */
+  readonly summary: string;
+  /** Normalised (lower-case) vault resource ID, when known. */
+  readonly vaultId?: string;
+  /** Normalised (lower-case) private endpoint connection resource ID, when known. */
+  readonly connectionId?: string;
+  readonly privateEndpointId?: string;
+  readonly requesterSubscriptionId?: string;
+  /** Tenant GUID, or `not-visible` when the subscription could not be read. */
+  readonly requesterTenantId?: string;
+  readonly requestMessage?: string;
+  readonly ruleName?: string;
+  /** Event Grid event ID or another correlation handle. */
+  readonly correlationId?: string;
+  /** Structured detail (explanation, error, raw payload excerpt), stored as JSON. */
+  readonly detail?: unknown;
+}
+
+export interface AuditQuery {
+  readonly vaultId?: string;
+  readonly connectionId?: string;
+  readonly requesterSubscriptionId?: string;
+  /** Matches actor.id exactly (case-insensitive). */
+  readonly actor?: string;
+  readonly outcome?: AuditOutcome;
+  /** Inclusive lower bound. */
+  readonly from?: Date;
+  /** Exclusive upper bound. */
+  readonly to?: Date;
+  /** 1..1000, default 50. */
+  readonly pageSize?: number;
+  /** Opaque token from a previous page. */
+  readonly continuationToken?: string;
+}
+
+export interface AuditPage {
+  readonly entries: readonly AuditEntry[];
+  /** Present when more entries may follow. */
+  readonly continuationToken?: string;
+}
