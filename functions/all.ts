@@ -1,0 +1,8 @@
+import { auditApi } from './audit-api.js';
+import type { FunctionSpec } from './registry.js';
+import { resourceEvents } from './resource-events.js';
+import { rulesApi } from './rules-api.js';
+import { sweep } from './sweep.js';
+
+/** Every function of the app; registered with Azure by index.ts and served locally by the dev host. */
+export const allFunctions: FunctionSpec[] = [resourceEvents, auditApi, rulesApi, sweep];

@@ -1,0 +1,50 @@
+import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
+import type { TenantResolver } from '../../app/ports.js';
+import type { RequesterTenant } from '../../domain/policy/engine.js';
+import { armClientOptions, type ArmConnection } from './arm-client-options.js';
+import { isStatus } from './keyvault-connections.js';
+
+export interface TenantCache {
+  get(subscriptionId: string): Promise<RequesterTenant | undefined>;
+  put(subscriptionId: string, tenant: RequesterTenant, ttlMs: number): Promise<void>;
+}
+
+/**
+ * The connection names the requester's subscription, not its tenant. The tenant comes from
+ * GET /subscriptions/{id} (`tenantId`). A 403 or 404 only says Linkgate cannot see the
+ * subscription, which is not proof that it is external, so it is kept apart as `not-visible`.
+ * Lighthouse-delegated subscriptions are visible, which is why the tenant ID is compared
+ * rather than visibility (AZURE-FACTS, "The requester").
+ */
+export class SubscriptionTenantResolver implements TenantResolver {
+  private readonly client: SubscriptionClient;
+
+  constructor(
+    arm: ArmConnection,
+    private readonly cache: TenantCache,
+    private readonly ttl: { readonly visibleMs: number; readonly notVisibleMs: number },
+  ) {
+    const options = armClientOptions(arm);
+    // arm-resources-subscriptions 2.x builds request URLs from `$host`, not `endpoint`.
+    this.client = new SubscriptionClient(arm.credential, { ...options, $host: options.endpoint });
+  }
+
+  async resolve(subscriptionId: string): Promise<RequesterTenant> {
+    const id = subscriptionId.toLowerCase();
+    const cached = await this.cache.get(id);
+    if (cached) return cached;
+    const tenant = await this.lookup(id);
+    await this.cache.put(id, tenant, tenant.kind === 'visible' ? this.ttl.visibleMs : this.ttl.notVisibleMs);
+    return tenant;
+  }
+
+  private async lookup(subscriptionId: string): Promise<RequesterTenant> {
+    try {
+      const subscription = await this.client.subscriptions.get(subscriptionId);
+      return subscription.tenantId ? { kind: 'visible', tenantId: subscription.tenantId.toLowerCase() } : { kind: 'not-visible' };
+    } catch (error) {
+      if (isStatus(error, 403) || isStatus(error, 404)) return { kind: 'not-visible' };
+      throw error;
+    }
+  }
+}

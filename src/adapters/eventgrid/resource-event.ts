@@ -1,0 +1,123 @@
+import { EventGridDeserializer } from '@azure/eventgrid';
+import type { Hint } from '../../app/workflow.js';
+import { vaultOf } from '../../domain/resource-id.js';
+
+/**
+ * Translation of one delivered Azure Resource Manager event into a hint, at the boundary.
+ * Both the Event Grid schema and CloudEvents 1.0 are accepted; the @azure/eventgrid
+ * deserializer checks each schema's required envelope fields, and every `data` field used
+ * here is checked by hand, because the spec makes most of them optional even where the
+ * typings do not (AZURE-FACTS, "data fields").
+ */
+export type Intake =
+  | { readonly kind: 'hint'; readonly hint: Hint }
+  | { readonly kind: 'unrelated'; readonly eventId: string; readonly eventType: string; readonly reason: string }
+  | { readonly kind: 'invalid'; readonly eventId?: string; readonly error: string; readonly raw: unknown };
+
+/** Event types that can mean a vault's connections changed. Failures and cancels changed nothing. */
+export const ACCEPTED_EVENT_TYPES = [
+  'Microsoft.Resources.ResourceWriteSuccess',
+  'Microsoft.Resources.ResourceActionSuccess',
+  'Microsoft.Resources.ResourceDeleteSuccess',
+] as const;
+
+/**
+ * Which of these Azure raises when someone requests an endpoint to a vault is not documented
+ * (privateEndpointConnectionProxies/validate/action and /write are likely), so every operation
+ * under this prefix is a hint: privateEndpointConnections/* and privateEndpointConnectionProxies/*.
+ */
+export const OPERATION_PREFIX = 'microsoft.keyvault/vaults/privateendpointconnection';
+
+const OBJECT_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid'];
+
+const deserializer = new EventGridDeserializer();
+
+export async function parseResourceEvent(raw: unknown): Promise<Intake> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { kind: 'invalid', error: `expected one event object, got ${describe(raw)}`, raw };
+  }
+  const envelope = await parseEnvelope(raw as Record<string, unknown>);
+  if ('error' in envelope) return { kind: 'invalid', eventId: idOf(raw), error: envelope.error, raw };
+  const { id, type, subject, data } = envelope;
+
+  if (!ACCEPTED_EVENT_TYPES.some((accepted) => accepted.toLowerCase() === type.toLowerCase())) {
+    return { kind: 'unrelated', eventId: id, eventType: type, reason: `event type ${type} is not a resource success event` };
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { kind: 'invalid', eventId: id, error: `${type} event has no data object`, raw };
+  }
+  const fields = data as Record<string, unknown>;
+  const operationName = fields.operationName;
+  if (typeof operationName !== 'string' || operationName.trim() === '') {
+    return { kind: 'invalid', eventId: id, error: 'data.operationName is missing or not a string', raw };
+  }
+  if (!operationName.toLowerCase().startsWith(OPERATION_PREFIX)) {
+    return { kind: 'unrelated', eventId: id, eventType: type, reason: `operation ${operationName} is not about Key Vault private endpoint connections` };
+  }
+  const resourceUri = fields.resourceUri;
+  if (resourceUri !== undefined && typeof resourceUri !== 'string') {
+    return { kind: 'invalid', eventId: id, error: 'data.resourceUri is not a string', raw };
+  }
+  const target = resourceUri ?? subject;
+  if (!target) return { kind: 'invalid', eventId: id, error: 'neither data.resourceUri nor subject names a resource', raw };
+  const vault = vaultOf(target);
+  if (!vault) return { kind: 'invalid', eventId: id, error: `'${target}' is not under a Key Vault (…/providers/Microsoft.KeyVault/vaults/NAME)`, raw };
+  if (resourceUri && subject) {
+    const subjectVault = vaultOf(subject);
+    if (subjectVault && subjectVault.key !== vault.key) {
+      return { kind: 'invalid', eventId: id, error: `subject '${subject}' and data.resourceUri '${resourceUri}' name different vaults`, raw };
+    }
+  }
+  const callerObjectId = objectIdFromClaims(fields.claims);
+  return {
+    kind: 'hint',
+    hint: {
+      vault,
+      source: 'event',
+      eventId: id,
+      eventType: type,
+      operationName,
+      subject: target,
+      ...(callerObjectId ? { callerObjectId } : {}),
+    },
+  };
+}
+
+type Envelope = { id: string; type: string; subject: string | undefined; data: unknown } | { error: string };
+
+async function parseEnvelope(raw: Record<string, unknown>): Promise<Envelope> {
+  try {
+    if ('specversion' in raw) {
+      const [event] = await deserializer.deserializeCloudEvents(raw);
+      if (!event) return { error: 'empty CloudEvent' };
+      return { id: event.id, type: event.type, subject: event.subject, data: event.data };
+    }
+    const [event] = await deserializer.deserializeEventGridEvents(raw);
+    if (!event) return { error: 'empty Event Grid event' };
+    return { id: event.id, type: event.eventType, subject: event.subject, data: event.data };
+  } catch (error) {
+    const schema = 'specversion' in raw ? 'CloudEvents 1.0' : 'Event Grid schema';
+    return { error: `not a valid ${schema} event: ${(error as Error).message}` };
+  }
+}
+
+/** `claims` is a string map whose keys contain dots and slashes, so it is read by exact key. */
+function objectIdFromClaims(claims: unknown): string | undefined {
+  if (typeof claims !== 'object' || claims === null) return undefined;
+  for (const key of OBJECT_ID_CLAIMS) {
+    const value = (claims as Record<string, unknown>)[key];
+    if (typeof value === 'string' && value.trim() !== '') return value.trim().toLowerCase();
+  }
+  return undefined;
+}
+
+function idOf(raw: unknown): string | undefined {
+  const id = (raw as { id?: unknown }).id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}

@@ -1,0 +1,151 @@
+import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
+import type { ApprovalsPort, CreateResult, ReplaceResult } from '../../app/ports.js';
+import type { ApprovalRecord, Versioned } from '../../domain/approval.js';
+import { APPROVAL_STATES, isTerminal, type ApprovalState } from '../../domain/approval-state-machine.js';
+import { InvalidInputError } from '../../domain/errors.js';
+import { RULE_ACTIONS, type RuleAction } from '../../domain/policy/rule.js';
+import { parseConnectionId, type ConnectionRef, type VaultRef } from '../../domain/resource-id.js';
+import { ensureTable, isTableError } from './table-clients.js';
+
+/**
+ * Table `approvals`: one row per private endpoint connection, moved only by ETag-conditioned
+ * writes (a 412 means another instance won; the loser re-reads and moves on).
+ *
+ *   PartitionKey  encodeURIComponent(lower-case vault ID)   all connections of one vault together
+ *   RowKey        encodeURIComponent(lower-case connection name)
+ *   open          true while the state is not terminal
+ *
+ * Queries served:
+ *   - one connection's record: point read (PK + RK);
+ *   - a vault's open records, to reconcile after a hint: one partition, filter `open eq true`;
+ *   - vaults with open records, for the sweep: a filter on `open` across partitions. The
+ *     table holds one row per connection ever seen (a vault has at most 64 endpoints), so this
+ *     scan stays small; an index row per open record would make it a point query if it grows.
+ * encodeURIComponent escapes `/`, `\`, `#` and `?`, the characters keys may not contain.
+ */
+export class TableApprovalsStore implements ApprovalsPort {
+  constructor(private readonly client: TableClient) {}
+
+  async get(connection: ConnectionRef): Promise<Versioned<ApprovalRecord> | undefined> {
+    await ensureTable(this.client);
+    try {
+      const entity = await this.client.getEntity<Record<string, unknown>>(partitionKey(connection.vault), rowKey(connection.name));
+      return fromEntity(entity);
+    } catch (error) {
+      if (isTableError(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async listOpen(vault: VaultRef): Promise<Versioned<ApprovalRecord>[]> {
+    await ensureTable(this.client);
+    const filter = odata`PartitionKey eq ${partitionKey(vault)} and open eq true`;
+    const out: Versioned<ApprovalRecord>[] = [];
+    for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      out.push(fromEntity(entity));
+    }
+    return out;
+  }
+
+  async vaultsWithOpenRecords(): Promise<string[]> {
+    await ensureTable(this.client);
+    const vaults = new Set<string>();
+    const entities = this.client.listEntities<{ vaultId?: string }>({ queryOptions: { filter: 'open eq true', select: ['vaultId'] } });
+    for await (const entity of entities) {
+      if (typeof entity.vaultId === 'string') vaults.add(entity.vaultId);
+    }
+    return [...vaults];
+  }
+
+  async create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>> {
+    await ensureTable(this.client);
+    try {
+      const response = await this.client.createEntity(toEntity(record));
+      return { kind: 'created', record: { value: record, etag: requireEtag(response.etag) } };
+    } catch (error) {
+      if (isTableError(error, 409)) return { kind: 'exists' };
+      throw error;
+    }
+  }
+
+  async replace(record: ApprovalRecord, etag: string): Promise<ReplaceResult<ApprovalRecord>> {
+    await ensureTable(this.client);
+    try {
+      const response = await this.client.updateEntity(toEntity(record), 'Replace', { etag });
+      return { kind: 'replaced', record: { value: record, etag: requireEtag(response.etag) } };
+    } catch (error) {
+      if (isTableError(error, 412) || isTableError(error, 404)) return { kind: 'conflict' };
+      throw error;
+    }
+  }
+}
+
+function partitionKey(vault: VaultRef): string {
+  return encodeURIComponent(vault.key);
+}
+
+function rowKey(connectionName: string): string {
+  return encodeURIComponent(connectionName.toLowerCase());
+}
+
+function toEntity(record: ApprovalRecord) {
+  const ref = parseConnectionId(record.connectionId);
+  const entity: Record<string, unknown> = {
+    partitionKey: partitionKey(ref.vault),
+    rowKey: rowKey(ref.name),
+    open: !isTerminal(record.state),
+  };
+  for (const [key, value] of Object.entries(record)) {
+    if (value !== undefined) entity[key] = value;
+  }
+  return entity as { partitionKey: string; rowKey: string };
+}
+
+function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Versioned<ApprovalRecord> {
+  const state = entity.state as ApprovalState;
+  if (!APPROVAL_STATES.includes(state)) {
+    throw new InvalidInputError(`approvals row ${entity.partitionKey}/${entity.rowKey} has unknown state '${String(entity.state)}'`, 'state');
+  }
+  const record: ApprovalRecord = {
+    connectionId: String(entity.connectionId),
+    connectionName: String(entity.connectionName),
+    vaultId: String(entity.vaultId),
+    state,
+    generation: Number(entity.generation ?? 1),
+    attempts: Number(entity.attempts ?? 0),
+    detectedAt: asDate(entity.detectedAt) ?? new Date(0),
+    updatedAt: asDate(entity.updatedAt) ?? new Date(0),
+    ...optionalString(entity, 'privateEndpointId'),
+    ...optionalString(entity, 'requesterSubscriptionId'),
+    ...optionalString(entity, 'requesterTenantId'),
+    ...optionalString(entity, 'requestedBy'),
+    ...optionalString(entity, 'requestMessage'),
+    ...optionalString(entity, 'ruleName'),
+    ...optionalString(entity, 'decisionSummary'),
+    ...optionalString(entity, 'decidedBy'),
+    ...optionalString(entity, 'statusDescription'),
+    ...optionalString(entity, 'lastError'),
+    ...(RULE_ACTIONS.includes(entity.decisionAction as RuleAction) ? { decisionAction: entity.decisionAction as RuleAction } : {}),
+    ...(asDate(entity.leaseUntil) ? { leaseUntil: asDate(entity.leaseUntil) as Date } : {}),
+  };
+  return { value: record, etag: requireEtag(entity.etag) };
+}
+
+function optionalString(entity: Record<string, unknown>, key: keyof ApprovalRecord): Partial<ApprovalRecord> {
+  const value = entity[key];
+  return typeof value === 'string' ? { [key]: value } : {};
+}
+
+function asDate(value: unknown): Date | undefined {
+  if (value instanceof Date) return value;
+  if (typeof value === 'string') {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? undefined : date;
+  }
+  return undefined;
+}
+
+function requireEtag(etag: string | undefined): string {
+  if (!etag) throw new Error('Table Storage answered without an ETag');
+  return etag;
+}

@@ -1,0 +1,83 @@
+import type { TableClient } from '@azure/data-tables';
+import type { RulesPort } from '../../app/ports.js';
+import type { StoredRule } from '../../domain/policy/engine.js';
+import { parseRule, type Rule } from '../../domain/policy/rule.js';
+import { ensureTable, isTableError } from './table-clients.js';
+
+/**
+ * Table `rules`: PartitionKey `rule`, RowKey the lower-case rule name. Every read is the
+ * whole (small) partition, since the engine needs all rules in priority order.
+ * `conditions` is stored as JSON. Rows are parsed with the same validator the write path
+ * uses, so a row edited by hand that cannot be understood is reported, not guessed at.
+ */
+export class TableRulesStore implements RulesPort {
+  constructor(private readonly client: TableClient) {}
+
+  async list(): Promise<StoredRule[]> {
+    await ensureTable(this.client);
+    const out: StoredRule[] = [];
+    const rows = this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter: "PartitionKey eq 'rule'" } });
+    for await (const row of rows) {
+      out.push(fromRow(row));
+    }
+    return out;
+  }
+
+  async put(rule: Rule): Promise<void> {
+    await ensureTable(this.client);
+    const validated = parseRule(rule);
+    await this.client.upsertEntity(
+      {
+        partitionKey: 'rule',
+        rowKey: validated.name.toLowerCase(),
+        name: validated.name,
+        priority: validated.priority,
+        enabled: validated.enabled,
+        mode: validated.mode,
+        action: validated.action,
+        conditions: JSON.stringify(validated.conditions),
+        ...(validated.description ? { description: validated.description } : {}),
+        updatedAt: new Date(),
+      },
+      'Replace',
+    );
+  }
+
+  async delete(name: string): Promise<boolean> {
+    await ensureTable(this.client);
+    try {
+      await this.client.deleteEntity('rule', name.toLowerCase());
+      return true;
+    } catch (error) {
+      if (isTableError(error, 404)) return false;
+      throw error;
+    }
+  }
+}
+
+function fromRow(row: Record<string, unknown>): StoredRule {
+  const name = typeof row.name === 'string' ? row.name : String(row.rowKey);
+  try {
+    let conditions: unknown = {};
+    if (row.conditions !== undefined) {
+      if (typeof row.conditions !== 'string') throw new Error('conditions: must be a JSON string');
+      try {
+        conditions = JSON.parse(row.conditions);
+      } catch (error) {
+        throw new Error(`conditions: is not valid JSON (${(error as Error).message})`);
+      }
+    }
+    const rule = parseRule({
+      name,
+      priority: typeof row.priority === 'bigint' ? Number(row.priority) : row.priority,
+      enabled: row.enabled,
+      mode: row.mode,
+      action: row.action,
+      conditions,
+      ...(row.description === undefined ? {} : { description: row.description }),
+    });
+    return { ok: true, rule };
+  } catch (error) {
+    return { ok: false, name, error: (error as Error).message };
+  }
+}

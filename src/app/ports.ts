@@ -1,0 +1,78 @@
+import type { ApprovalRecord, Versioned } from '../domain/approval.js';
+import type { AuditEntry } from '../domain/audit.js';
+import type { PrivateEndpointConnection } from '../domain/connection.js';
+import type { RequesterTenant, StoredRule } from '../domain/policy/engine.js';
+import type { Rule } from '../domain/policy/rule.js';
+import type { ConnectionRef, VaultRef } from '../domain/resource-id.js';
+
+/** Key Vault management plane, as Linkgate needs it. */
+export interface ConnectionsPort {
+  /** All connections of a vault, or `undefined` when the vault does not exist (any more). */
+  list(vault: VaultRef): Promise<PrivateEndpointConnection[] | undefined>;
+  /** `undefined` when the connection is gone (404, or 204 with no body). */
+  get(ref: ConnectionRef): Promise<PrivateEndpointConnection | undefined>;
+  setStatus(ref: ConnectionRef, change: StatusChange): Promise<SetStatusResult>;
+}
+
+export interface StatusChange {
+  readonly status: 'Approved' | 'Rejected';
+  readonly description: string;
+  /** The connection's ETag as last read; Azure may refuse the write when it moved on. */
+  readonly etag?: string;
+}
+
+export type SetStatusResult =
+  | { readonly kind: 'accepted'; readonly connection: PrivateEndpointConnection | undefined }
+  | { readonly kind: 'gone' }
+  /** 409/412: the connection changed since it was read. */
+  | { readonly kind: 'conflict'; readonly message: string }
+  /** 400: Azure refused the change (for example approving a rejected connection). */
+  | { readonly kind: 'refused'; readonly message: string };
+
+export interface TenantResolver {
+  /** Throws on transient failures; 403/404 come back as `not-visible`. */
+  resolve(subscriptionId: string): Promise<RequesterTenant>;
+}
+
+export interface RulesPort {
+  /** Every stored rule, understood or not; never throws for a bad row. */
+  list(): Promise<StoredRule[]>;
+  put(rule: Rule): Promise<void>;
+  delete(name: string): Promise<boolean>;
+}
+
+export type CreateResult<T> = { readonly kind: 'created'; readonly record: Versioned<T> } | { readonly kind: 'exists' };
+export type ReplaceResult<T> = { readonly kind: 'replaced'; readonly record: Versioned<T> } | { readonly kind: 'conflict' };
+
+export interface ApprovalsPort {
+  get(connection: ConnectionRef): Promise<Versioned<ApprovalRecord> | undefined>;
+  /** Records of a vault that are not in a terminal state. */
+  listOpen(vault: VaultRef): Promise<Versioned<ApprovalRecord>[]>;
+  /** Vault IDs that have records not in a terminal state (for the sweep). */
+  vaultsWithOpenRecords(): Promise<string[]>;
+  create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>>;
+  /** ETag-conditioned replace; `conflict` means another writer won (412). */
+  replace(record: ApprovalRecord, etag: string): Promise<ReplaceResult<ApprovalRecord>>;
+}
+
+export type AuditInput = Omit<AuditEntry, 'id' | 'time'> & { readonly id?: string; readonly time?: Date };
+
+export interface AuditPort {
+  append(entry: AuditInput): Promise<AuditEntry>;
+}
+
+export interface Clock {
+  now(): Date;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};

@@ -1,0 +1,99 @@
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { DefaultAzureCredential } from '@azure/identity';
+import { systemClock, type Clock, type Logger } from './app/ports.js';
+import { createSweep } from './app/sweep.js';
+import { createWorkflow } from './app/workflow.js';
+import type { ArmConnection } from './adapters/arm/arm-client-options.js';
+import { KeyVaultConnections } from './adapters/arm/keyvault-connections.js';
+import { SubscriptionTenantResolver } from './adapters/arm/subscription-tenants.js';
+import { TableApprovalsStore } from './adapters/tables/approvals-store.js';
+import { TableAuditStore } from './adapters/tables/audit-store.js';
+import { TableRulesStore } from './adapters/tables/rules-store.js';
+import { createTableClient, type TablesConnection } from './adapters/tables/table-clients.js';
+import { TableTenantCache } from './adapters/tables/tenant-cache-store.js';
+import { loadConfig, type Config } from './config.js';
+
+export const TABLES = { rules: 'rules', approvals: 'approvals', audit: 'audit', tenantCache: 'tenantcache' } as const;
+
+/**
+ * Builds the adapters once per cold start and hands them to the use cases.
+ * Nothing else in the app constructs an SDK client.
+ */
+export function createServices(config: Config, options: { clock?: Clock; log?: Logger; tablePrefix?: string } = {}) {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? consoleLogger;
+  const credential = createCredential(config);
+  const arm: ArmConnection = {
+    endpoint: config.arm.endpoint,
+    credential,
+    ...(config.arm.caPem ? { caPem: config.arm.caPem } : {}),
+    retry: { maxRetries: config.arm.maxRetries, baseDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: config.arm.maxRetryAfterMs },
+  };
+  const tables: TablesConnection =
+    config.tables.kind === 'endpoint'
+      ? { kind: 'endpoint', endpoint: config.tables.endpoint, credential }
+      : { kind: 'connectionString', connectionString: config.tables.connectionString };
+  const table = (name: string) => createTableClient(tables, `${options.tablePrefix ?? ''}${name}`);
+
+  const connections = new KeyVaultConnections(arm);
+  const approvals = new TableApprovalsStore(table(TABLES.approvals));
+  const rules = new TableRulesStore(table(TABLES.rules));
+  const audit = new TableAuditStore(table(TABLES.audit), { now: () => clock.now() });
+  const tenants = new SubscriptionTenantResolver(arm, new TableTenantCache(table(TABLES.tenantCache), () => clock.now()), {
+    visibleMs: config.tenantCacheTtlMs,
+    notVisibleMs: config.tenantCacheNotVisibleTtlMs,
+  });
+  const workflow = createWorkflow({
+    connections,
+    tenants,
+    rules,
+    approvals,
+    audit,
+    clock,
+    log,
+    settings: {
+      homeTenantId: config.homeTenantId,
+      leaseMs: config.leaseMs,
+      actionTimeoutMs: config.actionTimeoutMs,
+      maxAttempts: config.maxAttempts,
+      concurrency: 4,
+    },
+  });
+  const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, log });
+  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep };
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+let current: Services | undefined;
+
+/** The process-wide services, built from process.env on first use (cold start). */
+export function getServices(): Services {
+  current ??= createServices(loadConfig());
+  return current;
+}
+
+/** Replaces the process-wide services (the local stack and tests build their own). */
+export function setServices(services: Services | undefined): void {
+  current = services;
+}
+
+function createCredential(config: Config): TokenCredential {
+  if (config.credential.kind === 'dev-token') return devTokenCredential;
+  return new DefaultAzureCredential(
+    config.credential.managedIdentityClientId ? { managedIdentityClientId: config.credential.managedIdentityClientId } : {},
+  );
+}
+
+/** A fixed token for the local emulators; config refuses it outside dev mode. */
+const devTokenCredential: TokenCredential = {
+  async getToken(): Promise<AccessToken> {
+    return { token: 'linkgate-dev-token', expiresOnTimestamp: Date.now() + 3_600_000 };
+  },
+};
+
+const consoleLogger: Logger = {
+  info: (message) => console.log(message),
+  warn: (message) => console.warn(message),
+  error: (message) => console.error(message),
+};

@@ -1,0 +1,166 @@
+import { readFileSync } from 'node:fs';
+import { isGuid } from './domain/resource-id.js';
+
+/**
+ * Every setting Linkgate reads, validated once at cold start into a frozen object.
+ * A missing or malformed setting stops startup with a message that names it.
+ *
+ * Endpoints and the credential are configuration, so the same code runs against Azure,
+ * a sovereign cloud, or local emulators.
+ */
+export interface Config {
+  readonly devMode: boolean;
+  readonly homeTenantId: string;
+  readonly arm: {
+    readonly endpoint: string;
+    /** PEM text of extra CAs for ARM. Absent: Node's store (which honours NODE_EXTRA_CA_CERTS). */
+    readonly caPem?: string;
+    readonly maxRetries: number;
+    readonly maxRetryAfterMs: number;
+  };
+  readonly credential: { readonly kind: 'default'; readonly managedIdentityClientId?: string } | { readonly kind: 'dev-token' };
+  readonly tables:
+    | { readonly kind: 'endpoint'; readonly endpoint: string }
+    | { readonly kind: 'connectionString'; readonly connectionString: string };
+  readonly tenantCacheTtlMs: number;
+  readonly tenantCacheNotVisibleTtlMs: number;
+  readonly leaseMs: number;
+  readonly actionTimeoutMs: number;
+  readonly maxAttempts: number;
+  readonly sweepSubscriptions: readonly string[];
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`Configuration setting ${setting} ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const devMode = bool(env, 'LINKGATE_DEV_MODE', false);
+  const homeTenantId = required(env, 'LINKGATE_HOME_TENANT_ID');
+  if (!isGuid(homeTenantId)) throw new ConfigError('LINKGATE_HOME_TENANT_ID', `must be a tenant GUID, got '${homeTenantId}'`);
+
+  const armEndpoint = url(env, 'LINKGATE_ARM_ENDPOINT', 'https://management.azure.com', ['https:']);
+  const caFile = optional(env, 'LINKGATE_ARM_CA_FILE');
+  let caPem: string | undefined;
+  if (caFile) {
+    try {
+      caPem = readFileSync(caFile, 'utf8');
+    } catch (error) {
+      throw new ConfigError('LINKGATE_ARM_CA_FILE', `names a file that cannot be read: ${(error as Error).message}`);
+    }
+    if (!caPem.includes('BEGIN CERTIFICATE')) throw new ConfigError('LINKGATE_ARM_CA_FILE', 'must name a PEM certificate file');
+  }
+
+  const credentialKind = optional(env, 'LINKGATE_CREDENTIAL') ?? 'default';
+  let credential: Config['credential'];
+  if (credentialKind === 'default') {
+    const clientId = optional(env, 'AZURE_CLIENT_ID');
+    if (clientId && !isGuid(clientId)) throw new ConfigError('AZURE_CLIENT_ID', `must be a client ID GUID, got '${clientId}'`);
+    credential = clientId ? { kind: 'default', managedIdentityClientId: clientId } : { kind: 'default' };
+  } else if (credentialKind === 'dev-token') {
+    // A fixed bearer token only makes sense against local emulators.
+    if (!devMode) throw new ConfigError('LINKGATE_CREDENTIAL', "is 'dev-token', which needs LINKGATE_DEV_MODE=true");
+    credential = { kind: 'dev-token' };
+  } else {
+    throw new ConfigError('LINKGATE_CREDENTIAL', `must be 'default' or 'dev-token', got '${credentialKind}'`);
+  }
+
+  const tablesEndpoint = optional(env, 'LINKGATE_TABLES_ENDPOINT');
+  const tablesConnection = optional(env, 'LINKGATE_TABLES_CONNECTION_STRING');
+  let tables: Config['tables'];
+  if (tablesEndpoint && tablesConnection) {
+    throw new ConfigError('LINKGATE_TABLES_ENDPOINT', 'and LINKGATE_TABLES_CONNECTION_STRING are both set; set one');
+  } else if (tablesEndpoint) {
+    tables = { kind: 'endpoint', endpoint: url(env, 'LINKGATE_TABLES_ENDPOINT', undefined, ['https:', 'http:']) };
+  } else if (tablesConnection) {
+    if (!/(AccountName|TableEndpoint|UseDevelopmentStorage)=/i.test(tablesConnection)) {
+      throw new ConfigError('LINKGATE_TABLES_CONNECTION_STRING', 'is not a storage connection string (no AccountName, TableEndpoint or UseDevelopmentStorage)');
+    }
+    tables = { kind: 'connectionString', connectionString: tablesConnection };
+  } else {
+    throw new ConfigError('LINKGATE_TABLES_ENDPOINT', 'is missing (or set LINKGATE_TABLES_CONNECTION_STRING)');
+  }
+
+  const sweepSubscriptions = list(env, 'LINKGATE_SWEEP_SUBSCRIPTIONS').map((sub) => {
+    if (!isGuid(sub)) throw new ConfigError('LINKGATE_SWEEP_SUBSCRIPTIONS', `holds '${sub}', which is not a subscription GUID`);
+    return sub.toLowerCase();
+  });
+
+  return Object.freeze({
+    devMode,
+    homeTenantId: homeTenantId.toLowerCase(),
+    arm: Object.freeze({
+      endpoint: armEndpoint,
+      ...(caPem ? { caPem } : {}),
+      maxRetries: int(env, 'LINKGATE_ARM_MAX_RETRIES', 4, 0, 10),
+      maxRetryAfterMs: int(env, 'LINKGATE_ARM_MAX_RETRY_AFTER_SECONDS', 20, 0, 300) * 1000,
+    }),
+    credential: Object.freeze(credential),
+    tables: Object.freeze(tables),
+    tenantCacheTtlMs: int(env, 'LINKGATE_TENANT_CACHE_TTL_SECONDS', 3600, 0, 7 * 24 * 3600) * 1000,
+    tenantCacheNotVisibleTtlMs: int(env, 'LINKGATE_TENANT_CACHE_NOT_VISIBLE_TTL_SECONDS', 300, 0, 24 * 3600) * 1000,
+    leaseMs: int(env, 'LINKGATE_LEASE_SECONDS', 300, 5, 3600) * 1000,
+    actionTimeoutMs: int(env, 'LINKGATE_ACTION_TIMEOUT_SECONDS', 20, 1, 600) * 1000,
+    maxAttempts: int(env, 'LINKGATE_MAX_ATTEMPTS', 5, 1, 100),
+    sweepSubscriptions: Object.freeze(sweepSubscriptions),
+  });
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function required(env: Env, name: string): string {
+  const value = optional(env, name);
+  if (value === undefined) throw new ConfigError(name, 'is missing');
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const value = optional(env, name);
+  if (value === undefined) return fallback;
+  if (/^(true|1|yes)$/i.test(value)) return true;
+  if (/^(false|0|no)$/i.test(value)) return false;
+  throw new ConfigError(name, `must be true or false, got '${value}'`);
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = optional(env, name);
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got '${value}'`);
+  }
+  return parsed;
+}
+
+function url(env: Env, name: string, fallback: string | undefined, protocols: readonly string[]): string {
+  const value = optional(env, name) ?? fallback;
+  if (value === undefined) throw new ConfigError(name, 'is missing');
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, `must be a URL, got '${value}'`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got '${value}'`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function list(env: Env, name: string): string[] {
+  return (optional(env, name) ?? '')
+    .split(/[,\s]+/)
+    .map((item) => item.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,103 @@
+import { InvalidTransitionError } from './errors.js';
+
+/**
+ * The life of one Pending connection inside Linkgate. Pure: no I/O, no clock of its own.
+ *
+ *   Detected ──claim──▶ Deciding ──decided(approve)──▶ Approving ──confirmed──▶ Approved
+ *                          │     ──decided(reject)───▶ Rejecting ──confirmed──▶ Rejected
+ *                          │     ──decided(review)───▶ AwaitingReview ──human(approve|reject)──▶ Approving|Rejecting
+ *                          │     ──decided(ignore)───▶ Ignored                 └─expired──▶ Expired
+ *   any open state ──vanished──▶ Vanished     (the connection is gone)
+ *   any open state ──changedElsewhere──▶ DecidedElsewhere (someone else set the status first)
+ *   Deciding|Approving|Rejecting ──failed──▶ Failed ──claim──▶ Deciding (a later hint retries)
+ *
+ * The in-flight states (Deciding, Approving, Rejecting) are held under a lease; when an
+ * instance dies mid-step, another one may `resume` the step once the lease has run out.
+ * Approving and rejecting are idempotent PUTs, so resuming them is safe.
+ */
+export const APPROVAL_STATES = [
+  'Detected',
+  'Deciding',
+  'AwaitingReview',
+  'Approving',
+  'Rejecting',
+  'Approved',
+  'Rejected',
+  'Ignored',
+  'Expired',
+  'Vanished',
+  'DecidedElsewhere',
+  'Failed',
+] as const;
+export type ApprovalState = (typeof APPROVAL_STATES)[number];
+
+export type ApprovalEvent =
+  | { readonly type: 'claim' }
+  | { readonly type: 'resume' }
+  | { readonly type: 'decided'; readonly action: 'approve' | 'reject' | 'review' | 'ignore' }
+  | { readonly type: 'human'; readonly action: 'approve' | 'reject' }
+  | { readonly type: 'confirmed' }
+  | { readonly type: 'vanished' }
+  | { readonly type: 'changedElsewhere' }
+  | { readonly type: 'failed' }
+  | { readonly type: 'expired' };
+
+const TERMINAL: ReadonlySet<ApprovalState> = new Set([
+  'Approved',
+  'Rejected',
+  'Ignored',
+  'Expired',
+  'Vanished',
+  'DecidedElsewhere',
+]);
+const IN_FLIGHT: ReadonlySet<ApprovalState> = new Set(['Deciding', 'Approving', 'Rejecting']);
+
+export function isTerminal(state: ApprovalState): boolean {
+  return TERMINAL.has(state);
+}
+
+/** States held under a lease while one instance works on them. */
+export function isInFlight(state: ApprovalState): boolean {
+  return IN_FLIGHT.has(state);
+}
+
+export function nextState(from: ApprovalState, event: ApprovalEvent): ApprovalState {
+  const to = target(from, event);
+  if (to === undefined) throw new InvalidTransitionError(from, describe(event));
+  return to;
+}
+
+export function canApply(from: ApprovalState, event: ApprovalEvent): boolean {
+  return target(from, event) !== undefined;
+}
+
+function target(from: ApprovalState, event: ApprovalEvent): ApprovalState | undefined {
+  switch (event.type) {
+    case 'claim':
+      return from === 'Detected' || from === 'Failed' ? 'Deciding' : undefined;
+    case 'resume':
+      return isInFlight(from) ? from : undefined;
+    case 'decided':
+      if (from !== 'Deciding') return undefined;
+      return { approve: 'Approving', reject: 'Rejecting', review: 'AwaitingReview', ignore: 'Ignored' }[event.action] as ApprovalState;
+    case 'human':
+      if (from !== 'AwaitingReview') return undefined;
+      return event.action === 'approve' ? 'Approving' : 'Rejecting';
+    case 'confirmed':
+      if (from === 'Approving') return 'Approved';
+      if (from === 'Rejecting') return 'Rejected';
+      return undefined;
+    case 'vanished':
+      return isTerminal(from) ? undefined : 'Vanished';
+    case 'changedElsewhere':
+      return isTerminal(from) ? undefined : 'DecidedElsewhere';
+    case 'failed':
+      return isInFlight(from) ? 'Failed' : undefined;
+    case 'expired':
+      return from === 'AwaitingReview' ? 'Expired' : undefined;
+  }
+}
+
+function describe(event: ApprovalEvent): string {
+  return 'action' in event ? `${event.type}(${event.action})` : event.type;
+}

@@ -1,0 +1,43 @@
+/**
+ * One error hierarchy for expected outcomes. Each carries `name` and keeps `cause`,
+ * so a handler can map it to a 4xx, an audit entry or a card message; anything that
+ * is not a LinkgateError is unexpected and is rethrown so the platform retries.
+ */
+export class LinkgateError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Input (an event, a query, an ID) could not be understood. Never leads to an action. */
+export class InvalidInputError extends LinkgateError {
+  constructor(
+    message: string,
+    readonly field?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A rule could not be understood. `field` names the offending field path. */
+export class RuleValidationError extends LinkgateError {
+  constructor(
+    readonly field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${field}: ${message}`, options);
+  }
+}
+
+/** An approval workflow transition that the state machine does not allow. */
+export class InvalidTransitionError extends LinkgateError {
+  constructor(
+    readonly from: string,
+    readonly event: string,
+  ) {
+    super(`transition '${event}' is not allowed from state '${from}'`);
+  }
+}

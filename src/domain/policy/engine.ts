@@ -1,0 +1,187 @@
+import type { PrivateEndpointRef, VaultRef } from '../resource-id.js';
+import { globToRegExp } from './glob.js';
+import type { Rule, RuleAction, RuleConditions, RuleMode } from './rule.js';
+
+/** What a subscription lookup told us about the requester's tenant. */
+export type RequesterTenant =
+  | { readonly kind: 'visible'; readonly tenantId: string }
+  /** 403 or 404: not proof of being external (AZURE-FACTS, "The requester"). */
+  | { readonly kind: 'not-visible' }
+  /** The connection carried no private endpoint ID that could be parsed. */
+  | { readonly kind: 'unknown' };
+
+export interface RequestFacts {
+  readonly vault: VaultRef;
+  readonly connectionName: string;
+  readonly privateEndpoint: PrivateEndpointRef | undefined;
+  readonly requesterTenant: RequesterTenant;
+  readonly requestMessage: string | undefined;
+}
+
+/** A rule as it came out of storage: understood, or not (and why). */
+export type StoredRule = { readonly ok: true; readonly rule: Rule } | { readonly ok: false; readonly name: string; readonly error: string };
+
+export interface ConditionResult {
+  readonly field: string;
+  readonly held: boolean;
+  readonly expected: string;
+  readonly actual: string;
+}
+
+export interface RuleEvaluation {
+  readonly rule: string;
+  readonly priority: number | undefined;
+  readonly mode: RuleMode | undefined;
+  readonly action: RuleAction | undefined;
+  /** `matched`, `no-match`, `disabled` or `unreadable`. */
+  readonly result: 'matched' | 'no-match' | 'disabled' | 'unreadable';
+  readonly conditions: readonly ConditionResult[];
+  readonly error?: string;
+}
+
+export interface Decision {
+  readonly action: RuleAction;
+  /** The enforcing rule that decided; undefined when the default (review) applied. */
+  readonly ruleName: string | undefined;
+  /** Shadow rules that matched before the decision, with what each would have done. */
+  readonly shadowMatches: readonly { readonly rule: string; readonly action: RuleAction }[];
+  readonly summary: string;
+  readonly evaluations: readonly RuleEvaluation[];
+}
+
+export const DEFAULT_ACTION: RuleAction = 'review';
+
+/**
+ * First enabled enforcing rule that matches, by priority (then name), wins; none → review.
+ * Shadow rules that match are recorded and evaluation goes on, so a new rule can be tried
+ * against live traffic without changing what happens.
+ *
+ * Safety: an unreadable rule (a row written around the validated API) might have been meant
+ * to reject; its place in the order is unknown. When one exists, an automatic approve or
+ * reject is withheld and the decision falls to review.
+ * The same holds when the requester cannot be identified.
+ */
+export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTenantId: string): Decision {
+  const evaluations: RuleEvaluation[] = [];
+  const shadowMatches: { rule: string; action: RuleAction }[] = [];
+  const unreadable: string[] = [];
+  for (const stored of rules) {
+    if (!stored.ok) {
+      unreadable.push(stored.name);
+      evaluations.push({ rule: stored.name, priority: undefined, mode: undefined, action: undefined, result: 'unreadable', conditions: [], error: stored.error });
+    }
+  }
+  const readable = rules
+    .filter((stored): stored is { ok: true; rule: Rule } => stored.ok)
+    .map((stored) => stored.rule)
+    .sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
+
+  let winner: Rule | undefined;
+  for (const rule of readable) {
+    const base = { rule: rule.name, priority: rule.priority, mode: rule.mode, action: rule.action };
+    if (!rule.enabled) {
+      evaluations.push({ ...base, result: 'disabled', conditions: [] });
+      continue;
+    }
+    const conditions = evaluateConditions(rule.conditions, facts, homeTenantId);
+    const matched = conditions.every((c) => c.held);
+    evaluations.push({ ...base, result: matched ? 'matched' : 'no-match', conditions });
+    if (!matched) continue;
+    if (rule.mode === 'shadow') {
+      shadowMatches.push({ rule: rule.name, action: rule.action });
+      continue;
+    }
+    winner = rule;
+    break;
+  }
+
+  const chosen: RuleAction = winner?.action ?? DEFAULT_ACTION;
+  const automatic = chosen === 'approve' || chosen === 'reject';
+  const shadowNote = shadowMatches.length
+    ? ` Shadow: ${shadowMatches.map((s) => `'${s.rule}' would ${s.action}`).join(', ')}.`
+    : '';
+  if (automatic && facts.requesterTenant.kind === 'unknown') {
+    return {
+      action: 'review',
+      ruleName: winner?.name,
+      shadowMatches,
+      summary: `Rule '${winner?.name}' said ${chosen}, but the requester's private endpoint ID could not be read, so a person decides.${shadowNote}`,
+      evaluations,
+    };
+  }
+  if (automatic && unreadable.length > 0) {
+    return {
+      action: 'review',
+      ruleName: winner?.name,
+      shadowMatches,
+      summary: `Rule '${winner?.name}' said ${chosen}, but rule(s) ${unreadable.map((n) => `'${n}'`).join(', ')} could not be read, so a person decides. Fix or delete them.${shadowNote}`,
+      evaluations,
+    };
+  }
+  const summary = winner
+    ? `Rule '${winner.name}' (priority ${winner.priority}) matched: ${chosen}.${shadowNote}`
+    : `No rule matched: ${chosen} by default.${shadowNote}`;
+  return { action: chosen, ruleName: winner?.name, shadowMatches, summary, evaluations };
+}
+
+function evaluateConditions(conditions: RuleConditions, facts: RequestFacts, homeTenantId: string): ConditionResult[] {
+  const results: ConditionResult[] = [];
+  const { vault } = facts;
+  if (conditions.vault?.resourceId !== undefined) {
+    results.push(globResult('vault.resourceId', conditions.vault.resourceId, vault.id));
+  }
+  if (conditions.vault?.subscriptions !== undefined) {
+    results.push(listResult('vault.subscriptions', conditions.vault.subscriptions, vault.subscriptionId));
+  }
+  if (conditions.vault?.resourceGroups !== undefined) {
+    results.push(listResult('vault.resourceGroups', conditions.vault.resourceGroups, vault.resourceGroup));
+  }
+  if (conditions.vault?.name !== undefined) {
+    results.push(globResult('vault.name', conditions.vault.name, vault.name));
+  }
+  if (conditions.requesterTenant !== undefined) {
+    results.push(tenantResult(conditions.requesterTenant, facts.requesterTenant, homeTenantId));
+  }
+  if (conditions.requesterSubscriptions !== undefined) {
+    results.push(listResult('requesterSubscriptions', conditions.requesterSubscriptions, facts.privateEndpoint?.subscriptionId));
+  }
+  if (conditions.privateEndpointName !== undefined) {
+    results.push(globResult('privateEndpointName', conditions.privateEndpointName, facts.privateEndpoint?.name));
+  }
+  if (conditions.requestMessage !== undefined) {
+    const message = facts.requestMessage ?? '';
+    results.push({
+      field: 'requestMessage',
+      held: new RegExp(conditions.requestMessage, 'iu').test(message),
+      expected: `/${conditions.requestMessage}/i`,
+      actual: JSON.stringify(message),
+    });
+  }
+  return results;
+}
+
+function globResult(field: string, glob: string, actual: string | undefined): ConditionResult {
+  return { field, held: actual !== undefined && globToRegExp(glob).test(actual), expected: glob, actual: actual ?? '(unknown)' };
+}
+
+function listResult(field: string, list: readonly string[], actual: string | undefined): ConditionResult {
+  const held = actual !== undefined && list.some((item) => item.toLowerCase() === actual.toLowerCase());
+  return { field, held, expected: `one of [${list.join(', ')}]`, actual: actual ?? '(unknown)' };
+}
+
+function tenantResult(selectors: readonly string[], tenant: RequesterTenant, homeTenantId: string): ConditionResult {
+  const home = homeTenantId.toLowerCase();
+  const held = selectors.some((selector) => {
+    if (tenant.kind === 'not-visible') return selector === 'not-visible';
+    if (tenant.kind === 'unknown') return false;
+    const id = tenant.tenantId.toLowerCase();
+    if (selector === 'home') return id === home;
+    if (selector === 'other') return id !== home;
+    return selector === id;
+  });
+  const actual =
+    tenant.kind === 'visible'
+      ? `${tenant.tenantId}${tenant.tenantId.toLowerCase() === home ? ' (home)' : ''}`
+      : tenant.kind;
+  return { field: 'requesterTenant', held, expected: `one of [${selectors.join(', ')}]`, actual };
+}

@@ -1,0 +1,165 @@
+import { RuleValidationError } from '../errors.js';
+import { isGuid } from '../resource-id.js';
+import { globToRegExp } from './glob.js';
+
+export const RULE_ACTIONS = ['approve', 'reject', 'review', 'ignore'] as const;
+export type RuleAction = (typeof RULE_ACTIONS)[number];
+export const RULE_MODES = ['enforce', 'shadow'] as const;
+export type RuleMode = (typeof RULE_MODES)[number];
+
+/** `home`: the configured home tenant. `other`: a visible subscription in any other tenant. `not-visible`: the subscription could not be read (403/404). Or a tenant GUID. */
+export type TenantSelector = 'home' | 'other' | 'not-visible' | string;
+
+export interface RuleConditions {
+  readonly vault?: {
+    /** Glob over the vault resource ID. */
+    readonly resourceId?: string;
+    readonly subscriptions?: readonly string[];
+    readonly resourceGroups?: readonly string[];
+    /** Glob over the vault name. */
+    readonly name?: string;
+  };
+  readonly requesterTenant?: readonly TenantSelector[];
+  readonly requesterSubscriptions?: readonly string[];
+  /** Glob over the requester's private endpoint name. */
+  readonly privateEndpointName?: string;
+  /** Regular expression (JavaScript syntax, case-insensitive) over the request message. */
+  readonly requestMessage?: string;
+}
+
+export interface Rule {
+  readonly name: string;
+  readonly description?: string;
+  /** Lower runs first. */
+  readonly priority: number;
+  readonly enabled: boolean;
+  readonly mode: RuleMode;
+  readonly action: RuleAction;
+  readonly conditions: RuleConditions;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const MAX_GLOB_LENGTH = 512;
+const MAX_REGEX_LENGTH = 256;
+const MAX_LIST_LENGTH = 200;
+
+const RULE_FIELDS = ['name', 'description', 'priority', 'enabled', 'mode', 'action', 'conditions'];
+const CONDITION_FIELDS = ['vault', 'requesterTenant', 'requesterSubscriptions', 'privateEndpointName', 'requestMessage'];
+const VAULT_FIELDS = ['resourceId', 'subscriptions', 'resourceGroups', 'name'];
+
+/**
+ * Parses untrusted input (an API body, a CLI file, a table row) into a Rule.
+ * Refuses anything it does not understand, naming the field, so a rule that would
+ * behave differently from what its author meant never reaches the engine.
+ */
+export function parseRule(input: unknown): Rule {
+  const raw = asObject(input, 'rule');
+  rejectUnknown(raw, RULE_FIELDS, '');
+  const name = requireString(raw.name, 'name');
+  if (!NAME_PATTERN.test(name)) {
+    throw new RuleValidationError('name', 'must be 1-64 characters: letters, digits, ".", "_" or "-", starting with a letter or digit');
+  }
+  const priority = raw.priority;
+  if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 0 || priority > 1_000_000) {
+    throw new RuleValidationError('priority', 'must be a whole number from 0 to 1000000 (lower runs first)');
+  }
+  const enabled = raw.enabled === undefined ? true : raw.enabled;
+  if (typeof enabled !== 'boolean') throw new RuleValidationError('enabled', 'must be true or false');
+  const mode = raw.mode === undefined ? 'enforce' : raw.mode;
+  if (!RULE_MODES.includes(mode as RuleMode)) throw new RuleValidationError('mode', `must be one of ${RULE_MODES.join(', ')}`);
+  if (!RULE_ACTIONS.includes(raw.action as RuleAction)) {
+    throw new RuleValidationError('action', `must be one of ${RULE_ACTIONS.join(', ')}`);
+  }
+  const description = raw.description === undefined ? undefined : requireString(raw.description, 'description', 500);
+  const conditions = parseConditions(raw.conditions === undefined ? {} : raw.conditions);
+  return {
+    name,
+    ...(description === undefined ? {} : { description }),
+    priority,
+    enabled,
+    mode: mode as RuleMode,
+    action: raw.action as RuleAction,
+    conditions,
+  };
+}
+
+function parseConditions(input: unknown): RuleConditions {
+  const raw = asObject(input, 'conditions');
+  rejectUnknown(raw, CONDITION_FIELDS, 'conditions.');
+  const out: { -readonly [K in keyof RuleConditions]: RuleConditions[K] } = {};
+  if (raw.vault !== undefined) {
+    const vault = asObject(raw.vault, 'conditions.vault');
+    rejectUnknown(vault, VAULT_FIELDS, 'conditions.vault.');
+    out.vault = {
+      ...(vault.resourceId === undefined ? {} : { resourceId: requireGlob(vault.resourceId, 'conditions.vault.resourceId') }),
+      ...(vault.subscriptions === undefined ? {} : { subscriptions: requireGuidList(vault.subscriptions, 'conditions.vault.subscriptions') }),
+      ...(vault.resourceGroups === undefined ? {} : { resourceGroups: requireStringList(vault.resourceGroups, 'conditions.vault.resourceGroups') }),
+      ...(vault.name === undefined ? {} : { name: requireGlob(vault.name, 'conditions.vault.name') }),
+    };
+  }
+  if (raw.requesterTenant !== undefined) {
+    const tenants = requireStringList(raw.requesterTenant, 'conditions.requesterTenant');
+    tenants.forEach((tenant, index) => {
+      if (!['home', 'other', 'not-visible'].includes(tenant) && !isGuid(tenant)) {
+        throw new RuleValidationError(`conditions.requesterTenant[${index}]`, `'${tenant}' is not 'home', 'other', 'not-visible' or a tenant GUID`);
+      }
+    });
+    out.requesterTenant = tenants.map((t) => t.toLowerCase());
+  }
+  if (raw.requesterSubscriptions !== undefined) {
+    out.requesterSubscriptions = requireGuidList(raw.requesterSubscriptions, 'conditions.requesterSubscriptions');
+  }
+  if (raw.privateEndpointName !== undefined) {
+    out.privateEndpointName = requireGlob(raw.privateEndpointName, 'conditions.privateEndpointName');
+  }
+  if (raw.requestMessage !== undefined) {
+    const pattern = requireString(raw.requestMessage, 'conditions.requestMessage', MAX_REGEX_LENGTH);
+    try {
+      new RegExp(pattern, 'iu');
+    } catch (error) {
+      throw new RuleValidationError('conditions.requestMessage', `is not a valid regular expression: ${(error as Error).message}`, { cause: error });
+    }
+    out.requestMessage = pattern;
+  }
+  return out;
+}
+
+function asObject(value: unknown, field: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RuleValidationError(field, 'must be an object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function rejectUnknown(raw: Record<string, unknown>, known: readonly string[], prefix: string): void {
+  for (const key of Object.keys(raw)) {
+    if (!known.includes(key)) {
+      throw new RuleValidationError(`${prefix}${key}`, `is not a known field (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+function requireString(value: unknown, field: string, maxLength = 1024): string {
+  if (typeof value !== 'string' || value.trim() === '') throw new RuleValidationError(field, 'must be a non-empty string');
+  if (value.length > maxLength) throw new RuleValidationError(field, `must be at most ${maxLength} characters`);
+  return value;
+}
+
+function requireGlob(value: unknown, field: string): string {
+  const glob = requireString(value, field, MAX_GLOB_LENGTH);
+  globToRegExp(glob);
+  return glob;
+}
+
+function requireStringList(value: unknown, field: string): string[] {
+  if (!Array.isArray(value) || value.length === 0) throw new RuleValidationError(field, 'must be a non-empty list');
+  if (value.length > MAX_LIST_LENGTH) throw new RuleValidationError(field, `must have at most ${MAX_LIST_LENGTH} entries`);
+  return value.map((item, index) => requireString(item, `${field}[${index}]`));
+}
+
+function requireGuidList(value: unknown, field: string): string[] {
+  return requireStringList(value, field).map((item, index) => {
+    if (!isGuid(item)) throw new RuleValidationError(`${field}[${index}]`, `'${item}' is not a subscription GUID`);
+    return item.toLowerCase();
+  });
+}

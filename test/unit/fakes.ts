@@ -1,0 +1,243 @@
+import type {
+  ApprovalsPort,
+  AuditInput,
+  AuditPort,
+  Clock,
+  ConnectionsPort,
+  CreateResult,
+  Logger,
+  ReplaceResult,
+  RulesPort,
+  SetStatusResult,
+  StatusChange,
+  TenantResolver,
+} from '../../src/app/ports.js';
+import { createWorkflow, type WorkflowSettings } from '../../src/app/workflow.js';
+import type { ApprovalRecord, Versioned } from '../../src/domain/approval.js';
+import { isTerminal } from '../../src/domain/approval-state-machine.js';
+import type { AuditEntry } from '../../src/domain/audit.js';
+import { toConnectionStatus, type PrivateEndpointConnection } from '../../src/domain/connection.js';
+import type { RequesterTenant, StoredRule } from '../../src/domain/policy/engine.js';
+import { parseRule, type Rule } from '../../src/domain/policy/rule.js';
+import { connectionRef, parsePrivateEndpointId, vaultRef, type ConnectionRef, type VaultRef } from '../../src/domain/resource-id.js';
+
+export const HOME_TENANT = '11111111-1111-4111-8111-111111111111';
+export const OTHER_TENANT = '22222222-2222-4222-8222-222222222222';
+export const DENIED_TENANT = '33333333-3333-4333-8333-333333333333';
+export const VAULT_SUB = 'aaaaaaaa-0000-4000-8000-000000000001';
+export const HOME_SUB = 'aaaaaaaa-0000-4000-8000-000000000002';
+export const OTHER_SUB = 'bbbbbbbb-0000-4000-8000-000000000003';
+export const DENIED_SUB = 'cccccccc-0000-4000-8000-000000000004';
+export const HIDDEN_SUB = 'dddddddd-0000-4000-8000-000000000005';
+
+export const VAULT: VaultRef = vaultRef(VAULT_SUB, 'rg-secrets', 'kv-payments');
+
+export const DEMO_RULES: Rule[] = [
+  parseRule({ name: 'deny-listed', priority: 10, action: 'reject', conditions: { requesterTenant: [DENIED_TENANT] } }),
+  parseRule({ name: 'in-tenant', priority: 20, action: 'approve', conditions: { requesterTenant: ['home'] } }),
+  parseRule({ name: 'everyone-else', priority: 100, action: 'review' }),
+];
+
+export class FakeClock implements Clock {
+  constructor(public current = new Date('2026-11-30T10:00:00Z')) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  async sleep(ms: number): Promise<void> {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+  advance(ms: number): void {
+    this.current = new Date(this.current.getTime() + ms);
+  }
+}
+
+interface StoredConnection {
+  ref: ConnectionRef;
+  status: string;
+  description: string;
+  provisioningState: string;
+  etag: number;
+  endpointId: string;
+}
+
+/** Key Vault connections with Azure's rules: a rejection is final, PUTs answer Updating first. */
+export class FakeConnections implements ConnectionsPort {
+  readonly connections = new Map<string, StoredConnection>();
+  readonly puts: Array<{ id: string; change: StatusChange }> = [];
+  /** Runs before a PUT is applied; lets a test change the world in between. */
+  beforePut?: (ref: ConnectionRef) => SetStatusResult | undefined | Promise<SetStatusResult | undefined>;
+  /** How many GETs see Updating after a PUT. */
+  updatingReads = 1;
+  private pendingUpdating = new Map<string, number>();
+
+  add(name: string, endpointSubscription: string, message = 'please', status = 'Pending', vault: VaultRef = VAULT): ConnectionRef {
+    const ref = connectionRef(vault, name);
+    this.connections.set(ref.key, {
+      ref,
+      status,
+      description: message,
+      provisioningState: 'Succeeded',
+      etag: 1,
+      endpointId: `/subscriptions/${endpointSubscription}/resourceGroups/rg-app/providers/Microsoft.Network/privateEndpoints/pe-${name}`,
+    });
+    return ref;
+  }
+
+  setStatus_outside(ref: ConnectionRef, status: string): void {
+    const stored = this.connections.get(ref.key);
+    if (stored) {
+      stored.status = status;
+      stored.etag += 1;
+    }
+  }
+
+  async list(vault: VaultRef): Promise<PrivateEndpointConnection[] | undefined> {
+    return [...this.connections.values()].filter((c) => c.ref.vault.key === vault.key).map((c) => this.view(c));
+  }
+
+  async get(ref: ConnectionRef): Promise<PrivateEndpointConnection | undefined> {
+    const stored = this.connections.get(ref.key);
+    if (!stored) return undefined;
+    const left = this.pendingUpdating.get(ref.key) ?? 0;
+    if (left > 0) {
+      this.pendingUpdating.set(ref.key, left - 1);
+      if (left - 1 === 0) stored.provisioningState = 'Succeeded';
+    }
+    return this.view(stored);
+  }
+
+  async setStatus(ref: ConnectionRef, change: StatusChange): Promise<SetStatusResult> {
+    const injected = await this.beforePut?.(ref);
+    if (injected) return injected;
+    this.puts.push({ id: ref.id, change });
+    const stored = this.connections.get(ref.key);
+    if (!stored) return { kind: 'gone' };
+    if (change.etag !== undefined && change.etag !== `"${stored.etag}"`) return { kind: 'conflict', message: 'etag mismatch' };
+    if (stored.status === 'Rejected' && change.status === 'Approved') return { kind: 'refused', message: 'a rejected connection cannot be approved' };
+    stored.status = change.status;
+    stored.description = change.description;
+    stored.etag += 1;
+    stored.provisioningState = 'Updating';
+    this.pendingUpdating.set(ref.key, this.updatingReads);
+    return { kind: 'accepted', connection: this.view(stored) };
+  }
+
+  private view(stored: StoredConnection): PrivateEndpointConnection {
+    return {
+      ref: stored.ref,
+      rawStatus: stored.status,
+      status: toConnectionStatus(stored.status),
+      description: stored.description,
+      provisioningState: stored.provisioningState,
+      etag: `"${stored.etag}"`,
+      privateEndpoint: parsePrivateEndpointId(stored.endpointId),
+      rawPrivateEndpointId: stored.endpointId,
+    };
+  }
+}
+
+export class FakeTenants implements TenantResolver {
+  readonly lookups: string[] = [];
+  failNext = 0;
+  private readonly tenants = new Map<string, RequesterTenant>([
+    [HOME_SUB, { kind: 'visible', tenantId: HOME_TENANT }],
+    [VAULT_SUB, { kind: 'visible', tenantId: HOME_TENANT }],
+    [OTHER_SUB, { kind: 'visible', tenantId: OTHER_TENANT }],
+    [DENIED_SUB, { kind: 'visible', tenantId: DENIED_TENANT }],
+  ]);
+  async resolve(subscriptionId: string): Promise<RequesterTenant> {
+    this.lookups.push(subscriptionId);
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      throw new Error('ARM answered 503 Service Unavailable');
+    }
+    return this.tenants.get(subscriptionId) ?? { kind: 'not-visible' };
+  }
+}
+
+export class FakeRules implements RulesPort {
+  constructor(public stored: StoredRule[] = DEMO_RULES.map((rule) => ({ ok: true, rule }))) {}
+  async list(): Promise<StoredRule[]> {
+    return this.stored;
+  }
+  async put(rule: Rule): Promise<void> {
+    this.stored = [...this.stored.filter((r) => !r.ok || r.rule.name !== rule.name), { ok: true, rule }];
+  }
+  async delete(name: string): Promise<boolean> {
+    const before = this.stored.length;
+    this.stored = this.stored.filter((r) => (r.ok ? r.rule.name : r.name) !== name);
+    return this.stored.length < before;
+  }
+}
+
+/** ETag semantics like Table Storage: every write gets a new version; a stale one is refused. */
+export class FakeApprovals implements ApprovalsPort {
+  readonly rows = new Map<string, Versioned<ApprovalRecord>>();
+  private version = 0;
+  async get(connection: ConnectionRef) {
+    return this.rows.get(connection.key);
+  }
+  async listOpen(vault: VaultRef) {
+    return [...this.rows.values()].filter((r) => r.value.vaultId.toLowerCase() === vault.key && !isTerminal(r.value.state));
+  }
+  async vaultsWithOpenRecords() {
+    return [...new Set([...this.rows.values()].filter((r) => !isTerminal(r.value.state)).map((r) => r.value.vaultId))];
+  }
+  async create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>> {
+    const key = record.connectionId.toLowerCase();
+    if (this.rows.has(key)) return { kind: 'exists' };
+    const stored = { value: record, etag: this.nextEtag() };
+    this.rows.set(key, stored);
+    return { kind: 'created', record: stored };
+  }
+  async replace(record: ApprovalRecord, etag: string): Promise<ReplaceResult<ApprovalRecord>> {
+    const key = record.connectionId.toLowerCase();
+    const current = this.rows.get(key);
+    if (!current || current.etag !== etag) return { kind: 'conflict' };
+    const stored = { value: record, etag: this.nextEtag() };
+    this.rows.set(key, stored);
+    return { kind: 'replaced', record: stored };
+  }
+  private nextEtag() {
+    this.version += 1;
+    return `W/"${this.version}"`;
+  }
+}
+
+export class FakeAudit implements AuditPort {
+  readonly entries: AuditEntry[] = [];
+  async append(entry: AuditInput): Promise<AuditEntry> {
+    const full = { ...entry, id: entry.id ?? String(this.entries.length + 1), time: entry.time ?? new Date() } as AuditEntry;
+    this.entries.push(full);
+    return full;
+  }
+  kinds(connectionId?: string): string[] {
+    return this.entries
+      .filter((e) => !connectionId || e.connectionId === connectionId.toLowerCase())
+      .map((e) => `${e.kind}:${e.outcome}`);
+  }
+}
+
+export const silentLog: Logger = { info: () => {}, warn: () => {}, error: () => {} };
+
+export const SETTINGS: WorkflowSettings = {
+  homeTenantId: HOME_TENANT,
+  leaseMs: 60_000,
+  actionTimeoutMs: 20_000,
+  maxAttempts: 3,
+  concurrency: 4,
+};
+
+export function harness(overrides: Partial<WorkflowSettings> = {}) {
+  const deps = {
+    connections: new FakeConnections(),
+    tenants: new FakeTenants(),
+    rules: new FakeRules(),
+    approvals: new FakeApprovals(),
+    audit: new FakeAudit(),
+    clock: new FakeClock(),
+    log: silentLog,
+    settings: { ...SETTINGS, ...overrides },
+  };
+  return { ...deps, workflow: createWorkflow(deps), hint: { vault: VAULT, source: 'event' as const, eventId: 'evt-1' } };
+}
