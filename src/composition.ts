@@ -12,6 +12,7 @@ import { TableRulesStore } from './adapters/tables/rules-store.js';
 import { createTableClient, type TablesConnection } from './adapters/tables/table-clients.js';
 import { TableTenantCache } from './adapters/tables/tenant-cache-store.js';
 import { loadConfig, type Config } from './config.js';
+import type { AuditEntry } from './domain/audit.js';
 
 export const TABLES = { rules: 'rules', approvals: 'approvals', audit: 'audit', tenantCache: 'tenantcache' } as const;
 
@@ -19,7 +20,15 @@ export const TABLES = { rules: 'rules', approvals: 'approvals', audit: 'audit', 
  * Builds the adapters once per cold start and hands them to the use cases.
  * Nothing else in the app constructs an SDK client.
  */
-export function createServices(config: Config, options: { clock?: Clock; log?: Logger; tablePrefix?: string } = {}) {
+export interface ServiceOptions {
+  readonly clock?: Clock;
+  readonly log?: Logger;
+  readonly tablePrefix?: string;
+  /** Called after each audit entry is stored (the local stack prints them). */
+  readonly onAudit?: (entry: AuditEntry) => void;
+}
+
+export function createServices(config: Config, options: ServiceOptions = {}) {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? consoleLogger;
   const credential = createCredential(config);
@@ -38,7 +47,7 @@ export function createServices(config: Config, options: { clock?: Clock; log?: L
   const connections = new KeyVaultConnections(arm);
   const approvals = new TableApprovalsStore(table(TABLES.approvals));
   const rules = new TableRulesStore(table(TABLES.rules));
-  const audit = new TableAuditStore(table(TABLES.audit), { now: () => clock.now() });
+  const audit = observeAudit(new TableAuditStore(table(TABLES.audit), { now: () => clock.now() }), options.onAudit);
   const tenants = new SubscriptionTenantResolver(arm, new TableTenantCache(table(TABLES.tenantCache), () => clock.now()), {
     visibleMs: config.tenantCacheTtlMs,
     notVisibleMs: config.tenantCacheNotVisibleTtlMs,
@@ -64,6 +73,18 @@ export function createServices(config: Config, options: { clock?: Clock; log?: L
 }
 
 export type Services = ReturnType<typeof createServices>;
+
+/** Same store; `append` also tells an observer what was written. */
+function observeAudit(store: TableAuditStore, onAudit: ((entry: AuditEntry) => void) | undefined): TableAuditStore {
+  if (!onAudit) return store;
+  const observed = Object.create(store) as TableAuditStore;
+  observed.append = async (entry) => {
+    const written = await store.append(entry);
+    onAudit(written);
+    return written;
+  };
+  return observed;
+}
 
 let current: Services | undefined;
 

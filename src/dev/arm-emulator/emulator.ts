@@ -1,0 +1,393 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { badRequest, notFound } from './arm-error.js';
+import { createArmRoutes, KEY_VAULT_API_VERSIONS, parseStatus } from './arm-handlers.js';
+import { createServerCertificate, type ServerCertificate } from './certificate.js';
+import { createControlListener } from './control.js';
+import { buildResourceEvent, OPERATIONS, type ResourceEvent, type ResourceEventSpec } from './events.js';
+import { FaultQueue } from './faults.js';
+import { AZURE_CLI_APP_ID, AZURE_PORTAL_APP_ID, type CallerIdentity } from './identity.js';
+import { optionalString, requireObject, requiredString } from './input.js';
+import { connectionProxyId, idKey, isGuid, privateEndpointId, stableGuid } from './resource-ids.js';
+import { createRequestListener } from './server.js';
+import {
+  connectionNotFound,
+  MAX_DESCRIPTION_LENGTH,
+  ResourceStore,
+  type StoredConnection,
+  type StoredVault,
+} from './store.js';
+import {
+  EVENT_SCHEMAS,
+  type ArmEmulator,
+  type ArmEmulatorOptions,
+  type CallRecord,
+  type ConnectionResource,
+  type ConnectionStatus,
+  type CreateVaultInput,
+  type DeliveryRecord,
+  type EmulatorSubscription,
+  type EventSchema,
+  type FaultSpec,
+  type SimulateRequestInput,
+  type VaultResource,
+} from './types.js';
+import { WebhookPublisher } from './webhook-publisher.js';
+
+/** Tenant used when a subscription or vault is created without one. */
+export const DEFAULT_TENANT_ID = '5f2e7c1a-3b4d-4e6f-8a9b-0c1d2e3f4a5b';
+const DEFAULT_LOCATION = 'westeurope';
+const DEFAULT_REQUESTER_RESOURCE_GROUP = 'rg-requester';
+const CURRENT_API_VERSION = KEY_VAULT_API_VERSIONS[0];
+/** Private endpoint names: 2-80 characters, letters, digits, `_`, `.`, `-`, starting with a letter or digit. */
+const ENDPOINT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$/;
+const VISIBILITIES: readonly EmulatorSubscription['visibility'][] = ['visible', 'forbidden', 'missing'];
+
+interface Settings {
+  port: number;
+  subscriptions: EmulatorSubscription[];
+  provisioningDelayMs: number;
+  pageSize: number;
+  eventSchema: EventSchema;
+  now: () => Date;
+}
+
+export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<ArmEmulator> {
+  const settings = normaliseOptions(opts);
+  const emulator = new EmulatorRuntime(settings, await createServerCertificate());
+  await emulator.listen(settings.port);
+  return emulator;
+}
+
+class EmulatorRuntime implements ArmEmulator {
+  readonly calls: CallRecord[] = [];
+  readonly deliveries: DeliveryRecord[] = [];
+  private readonly store: ResourceStore;
+  private readonly faults = new FaultQueue();
+  private readonly publisher: WebhookPublisher;
+  private readonly server: https.Server;
+  private baseUrl = '';
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly certificate: ServerCertificate,
+  ) {
+    const now = settings.now;
+    this.store = new ResourceStore({ provisioningDelayMs: settings.provisioningDelayMs, now });
+    settings.subscriptions.forEach((subscription) => this.addSubscription(subscription));
+    this.publisher = new WebhookPublisher({
+      deliveries: this.deliveries,
+      now,
+      defaultSchema: settings.eventSchema,
+      baseUrl: () => this.baseUrl,
+      topic: () => `/subscriptions/${settings.subscriptions[0]?.subscriptionId ?? '00000000-0000-0000-0000-000000000000'}`,
+    });
+    const routes = createArmRoutes({
+      store: this.store,
+      pageSize: settings.pageSize,
+      baseUrl: () => this.baseUrl,
+      now,
+      publish: (events) => void this.publisher.publish(events),
+    });
+    const listener = createRequestListener({
+      routes,
+      store: this.store,
+      faults: this.faults,
+      calls: this.calls,
+      control: createControlListener(this),
+      now,
+      defaultTenantId: DEFAULT_TENANT_ID,
+    });
+    this.server = https.createServer({ key: certificate.keyPem, cert: certificate.certPem }, listener);
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  get caPem(): string {
+    return this.certificate.certPem;
+  }
+
+  listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        this.baseUrl = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  addSubscription(subscription: EmulatorSubscription): void {
+    const input = requireObject(subscription, 'The subscription');
+    const visibility = input['visibility'] ?? 'visible';
+    if (!VISIBILITIES.includes(visibility as EmulatorSubscription['visibility'])) {
+      throw badRequest('InvalidInput', `'visibility' must be one of ${VISIBILITIES.join(', ')}.`);
+    }
+    this.store.addSubscription({
+      subscriptionId: requiredString(input, 'subscriptionId'),
+      tenantId: requiredString(input, 'tenantId'),
+      displayName: optionalString(input, 'displayName') ?? `Subscription ${String(input['subscriptionId'])}`,
+      visibility: visibility as EmulatorSubscription['visibility'],
+    });
+  }
+
+  /** Registers the subscription (visible) when it is not known yet, so a test needs only one call. */
+  createVault(vaultInput: CreateVaultInput): VaultResource {
+    const input = requireObject(vaultInput, 'The vault');
+    const subscriptionId = requiredString(input, 'subscriptionId');
+    const tenantId = optionalString(input, 'tenantId');
+    if (tenantId !== undefined && !isGuid(tenantId)) throw badRequest('InvalidInput', "'tenantId' must be a GUID.");
+    const subscription = this.store.getSubscription(subscriptionId) ?? this.registerSubscription(subscriptionId, tenantId);
+    const { vault } = this.store.putVault({
+      subscriptionId,
+      resourceGroup: requiredString(input, 'resourceGroup'),
+      name: requiredString(input, 'name'),
+      location: optionalString(input, 'location') ?? DEFAULT_LOCATION,
+      tenantId: tenantId ?? subscription.tenantId,
+    });
+    return this.store.vaultToWire(vault);
+  }
+
+  async simulateRequest(requestInput: SimulateRequestInput): Promise<ConnectionResource> {
+    const input = requireObject(requestInput, 'The request');
+    const fromSubscription = requiredString(input, 'fromSubscription');
+    const message = optionalString(input, 'message') ?? '';
+    if (message.length > MAX_DESCRIPTION_LENGTH) {
+      throw badRequest(
+        'RequestMessageTooLong',
+        `'message' is ${message.length} characters long; Key Vault keeps the request message as the connection ` +
+          `description, which allows at most ${MAX_DESCRIPTION_LENGTH}.`,
+      );
+    }
+    const vault = this.resolveVault(input);
+    const endpointName = optionalString(input, 'endpointName') ?? `pe-${randomBytes(3).toString('hex')}`;
+    if (!ENDPOINT_NAME_PATTERN.test(endpointName)) {
+      throw badRequest('InvalidInput', `'endpointName' '${endpointName}' is not a valid private endpoint name.`);
+    }
+    const endpointGroup = optionalString(input, 'endpointResourceGroup') ?? DEFAULT_REQUESTER_RESOURCE_GROUP;
+    const connection = this.store.addConnection(vault, {
+      name: `${endpointName}.${randomUUID()}`,
+      privateEndpointId: privateEndpointId(fromSubscription, endpointGroup, endpointName),
+      description: message,
+    });
+    const snapshot = this.store.connectionToWire(connection);
+    await this.publisher.publish(this.requestEvents(vault, connection, this.requester(input, fromSubscription), fromSubscription));
+    return snapshot;
+  }
+
+  async setConnectionStatus(
+    connectionId: string,
+    status: ConnectionStatus,
+    description?: string,
+    actorObjectId?: string,
+  ): Promise<ConnectionResource> {
+    const { vault, connection } = this.requireConnection(connectionId);
+    if (description !== undefined && typeof description !== 'string') {
+      throw badRequest('InvalidInput', "'description' must be a string when given.");
+    }
+    this.store.changeConnectionState(connection, {
+      status: parseStatus(status),
+      ...(description !== undefined ? { description } : {}),
+    });
+    const snapshot = this.store.connectionToWire(connection);
+    const event = this.portalEvent(vault, connection, actorObjectId, 'Microsoft.Resources.ResourceWriteSuccess');
+    await this.publisher.publish([event]);
+    return snapshot;
+  }
+
+  async deleteConnection(connectionId: string): Promise<void> {
+    const { vault, connection } = this.requireConnection(connectionId);
+    this.store.removeConnection(connection);
+    await this.publisher.publish([this.portalEvent(vault, connection, undefined, 'Microsoft.Resources.ResourceDeleteSuccess')]);
+  }
+
+  getConnection(connectionId: string): ConnectionResource | undefined {
+    const connection = this.store.getConnection(connectionId);
+    return connection ? this.store.connectionToWire(connection) : undefined;
+  }
+
+  listConnections(vaultId?: string): ConnectionResource[] {
+    const key = vaultId === undefined || vaultId === '' ? undefined : idKey(vaultId);
+    return this.store.listConnections(key).map((connection) => this.store.connectionToWire(connection));
+  }
+
+  async subscribe(webhookUrl: string, opts: { schema?: EventSchema } = {}): Promise<void> {
+    if (typeof webhookUrl !== 'string' || webhookUrl === '') {
+      throw badRequest('InvalidInput', 'The webhook URL must be a non-empty string.');
+    }
+    const schema = opts.schema ?? this.settings.eventSchema;
+    if (!EVENT_SCHEMAS.includes(schema)) {
+      throw badRequest('InvalidInput', `'schema' must be one of ${EVENT_SCHEMAS.join(', ')}.`);
+    }
+    await this.publisher.subscribe(webhookUrl, schema);
+  }
+
+  injectFault(fault: FaultSpec): void {
+    this.faults.add(requireObject(fault, 'The fault') as unknown as FaultSpec);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.store.dispose();
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await Promise.all([serverClosed, this.publisher.close()]);
+  }
+
+  private registerSubscription(subscriptionId: string, tenantId: string | undefined): EmulatorSubscription {
+    const subscription: EmulatorSubscription = {
+      subscriptionId,
+      tenantId: tenantId ?? DEFAULT_TENANT_ID,
+      displayName: `Subscription ${subscriptionId}`,
+      visibility: 'visible',
+    };
+    this.store.addSubscription(subscription);
+    return subscription;
+  }
+
+  /** Vault names are global, so the name alone finds the vault; subscription and group only cross-check. */
+  private resolveVault(input: Record<string, unknown>): StoredVault {
+    const name = requiredString(input, 'vault');
+    const vault = this.store.findVaultByName(name);
+    const subscriptionId = optionalString(input, 'subscriptionId');
+    const resourceGroup = optionalString(input, 'resourceGroup');
+    const mismatch =
+      (subscriptionId !== undefined && idKey(subscriptionId) !== idKey(vault?.subscriptionId ?? '')) ||
+      (resourceGroup !== undefined && idKey(resourceGroup) !== idKey(vault?.resourceGroup ?? ''));
+    if (!vault || mismatch) {
+      const where = [subscriptionId && `subscription '${subscriptionId}'`, resourceGroup && `resource group '${resourceGroup}'`]
+        .filter(Boolean)
+        .join(', ');
+      throw notFound('ResourceNotFound', `Vault '${name}' was not found${where ? ` in ${where}` : ''}. Create it with createVault first.`);
+    }
+    return vault;
+  }
+
+  private requireConnection(connectionId: string): { vault: StoredVault; connection: StoredConnection } {
+    if (typeof connectionId !== 'string' || connectionId === '') {
+      throw badRequest('InvalidInput', "'connectionId' must be a non-empty resource ID.");
+    }
+    const connection = this.store.getConnection(connectionId);
+    const vault = connection && this.store.getVaultByKey(connection.vaultKey);
+    if (!connection || !vault) throw connectionNotFound(connectionId);
+    return { vault, connection };
+  }
+
+  /** The requester works from their own subscription and tenant, which may differ from the vault's. */
+  private requester(input: Record<string, unknown>, fromSubscription: string): CallerIdentity {
+    const objectId = optionalString(input, 'requesterObjectId') ?? stableGuid(`requester:${fromSubscription}`);
+    const tenantId =
+      optionalString(input, 'requesterTenantId') ?? this.store.getSubscription(fromSubscription)?.tenantId ?? DEFAULT_TENANT_ID;
+    return { objectId, tenantId, name: `requester-${objectId.slice(0, 8)}@emulator.test`, appId: AZURE_CLI_APP_ID };
+  }
+
+  /**
+   * Creating a private endpoint makes the network provider validate, then write, a connection proxy on the
+   * vault; Key Vault reports both, and they arrive together.
+   */
+  private requestEvents(
+    vault: StoredVault,
+    connection: StoredConnection,
+    caller: CallerIdentity,
+    fromSubscription: string,
+  ): ResourceEvent[] {
+    const proxyId = connectionProxyId(vault.id, connection.name);
+    const base = this.eventBase(vault, caller, `/subscriptions/${fromSubscription}`, randomUUID());
+    const proxyUrl = `${this.baseUrl}${proxyId}`;
+    return [
+      this.event(base, {
+        eventType: 'Microsoft.Resources.ResourceActionSuccess',
+        operationName: OPERATIONS.proxyValidate,
+        resourceId: proxyId,
+        httpMethod: 'POST',
+        httpUrl: `${proxyUrl}/validate?api-version=${CURRENT_API_VERSION}`,
+      }),
+      this.event(base, {
+        eventType: 'Microsoft.Resources.ResourceWriteSuccess',
+        operationName: OPERATIONS.proxyWrite,
+        resourceId: proxyId,
+        httpMethod: 'PUT',
+        httpUrl: `${proxyUrl}?api-version=${CURRENT_API_VERSION}`,
+      }),
+    ];
+  }
+
+  /** What the portal produces when a vault owner approves, rejects or removes a connection. */
+  private portalEvent(
+    vault: StoredVault,
+    connection: StoredConnection,
+    actorObjectId: string | undefined,
+    eventType: 'Microsoft.Resources.ResourceWriteSuccess' | 'Microsoft.Resources.ResourceDeleteSuccess',
+  ): ResourceEvent {
+    const objectId = actorObjectId ?? stableGuid('portal-user');
+    const actor: CallerIdentity = {
+      objectId,
+      tenantId: this.store.tenantOfVault(vault),
+      name: `user-${objectId.slice(0, 8)}@emulator.test`,
+      appId: AZURE_PORTAL_APP_ID,
+    };
+    const isWrite = eventType === 'Microsoft.Resources.ResourceWriteSuccess';
+    return this.event(this.eventBase(vault, actor, `/subscriptions/${vault.subscriptionId}`, randomUUID()), {
+      eventType,
+      operationName: isWrite ? OPERATIONS.connectionWrite : OPERATIONS.connectionDelete,
+      resourceId: connection.id,
+      httpMethod: isWrite ? 'PUT' : 'DELETE',
+      httpUrl: `${this.baseUrl}${connection.id}?api-version=${CURRENT_API_VERSION}`,
+    });
+  }
+
+  private eventBase(
+    vault: StoredVault,
+    caller: CallerIdentity,
+    roleAssignmentScope: string,
+    correlationId: string,
+  ): Omit<ResourceEventSpec, 'eventType' | 'operationName' | 'resourceId' | 'httpMethod' | 'httpUrl' | 'clientRequestId'> {
+    return {
+      subscriptionId: vault.subscriptionId,
+      tenantId: this.store.tenantOfVault(vault),
+      caller,
+      roleAssignmentScope,
+      correlationId,
+    };
+  }
+
+  private event(
+    base: ReturnType<EmulatorRuntime['eventBase']>,
+    specific: Pick<ResourceEventSpec, 'eventType' | 'operationName' | 'resourceId' | 'httpMethod' | 'httpUrl'>,
+  ): ResourceEvent {
+    return buildResourceEvent({ ...base, ...specific, clientRequestId: randomUUID() }, this.settings.now());
+  }
+}
+
+function normaliseOptions(opts: ArmEmulatorOptions): Settings {
+  const settings: Settings = {
+    port: opts.port ?? 0,
+    subscriptions: opts.subscriptions ?? [],
+    provisioningDelayMs: opts.provisioningDelayMs ?? 300,
+    pageSize: opts.pageSize ?? 10,
+    eventSchema: opts.eventSchema ?? 'EventGridSchema',
+    now: opts.now ?? (() => new Date()),
+  };
+  if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65_535) {
+    throw new RangeError(`port must be an integer between 0 and 65535, got ${settings.port}.`);
+  }
+  if (!Number.isFinite(settings.provisioningDelayMs) || settings.provisioningDelayMs < 0) {
+    throw new RangeError(`provisioningDelayMs must be a non-negative number, got ${settings.provisioningDelayMs}.`);
+  }
+  if (!Number.isInteger(settings.pageSize) || settings.pageSize < 1) {
+    throw new RangeError(`pageSize must be a positive integer, got ${settings.pageSize}.`);
+  }
+  if (!EVENT_SCHEMAS.includes(settings.eventSchema)) {
+    throw new RangeError(`eventSchema must be one of ${EVENT_SCHEMAS.join(', ')}.`);
+  }
+  return settings;
+}

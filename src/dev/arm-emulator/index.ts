@@ -1,0 +1,24 @@
+/**
+ * An HTTPS Azure Resource Manager emulator for Key Vault vaults and their private endpoint connections, with
+ * Event Grid style delivery of the resource events ARM publishes. Real SDK clients talk to it unchanged
+ * (endpoint + `tlsOptions.ca`), so Linkgate's ARM code can be exercised without Azure.
+ */
+export { startArmEmulator, DEFAULT_TENANT_ID } from './emulator.js';
+export { KEY_VAULT_API_VERSIONS, SUBSCRIPTION_API_VERSIONS } from './arm-handlers.js';
+export type {
+  ArmEmulator,
+  ArmEmulatorOptions,
+  CallRecord,
+  ConnectionProvisioningState,
+  ConnectionResource,
+  ConnectionStatus,
+  CreateVaultInput,
+  DeliveryRecord,
+  EmulatorSubscription,
+  EventSchema,
+  FaultSpec,
+  PrivateLinkServiceConnectionState,
+  SimulateRequestInput,
+  VaultConnectionItem,
+  VaultResource,
+} from './types.js';

@@ -1,0 +1,57 @@
+import type { Rule } from '../domain/policy/rule.js';
+
+/**
+ * The made-up organisation the local stack runs: Contoso owns the vault; its app team asks
+ * from inside the tenant, a partner (Fabrikam) from outside, and Northwind is deny-listed.
+ */
+export const DEMO = {
+  homeTenantId: 'c0a1b2c3-0000-4000-8000-00000000c0de',
+  partnerTenantId: 'fab00000-0000-4000-8000-00000000fab0',
+  deniedTenantId: 'dead0000-0000-4000-8000-00000000dead',
+  vaultSubscriptionId: '5ec00000-0000-4000-8000-000000000001',
+  appSubscriptionId: 'a9900000-0000-4000-8000-000000000002',
+  partnerSubscriptionId: 'fab00000-0000-4000-8000-000000000003',
+  deniedSubscriptionId: 'dead0000-0000-4000-8000-000000000004',
+  hiddenSubscriptionId: '41dd0000-0000-4000-8000-000000000005',
+  resourceGroup: 'rg-secrets',
+  vaultName: 'kv-payments',
+} as const;
+
+export const DEMO_SUBSCRIPTIONS = [
+  { subscriptionId: DEMO.vaultSubscriptionId, tenantId: DEMO.homeTenantId, displayName: 'Contoso Platform', visibility: 'visible' as const },
+  { subscriptionId: DEMO.appSubscriptionId, tenantId: DEMO.homeTenantId, displayName: 'Contoso Payments App', visibility: 'visible' as const },
+  { subscriptionId: DEMO.partnerSubscriptionId, tenantId: DEMO.partnerTenantId, displayName: 'Fabrikam Integration', visibility: 'visible' as const },
+  { subscriptionId: DEMO.deniedSubscriptionId, tenantId: DEMO.deniedTenantId, displayName: 'Northwind Sandbox', visibility: 'visible' as const },
+  { subscriptionId: DEMO.hiddenSubscriptionId, tenantId: '00000000-0000-4000-8000-000000000000', displayName: 'Unknown', visibility: 'forbidden' as const },
+];
+
+/** Seeded at start: in-tenant → approve, deny-listed tenant → reject, everything else → review. */
+export const DEMO_RULES: Rule[] = [
+  {
+    name: 'deny-listed-tenants',
+    description: 'Tenants we never connect to.',
+    priority: 10,
+    enabled: true,
+    mode: 'enforce',
+    action: 'reject',
+    conditions: { requesterTenant: [DEMO.deniedTenantId] },
+  },
+  {
+    name: 'in-tenant',
+    description: 'Endpoints from our own Entra tenant are approved automatically.',
+    priority: 20,
+    enabled: true,
+    mode: 'enforce',
+    action: 'approve',
+    conditions: { requesterTenant: ['home'] },
+  },
+  {
+    name: 'everyone-else',
+    description: 'Anything else goes to a person.',
+    priority: 1000,
+    enabled: true,
+    mode: 'enforce',
+    action: 'review',
+    conditions: {},
+  },
+];

@@ -1,0 +1,134 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { allFunctions } from '../../functions/all.js';
+import type { Logger } from '../app/ports.js';
+import { loadConfig } from '../config.js';
+import { createServices, setServices, type Services } from '../composition.js';
+import type { AuditEntry } from '../domain/audit.js';
+import { startArmEmulator, type ArmEmulator } from './arm-emulator/index.js';
+import { startAzuriteTables, type AzuriteTables } from './azurite.js';
+import { DEMO, DEMO_RULES, DEMO_SUBSCRIPTIONS } from './demo-world.js';
+import { startDevHost, type DevHost } from './dev-host.js';
+
+export interface LocalStackOptions {
+  /** Dev host port; default 7071 (LINKGATE_PORT), 0 picks a free one. */
+  readonly port?: number;
+  /** Settings as the app would read them; configuring an endpoint replaces the matching embedded emulator. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where the stack writes its state file and the emulator CA; default `.linkgate`. */
+  readonly stateDir?: string;
+  /** Receives every audit entry as it is written (the console demo prints them). */
+  readonly onAudit?: (entry: AuditEntry) => void;
+  readonly log?: Logger;
+  readonly hostLog?: (line: string) => void;
+  readonly timers?: boolean;
+  /** Emulator provisioning delay after a PUT. */
+  readonly provisioningDelayMs?: number;
+}
+
+export interface LocalStack {
+  readonly services: Services;
+  readonly host: DevHost;
+  readonly emulator: ArmEmulator | undefined;
+  readonly tables: AzuriteTables | undefined;
+  readonly functionsUrl: string;
+  readonly webhookUrl: string;
+  close(): Promise<void>;
+}
+
+export const STATE_FILE = 'stack.json';
+
+/**
+ * Azurite's table service (in memory), the Key Vault management emulator, and the dev host
+ * serving the same function specs Azure runs. Settings that name a real Table endpoint or
+ * ARM endpoint replace the matching emulator.
+ */
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  const baseEnv = { ...(options.env ?? process.env) };
+  const stateDir = options.stateDir ?? '.linkgate';
+  mkdirSync(stateDir, { recursive: true });
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    const env: Record<string, string | undefined> = {
+      LINKGATE_DEV_MODE: 'true',
+      LINKGATE_HOME_TENANT_ID: DEMO.homeTenantId,
+      LINKGATE_SWEEP_SUBSCRIPTIONS: DEMO.vaultSubscriptionId,
+      LINKGATE_LEASE_SECONDS: '60',
+      ...baseEnv,
+    };
+
+    let tables: AzuriteTables | undefined;
+    if (!env.LINKGATE_TABLES_ENDPOINT && !env.LINKGATE_TABLES_CONNECTION_STRING) {
+      tables = await startAzuriteTables();
+      closers.push(() => tables!.close());
+      env.LINKGATE_TABLES_CONNECTION_STRING = tables.connectionString;
+    }
+
+    let emulator: ArmEmulator | undefined;
+    if (!env.LINKGATE_ARM_ENDPOINT) {
+      emulator = await startArmEmulator({
+        subscriptions: DEMO_SUBSCRIPTIONS,
+        provisioningDelayMs: options.provisioningDelayMs ?? 400,
+        pageSize: 25,
+      });
+      closers.push(() => emulator!.close());
+      emulator.createVault({ subscriptionId: DEMO.vaultSubscriptionId, resourceGroup: DEMO.resourceGroup, name: DEMO.vaultName, tenantId: DEMO.homeTenantId });
+      const caFile = join(stateDir, 'arm-emulator-ca.pem');
+      writeFileSync(caFile, emulator.caPem);
+      env.LINKGATE_ARM_ENDPOINT = emulator.url;
+      env.LINKGATE_ARM_CA_FILE = caFile;
+      env.LINKGATE_CREDENTIAL ??= 'dev-token';
+    }
+
+    const config = loadConfig(env);
+    const wired = createServices(config, {
+      ...(options.log ? { log: options.log } : {}),
+      ...(options.onAudit ? { onAudit: options.onAudit } : {}),
+    });
+    setServices(wired);
+    closers.push(async () => setServices(undefined));
+
+    if ((await wired.rules.list()).length === 0) {
+      for (const rule of DEMO_RULES) await wired.rules.put(rule);
+    }
+
+    const port = options.port ?? Number(env.LINKGATE_PORT ?? 7071);
+    const host = await startDevHost({
+      functions: allFunctions,
+      port,
+      timers: options.timers ?? true,
+      ...(options.hostLog ? { log: options.hostLog } : {}),
+    });
+    closers.push(() => host.close());
+    const webhookUrl = `${host.url}/runtime/webhooks/eventgrid?functionName=resourceEvents`;
+    if (emulator) await emulator.subscribe(webhookUrl);
+
+    writeFileSync(
+      join(stateDir, STATE_FILE),
+      JSON.stringify({ functionsUrl: host.url, emulatorUrl: emulator?.url, pid: process.pid, startedAt: new Date().toISOString() }, null, 2),
+    );
+
+    return {
+      services: wired,
+      host,
+      emulator,
+      tables,
+      functionsUrl: host.url,
+      webhookUrl,
+      close: () => closeAll(closers),
+    };
+  } catch (error) {
+    await closeAll(closers);
+    throw error;
+  }
+}
+
+async function closeAll(closers: Array<() => Promise<void>>): Promise<void> {
+  for (const close of closers.reverse()) {
+    try {
+      await close();
+    } catch {
+      // Closing is best effort; one failure must not keep the others open.
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import type { AuditEntry } from '../domain/audit.js';
+import { DEMO } from './demo-world.js';
+import { startLocalStack } from './local-stack.js';
+
+/**
+ * `npm start`: the local stack on embedded defaults, then a short demo of three requests.
+ * LINKGATE_DEMO=false starts the stack without the demo.
+ */
+async function main(): Promise<void> {
+  const quietHost = process.env.LINKGATE_VERBOSE !== 'true';
+  const stack = await startLocalStack({
+    onAudit: printAudit,
+    log: { info: () => {}, warn: (m) => console.warn(`  ! ${m}`), error: (m) => console.error(`  ✖ ${m}`) },
+    ...(quietHost ? { hostLog: (line: string) => (/error|fail/i.test(line) && !/Succeeded/.test(line) ? console.log(`  host: ${line}`) : undefined) } : {}),
+  });
+  const shutdown = async () => {
+    console.log('\nStopping…');
+    await stack.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+
+  console.log(`
+Linkgate local stack
+  Functions host   ${stack.functionsUrl}   (Event Grid: /runtime/webhooks/eventgrid?functionName=resourceEvents)
+  ARM emulator     ${stack.emulator?.url ?? '(configured endpoint)'}
+  Table Storage    ${stack.tables ? `Azurite in memory at ${stack.tables.url}` : '(configured endpoint)'}
+  Home tenant      ${DEMO.homeTenantId}
+  Vault            /subscriptions/${DEMO.vaultSubscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.KeyVault/vaults/${DEMO.vaultName}
+  Rules            deny-listed-tenants → reject, in-tenant → approve, everyone-else → review
+`);
+
+  if (process.env.LINKGATE_DEMO !== 'false' && stack.emulator) {
+    console.log('Demo: three private endpoint requests arrive at kv-payments.\n');
+    const requests = [
+      { who: 'Contoso payments app (same tenant)', fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-payments-api', message: 'Payments API reads signing keys' },
+      { who: 'Northwind (deny-listed tenant)', fromSubscription: DEMO.deniedSubscriptionId, endpointName: 'pe-northwind', message: 'pls connect' },
+      { who: 'Fabrikam (partner tenant)', fromSubscription: DEMO.partnerSubscriptionId, endpointName: 'pe-fabrikam-sync', message: 'Nightly partner sync, ticket CHG-1042' },
+    ];
+    for (const request of requests) {
+      console.log(`→ ${request.who} requests ${request.endpointName}: "${request.message}"`);
+      await stack.emulator.simulateRequest({ vault: DEMO.vaultName, ...request });
+      await waitForQuiet(1_500);
+    }
+    console.log('\nFinal state in the ARM emulator:');
+    for (const c of stack.emulator.listConnections()) {
+      const state = c.properties.privateLinkServiceConnectionState;
+      console.log(`  ${c.name.padEnd(50)} ${String(state.status).padEnd(9)} ${state.description ?? ''}`);
+    }
+  }
+
+  console.log(`
+Try it:
+  npx linkgate simulate request --vault ${DEMO.vaultName} --from-subscription ${DEMO.partnerSubscriptionId} --message "hello"
+  npx linkgate audit --vault /subscriptions/${DEMO.vaultSubscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.KeyVault/vaults/${DEMO.vaultName}
+  curl '${stack.functionsUrl}/api/audit?pageSize=5'
+Ctrl-C stops the stack.`);
+}
+
+function printAudit(entry: AuditEntry): void {
+  const name = entry.connectionId?.split('/').pop() ?? '';
+  const who = entry.actor.type === 'rule' ? `rule '${entry.actor.id}'` : entry.actor.name ?? entry.actor.id;
+  switch (entry.kind) {
+    case 'hint':
+      console.log(`  event   ${entry.summary}`);
+      break;
+    case 'decision':
+      console.log(`  decide  ${name}: ${entry.outcome.toUpperCase()} — ${entry.summary}${tenantNote(entry)}`);
+      break;
+    case 'action':
+      console.log(`  act     ${name}: ${entry.summary} (${who})`);
+      break;
+    case 'result':
+      console.log(`  result  ${name}: ${entry.outcome} — ${entry.summary}`);
+      break;
+    default:
+      console.log(`  ${entry.kind.padEnd(7)} ${name} ${entry.outcome}: ${entry.summary}`);
+  }
+}
+
+function tenantNote(entry: AuditEntry): string {
+  const tenant = entry.requesterTenantId;
+  if (!tenant) return '';
+  const label = tenant === DEMO.homeTenantId ? 'home tenant' : tenant === 'not-visible' ? 'subscription not visible' : `tenant ${tenant}`;
+  return ` [requester: ${label}]`;
+}
+
+/** The demo paces itself so each request's lines print together. */
+function waitForQuiet(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+main().catch((error: unknown) => {
+  console.error(`Linkgate could not start: ${(error as Error).message}`);
+  process.exit(1);
+});

@@ -1,0 +1,191 @@
+import { describe, expect, it } from 'vitest';
+import { RuleValidationError } from '../../src/domain/errors.js';
+import { parseRule } from '../../src/domain/policy/rule.js';
+
+const VAULT_SUBSCRIPTION = '3F2A9C4E-8B1D-4E6F-A5C7-2D9E0B4F7A13';
+const REQUESTER_SUBSCRIPTION = '9d0c6b2e-4a7f-4e3b-b1c8-6f2a5d9e0c47';
+const PARTNER_TENANT = 'E4B9D2A7-1C6F-4F3E-9A8B-7D0C2E5F1A36';
+
+/** A rule using every field, as an API body would carry it. */
+function fullRule(): Record<string, unknown> {
+  return {
+    name: 'payments-partner.shadow_v2',
+    description: 'Partner tenant endpoints to the payments vaults, change ticket required',
+    priority: 250,
+    enabled: false,
+    mode: 'shadow',
+    action: 'approve',
+    conditions: {
+      vault: {
+        resourceId: '/subscriptions/*/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-*',
+        subscriptions: [VAULT_SUBSCRIPTION],
+        resourceGroups: ['rg-secrets', 'RG-Secrets-DR'],
+        name: 'kv-pay??nts',
+      },
+      requesterTenant: ['home', PARTNER_TENANT, 'not-visible'],
+      requesterSubscriptions: [REQUESTER_SUBSCRIPTION],
+      privateEndpointName: 'pe-payments-*',
+      requestMessage: '^CHG\\d{6}\\b',
+    },
+  };
+}
+
+function minimalRule(): Record<string, unknown> {
+  return { name: 'review-everything', priority: 1000, action: 'review' };
+}
+
+/** The error parseRule raises for `input`; fails the test when it accepts it. */
+function refusalOf(input: unknown): RuleValidationError {
+  try {
+    parseRule(input);
+  } catch (error) {
+    if (error instanceof RuleValidationError) return error;
+    throw error;
+  }
+  throw new Error('expected parseRule to refuse the input');
+}
+
+function withConditions(conditions: unknown): Record<string, unknown> {
+  return { ...minimalRule(), conditions };
+}
+
+describe('parseRule: accepted rules', () => {
+  it('keeps every field of a full valid rule, with GUIDs and tenant selectors in lower case', () => {
+    // Prepare
+    const input = fullRule();
+
+    // Act
+    const rule = parseRule(input);
+
+    // Assess
+    expect(rule).toEqual({
+      name: 'payments-partner.shadow_v2',
+      description: 'Partner tenant endpoints to the payments vaults, change ticket required',
+      priority: 250,
+      enabled: false,
+      mode: 'shadow',
+      action: 'approve',
+      conditions: {
+        vault: {
+          resourceId: '/subscriptions/*/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-*',
+          subscriptions: [VAULT_SUBSCRIPTION.toLowerCase()],
+          resourceGroups: ['rg-secrets', 'RG-Secrets-DR'],
+          name: 'kv-pay??nts',
+        },
+        requesterTenant: ['home', PARTNER_TENANT.toLowerCase(), 'not-visible'],
+        requesterSubscriptions: [REQUESTER_SUBSCRIPTION],
+        privateEndpointName: 'pe-payments-*',
+        requestMessage: '^CHG\\d{6}\\b',
+      },
+    });
+  });
+
+  it('defaults enabled to true, mode to enforce and conditions to none', () => {
+    // Prepare
+    const input = minimalRule();
+
+    // Act
+    const rule = parseRule(input);
+
+    // Assess
+    expect(rule).toEqual({ name: 'review-everything', priority: 1000, enabled: true, mode: 'enforce', action: 'review', conditions: {} });
+    expect('description' in rule).toBe(false);
+  });
+
+  it.each([0, 1_000_000])('accepts priority %d at the edge of the allowed range', (priority) => {
+    // Prepare
+    const input = { ...minimalRule(), priority };
+
+    // Act
+    const rule = parseRule(input);
+
+    // Assess
+    expect(rule.priority).toBe(priority);
+  });
+
+  it('accepts a 64-character name', () => {
+    // Prepare
+    const name = `a${'b'.repeat(63)}`;
+
+    // Act
+    const rule = parseRule({ ...minimalRule(), name });
+
+    // Assess
+    expect(rule.name).toBe(name);
+  });
+});
+
+describe('parseRule: refused rules name the offending field', () => {
+  it.each<{ case: string; input: unknown; field: string }>([
+    { case: 'a rule that is not an object', input: null, field: 'rule' },
+    { case: 'a rule given as a list', input: [minimalRule()], field: 'rule' },
+    { case: 'an unknown top-level field', input: { ...minimalRule(), colour: 'red' }, field: 'colour' },
+    { case: 'a misspelt top-level field', input: { ...minimalRule(), condition: {} }, field: 'condition' },
+    { case: 'a missing name', input: { priority: 1, action: 'approve' }, field: 'name' },
+    { case: 'an empty name', input: { ...minimalRule(), name: '' }, field: 'name' },
+    { case: 'a name starting with "-"', input: { ...minimalRule(), name: '-approve-all' }, field: 'name' },
+    { case: 'a name with a space', input: { ...minimalRule(), name: 'approve all' }, field: 'name' },
+    { case: 'a 65-character name', input: { ...minimalRule(), name: 'a'.repeat(65) }, field: 'name' },
+    { case: 'a missing priority', input: { name: 'x', action: 'approve' }, field: 'priority' },
+    { case: 'a negative priority', input: { ...minimalRule(), priority: -1 }, field: 'priority' },
+    { case: 'a fractional priority', input: { ...minimalRule(), priority: 1.5 }, field: 'priority' },
+    { case: 'a priority given as text', input: { ...minimalRule(), priority: '10' }, field: 'priority' },
+    { case: 'a priority above 1000000', input: { ...minimalRule(), priority: 1_000_001 }, field: 'priority' },
+    { case: 'enabled given as text', input: { ...minimalRule(), enabled: 'yes' }, field: 'enabled' },
+    { case: 'an unknown mode', input: { ...minimalRule(), mode: 'audit' }, field: 'mode' },
+    { case: 'an unknown action', input: { ...minimalRule(), action: 'allow' }, field: 'action' },
+    { case: 'a missing action', input: { name: 'x', priority: 1 }, field: 'action' },
+    { case: 'an empty description', input: { ...minimalRule(), description: ' ' }, field: 'description' },
+    { case: 'conditions given as text', input: withConditions('tenant=home'), field: 'conditions' },
+    { case: 'conditions given as a list', input: withConditions([{ requesterTenant: ['home'] }]), field: 'conditions' },
+    { case: 'conditions given as null', input: withConditions(null), field: 'conditions' },
+    { case: 'an unknown condition field', input: withConditions({ foo: 'bar' }), field: 'conditions.foo' },
+    { case: 'vault given as text', input: withConditions({ vault: 'kv-payments' }), field: 'conditions.vault' },
+    { case: 'an unknown vault field', input: withConditions({ vault: { location: 'westeurope' } }), field: 'conditions.vault.location' },
+    { case: 'an empty vault name glob', input: withConditions({ vault: { name: '' } }), field: 'conditions.vault.name' },
+    { case: 'a vault resource ID glob longer than 512 characters', input: withConditions({ vault: { resourceId: `/${'a'.repeat(512)}` } }), field: 'conditions.vault.resourceId' },
+    { case: 'an invalid request message regex', input: withConditions({ requestMessage: '(CHG\\d+' }), field: 'conditions.requestMessage' },
+    { case: 'a request message regex longer than 256 characters', input: withConditions({ requestMessage: 'a'.repeat(257) }), field: 'conditions.requestMessage' },
+    {
+      case: 'a non-GUID requester subscription',
+      input: withConditions({ requesterSubscriptions: [REQUESTER_SUBSCRIPTION, 'payments-prod'] }),
+      field: 'conditions.requesterSubscriptions[1]',
+    },
+    { case: 'a non-GUID vault subscription', input: withConditions({ vault: { subscriptions: ['sub-payments'] } }), field: 'conditions.vault.subscriptions[0]' },
+    { case: 'an unknown tenant selector', input: withConditions({ requesterTenant: ['external'] }), field: 'conditions.requesterTenant[0]' },
+    { case: 'a tenant selector in the wrong case', input: withConditions({ requesterTenant: ['home', 'Other'] }), field: 'conditions.requesterTenant[1]' },
+    { case: 'a non-text tenant selector', input: withConditions({ requesterTenant: [42] }), field: 'conditions.requesterTenant[0]' },
+    { case: 'an empty requester tenant list', input: withConditions({ requesterTenant: [] }), field: 'conditions.requesterTenant' },
+    { case: 'an empty requester subscription list', input: withConditions({ requesterSubscriptions: [] }), field: 'conditions.requesterSubscriptions' },
+    { case: 'an empty vault subscription list', input: withConditions({ vault: { subscriptions: [] } }), field: 'conditions.vault.subscriptions' },
+    { case: 'an empty resource group list', input: withConditions({ vault: { resourceGroups: [] } }), field: 'conditions.vault.resourceGroups' },
+    { case: 'a requester tenant given as text, not a list', input: withConditions({ requesterTenant: 'home' }), field: 'conditions.requesterTenant' },
+    {
+      case: 'a list longer than 200 entries',
+      input: withConditions({ vault: { resourceGroups: Array.from({ length: 201 }, (_, i) => `rg-${i}`) } }),
+      field: 'conditions.vault.resourceGroups',
+    },
+  ])('refuses $case with field $field', ({ input, field }) => {
+    // Prepare: the input of the row.
+
+    // Act
+    const error = refusalOf(input);
+
+    // Assess
+    expect(error.field).toBe(field);
+    expect(error.name).toBe('RuleValidationError');
+    expect(error.message.startsWith(`${field}: `)).toBe(true);
+  });
+
+  it('keeps the regular expression engine error as the cause of a bad requestMessage', () => {
+    // Prepare
+    const input = withConditions({ requestMessage: '[unclosed' });
+
+    // Act
+    const error = refusalOf(input);
+
+    // Assess
+    expect(error.cause).toBeInstanceOf(SyntaxError);
+    expect(error.message).toContain('is not a valid regular expression');
+  });
+});
