@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allFunctions } from '../../functions/all.js';
 import type { Logger } from '../app/ports.js';
@@ -73,7 +73,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       });
       closers.push(() => emulator!.close());
       emulator.createVault({ subscriptionId: DEMO.vaultSubscriptionId, resourceGroup: DEMO.resourceGroup, name: DEMO.vaultName, tenantId: DEMO.homeTenantId });
-      const caFile = join(stateDir, 'arm-emulator-ca.pem');
+      // One file per process, so a second stack (or a failed start) never overwrites a running one's CA.
+      const caFile = join(stateDir, `arm-emulator-ca.${process.pid}.pem`);
+      closers.push(async () => rmSync(caFile, { force: true }));
       writeFileSync(caFile, emulator.caPem);
       env.LINKGATE_ARM_ENDPOINT = emulator.url;
       env.LINKGATE_ARM_CA_FILE = caFile;
@@ -105,7 +107,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     writeFileSync(
       join(stateDir, STATE_FILE),
-      JSON.stringify({ functionsUrl: host.url, emulatorUrl: emulator?.url, pid: process.pid, startedAt: new Date().toISOString() }, null, 2),
+      JSON.stringify(
+        { functionsUrl: host.url, emulatorUrl: emulator?.url, emulatorCaFile: env.LINKGATE_ARM_CA_FILE, pid: process.pid, startedAt: new Date().toISOString() },
+        null,
+        2,
+      ),
     );
 
     return {

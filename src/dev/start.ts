@@ -92,6 +92,8 @@ function waitForQuiet(ms: number): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`Linkgate could not start: ${(error as Error).message}`);
+  const message = (error as Error).message;
+  const hint = /EADDRINUSE/.test(message) ? '\nIs another stack running? Stop it, or choose another port with LINKGATE_PORT=7072.' : '';
+  console.error(`Linkgate could not start: ${message}${hint}`);
   process.exit(1);
 });

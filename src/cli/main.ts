@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readOptionalFile, sendJson, type HttpResult } from './http.js';
+
+/**
+ * `linkgate` — drives a running Linkgate (the local stack by default) from the shell.
+ *
+ *   linkgate simulate request --vault NAME --from-subscription ID [--message TEXT] [--endpoint NAME]
+ *   linkgate simulate status --connection ID --status Approved|Rejected|Disconnected [--description TEXT]
+ *   linkgate simulate delete --connection ID
+ *   linkgate audit [--vault ID] [--connection ID] [--subscription ID] [--actor ID] [--outcome O]
+ *                  [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
+ *   linkgate rules list | rules put --file rule.json | rules delete NAME
+ *
+ * Where to reach it: --api URL (or LINKGATE_API_URL, default from .linkgate/stack.json, else
+ * http://127.0.0.1:7071) with LINKGATE_API_KEY sent as x-functions-key; --emulator URL
+ * (or LINKGATE_EMULATOR_URL, default from .linkgate/stack.json).
+ */
+const USAGE = `Usage:
+  linkgate simulate request --vault NAME --from-subscription ID [--message TEXT] [--endpoint NAME] [--requester OBJECT_ID]
+  linkgate simulate status --connection ID --status Approved|Rejected|Disconnected [--description TEXT]
+  linkgate simulate delete --connection ID
+  linkgate audit [--vault ID] [--connection ID] [--subscription ID] [--actor ID] [--outcome OUTCOME]
+                 [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
+  linkgate rules list | rules put --file RULE.json | rules delete NAME
+Options: --api URL (functions app), --emulator URL (ARM emulator), --state-dir DIR (default .linkgate)`;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      vault: { type: 'string' },
+      'resource-group': { type: 'string' },
+      subscription: { type: 'string' },
+      'from-subscription': { type: 'string' },
+      message: { type: 'string' },
+      endpoint: { type: 'string' },
+      requester: { type: 'string' },
+      connection: { type: 'string' },
+      status: { type: 'string' },
+      description: { type: 'string' },
+      actor: { type: 'string' },
+      outcome: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      'page-size': { type: 'string' },
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
+      file: { type: 'string' },
+      api: { type: 'string' },
+      emulator: { type: 'string' },
+      'state-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const stateDir = values['state-dir'] ?? '.linkgate';
+  const state = readState(stateDir);
+  const apiUrl = (values.api ?? process.env.LINKGATE_API_URL ?? state.functionsUrl ?? 'http://127.0.0.1:7071').replace(/\/+$/, '');
+  const apiHeaders = process.env.LINKGATE_API_KEY ? { 'x-functions-key': process.env.LINKGATE_API_KEY } : undefined;
+
+  if (command === 'simulate') {
+    const emulatorUrl = (values.emulator ?? process.env.LINKGATE_EMULATOR_URL ?? state.emulatorUrl)?.replace(/\/+$/, '');
+    if (!emulatorUrl) throw new UsageError('No ARM emulator found: start the stack with `npm start` or pass --emulator URL.');
+    const caFile = process.env.LINKGATE_EMULATOR_CA_FILE ?? state.emulatorCaFile;
+    const ca = caFile ? readOptionalFile(caFile) : undefined;
+    const call = (path: string, body: unknown) => sendJson('POST', `${emulatorUrl}/_emulator/${path}`, body, ca ? { ca } : {});
+    if (sub === 'request') {
+      const vault = need(values.vault, '--vault');
+      const fromSubscription = need(values['from-subscription'], '--from-subscription');
+      const result = await call('requests', {
+        vault,
+        fromSubscription,
+        ...(values['resource-group'] ? { resourceGroup: values['resource-group'] } : {}),
+        ...(values.subscription ? { subscriptionId: values.subscription } : {}),
+        ...(values.message !== undefined ? { message: values.message } : {}),
+        ...(values.endpoint ? { endpointName: values.endpoint } : {}),
+        ...(values.requester ? { requesterObjectId: values.requester } : {}),
+      });
+      const connection = expectOk(result) as { id?: string; properties?: { privateLinkServiceConnectionState?: { status?: string } } };
+      console.log(`Requested ${connection.id} (${connection.properties?.privateLinkServiceConnectionState?.status ?? 'Pending'}).`);
+      console.log('Linkgate decides on the events this raised; see `linkgate audit --connection <id>`.');
+      return 0;
+    }
+    if (sub === 'status') {
+      const connectionId = need(values.connection, '--connection');
+      const status = need(values.status, '--status');
+      const result = expectOk(await call('connections/status', { connectionId, status, ...(values.description ? { description: values.description } : {}) }));
+      printJson(result);
+      return 0;
+    }
+    if (sub === 'delete') {
+      expectOk(await call('connections/delete', { connectionId: need(values.connection, '--connection') }));
+      console.log('Deleted.');
+      return 0;
+    }
+    throw new UsageError(`Unknown command 'simulate ${sub ?? ''}'.`);
+  }
+
+  if (command === 'audit') {
+    const params = new URLSearchParams();
+    const map: Array<[string, string | undefined]> = [
+      ['vault', values.vault],
+      ['connection', values.connection],
+      ['subscription', values.subscription],
+      ['actor', values.actor],
+      ['outcome', values.outcome],
+      ['from', values.from],
+      ['to', values.to],
+      ['pageSize', values['page-size']],
+    ];
+    for (const [key, value] of map) if (value !== undefined) params.set(key, value);
+    let printed = 0;
+    for (;;) {
+      const page = expectOk(await sendJson('GET', `${apiUrl}/api/audit?${params}`, undefined, apiHeaders ? { headers: apiHeaders } : {})) as {
+        entries: AuditRow[];
+        continuationToken?: string;
+      };
+      for (const entry of page.entries) {
+        if (values.json) console.log(JSON.stringify(entry));
+        else console.log(formatEntry(entry));
+        printed += 1;
+      }
+      if (!values.all || !page.continuationToken) {
+        if (page.continuationToken && !values.json) console.log(`… more: --all, or continue with the API's continuationToken`);
+        break;
+      }
+      params.set('continuationToken', page.continuationToken);
+    }
+    if (!values.json) console.log(`${printed} entr${printed === 1 ? 'y' : 'ies'}`);
+    return 0;
+  }
+
+  if (command === 'rules') {
+    const options = apiHeaders ? { headers: apiHeaders } : {};
+    if (sub === 'list' || sub === undefined) {
+      printJson(expectOk(await sendJson('GET', `${apiUrl}/api/rules`, undefined, options)));
+      return 0;
+    }
+    if (sub === 'put') {
+      const file = need(values.file, '--file');
+      const text = readFileSync(file, 'utf8');
+      let rule: { name?: unknown };
+      try {
+        rule = JSON.parse(text) as { name?: unknown };
+      } catch (error) {
+        throw new UsageError(`${file} is not JSON: ${(error as Error).message}`);
+      }
+      if (typeof rule.name !== 'string') throw new UsageError(`${file} has no "name"`);
+      printJson(expectOk(await sendJson('PUT', `${apiUrl}/api/rules/${encodeURIComponent(rule.name)}`, text, options)));
+      return 0;
+    }
+    if (sub === 'delete') {
+      expectOk(await sendJson('DELETE', `${apiUrl}/api/rules/${encodeURIComponent(need(arg, 'NAME'))}`, undefined, options));
+      console.log('Deleted.');
+      return 0;
+    }
+    throw new UsageError(`Unknown command 'rules ${sub}'.`);
+  }
+  throw new UsageError(`Unknown command '${command}'.`);
+}
+
+interface AuditRow {
+  time: string;
+  kind: string;
+  outcome: string;
+  actor: { type: string; id: string; name?: string };
+  summary: string;
+  connectionId?: string;
+}
+
+function formatEntry(entry: AuditRow): string {
+  const connection = entry.connectionId?.split('/').pop() ?? '-';
+  const actor = `${entry.actor.type}:${entry.actor.name ?? entry.actor.id}`;
+  return `${entry.time}  ${entry.kind.padEnd(8)} ${entry.outcome.padEnd(17)} ${connection.padEnd(28)} ${actor.padEnd(28)} ${entry.summary}`;
+}
+
+interface StackState {
+  functionsUrl?: string;
+  emulatorUrl?: string;
+  emulatorCaFile?: string;
+}
+
+function readState(dir: string): StackState {
+  const text = readOptionalFile(join(dir, 'stack.json'));
+  if (!text) return {};
+  try {
+    return JSON.parse(text) as StackState;
+  } catch {
+    return {};
+  }
+}
+
+function need(value: string | undefined, flag: string): string {
+  if (value === undefined || value.trim() === '') throw new UsageError(`${flag} is required.\n\n${USAGE}`);
+  return value;
+}
+
+function expectOk(result: HttpResult): unknown {
+  if (result.status >= 200 && result.status < 300) return result.body;
+  const message = (result.body as { error?: unknown } | undefined)?.error;
+  const text = typeof message === 'string' ? message : typeof message === 'object' && message ? JSON.stringify(message) : result.text;
+  throw new Error(`HTTP ${result.status}: ${text}`);
+}
+
+function printJson(value: unknown): void {
+  console.log(JSON.stringify(value, null, 2));
+}
+
+/** Entry point for bin/linkgate.cjs and `npm run linkgate`. */
+export function run(argv: string[] = process.argv.slice(2)): void {
+  main(argv).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      console.error(error instanceof UsageError ? error.message : `linkgate: ${(error as Error).message}`);
+      process.exit(error instanceof UsageError ? 2 : 1);
+    },
+  );
+}
+
+if (require.main === module) run();

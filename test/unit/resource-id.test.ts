@@ -1,0 +1,216 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../src/domain/errors.js';
+import { parseConnectionId, parsePrivateEndpointId, parseVaultId, vaultOf } from '../../src/domain/resource-id.js';
+
+const SUBSCRIPTION = '3f2a9c4e-8b1d-4e6f-a5c7-2d9e0b4f7a13';
+const REQUESTER_SUBSCRIPTION = '9d0c6b2e-4a7f-4e3b-b1c8-6f2a5d9e0c47';
+const VAULT_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-payments`;
+const VAULT_KEY = VAULT_ID.toLowerCase();
+
+/** What `parse` throws; fails the test when it returns. */
+function errorOf(parse: () => unknown): unknown {
+  try {
+    parse();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the input to be refused');
+}
+
+describe('vaultOf', () => {
+  it('reads subscription, resource group and name from a vault ID', () => {
+    // Prepare
+    const id = VAULT_ID;
+
+    // Act
+    const vault = vaultOf(id);
+
+    // Assess
+    expect(vault).toEqual({ id: VAULT_ID, key: VAULT_KEY, subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-secrets', name: 'kv-payments' });
+  });
+
+  it.each([
+    `${VAULT_ID}/privateEndpointConnections/pe-payments-api.9b2d4f6a`,
+    `${VAULT_ID}/privateEndpointConnectionProxies/pe-payments-api.3c7a1e9f-proxy`,
+    `${VAULT_ID}/privateEndpointConnectionProxies/pe-payments-api.3c7a1e9f-proxy/validate`,
+    `${VAULT_ID}/`,
+  ])('finds the vault that %s lives under', (resourceUri) => {
+    // Act
+    const vault = vaultOf(resourceUri);
+
+    // Assess
+    expect(vault?.key).toBe(VAULT_KEY);
+    expect(vault?.name).toBe('kv-payments');
+  });
+
+  it.each([
+    `/subscriptions/${SUBSCRIPTION}/resourcegroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-payments`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets/providers/microsoft.keyvault/vaults/kv-payments`,
+    `/subscriptions/${SUBSCRIPTION.toUpperCase()}/RESOURCEGROUPS/rg-secrets/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/kv-payments`,
+    `/subscriptions/${SUBSCRIPTION}/resourcegroups/rg-secrets/providers/Microsoft.Keyvault/vaults/kv-payments/privateendpointconnections/pe-1`,
+  ])('gives %s the same key and canonical id as the camel-case spelling', (resourceUri) => {
+    // Act
+    const vault = vaultOf(resourceUri);
+
+    // Assess
+    expect(vault?.key).toBe(VAULT_KEY);
+    expect(vault?.id).toBe(VAULT_ID);
+  });
+
+  it('gives vaults whose names differ only in case the same key', () => {
+    // Prepare
+    const upper = VAULT_ID.replace('kv-payments', 'KV-Payments');
+
+    // Act
+    const vault = vaultOf(upper);
+
+    // Assess
+    expect(vault?.key).toBe(VAULT_KEY);
+    expect(vault?.name).toBe('KV-Payments');
+  });
+
+  it.each([
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stpaymentsexports`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/managedHSMs/hsm-payments`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets`,
+    `/subscriptions/${SUBSCRIPTION}`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/`,
+    `subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-payments`,
+    `/tenant/x/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-payments`,
+    '',
+  ])('finds no vault in %s', (resourceUri) => {
+    // Act
+    const vault = vaultOf(resourceUri);
+
+    // Assess
+    expect(vault).toBeUndefined();
+  });
+});
+
+describe('parseVaultId', () => {
+  it('accepts a vault ID in lower case and returns the canonical spelling', () => {
+    // Prepare
+    const id = VAULT_KEY;
+
+    // Act
+    const vault = parseVaultId(id);
+
+    // Assess
+    expect(vault.id).toBe(VAULT_ID);
+  });
+
+  it('accepts a vault ID with a trailing slash', () => {
+    // Act
+    const vault = parseVaultId(`${VAULT_ID}/`);
+
+    // Assess
+    expect(vault.key).toBe(VAULT_KEY);
+  });
+
+  it.each([
+    `${VAULT_ID}/privateEndpointConnections/pe-payments-api.9b2d4f6a`,
+    `${VAULT_ID}/privateEndpointConnectionProxies/pe-payments-api.3c7a1e9f-proxy`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stpaymentsexports`,
+    'kv-payments',
+  ])('refuses %s with InvalidInputError on field vaultId', (id) => {
+    // Act
+    const error = errorOf(() => parseVaultId(id));
+
+    // Assess
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).field).toBe('vaultId');
+  });
+});
+
+describe('parseConnectionId', () => {
+  it('reads the vault and the connection name', () => {
+    // Prepare
+    const id = `${VAULT_ID}/privateEndpointConnections/pe-payments-api.9b2d4f6a`;
+
+    // Act
+    const connection = parseConnectionId(id);
+
+    // Assess
+    expect(connection).toEqual({
+      vault: expect.objectContaining({ key: VAULT_KEY }),
+      name: 'pe-payments-api.9b2d4f6a',
+      id,
+      key: id.toLowerCase(),
+    });
+  });
+
+  it('gives a lower-case spelling of the connection ID the same key and the canonical id', () => {
+    // Prepare
+    const canonical = `${VAULT_ID}/privateEndpointConnections/pe-payments-api.9b2d4f6a`;
+    const lower = canonical.toLowerCase();
+
+    // Act
+    const connection = parseConnectionId(lower);
+
+    // Assess
+    expect(connection.key).toBe(lower);
+    expect(connection.id).toBe(canonical);
+  });
+
+  it.each([
+    VAULT_ID,
+    `${VAULT_ID}/privateEndpointConnectionProxies/pe-payments-api.3c7a1e9f-proxy`,
+    `${VAULT_ID}/privateEndpointConnections/`,
+    `${VAULT_ID}/privateEndpointConnections/pe-1/extra`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/st1/privateEndpointConnections/pe-1`,
+  ])('refuses %s with InvalidInputError on field connectionId', (id) => {
+    // Act
+    const error = errorOf(() => parseConnectionId(id));
+
+    // Assess
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).field).toBe('connectionId');
+  });
+});
+
+describe('parsePrivateEndpointId', () => {
+  it('takes the requester subscription from path segment 2, in lower case', () => {
+    // Prepare
+    const id = `/subscriptions/${REQUESTER_SUBSCRIPTION.toUpperCase()}/resourceGroups/rg-payments-api/providers/Microsoft.Network/privateEndpoints/pe-payments-api`;
+
+    // Act
+    const endpoint = parsePrivateEndpointId(id);
+
+    // Assess
+    expect(endpoint).toEqual({
+      id: `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourceGroups/rg-payments-api/providers/Microsoft.Network/privateEndpoints/pe-payments-api`,
+      subscriptionId: REQUESTER_SUBSCRIPTION,
+      resourceGroup: 'rg-payments-api',
+      name: 'pe-payments-api',
+    });
+  });
+
+  it('accepts lower-case segments and a trailing slash', () => {
+    // Prepare
+    const id = `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourcegroups/rg-payments-api/providers/microsoft.network/privateendpoints/pe-payments-api/`;
+
+    // Act
+    const endpoint = parsePrivateEndpointId(id);
+
+    // Assess
+    expect(endpoint.name).toBe('pe-payments-api');
+    expect(endpoint.subscriptionId).toBe(REQUESTER_SUBSCRIPTION);
+  });
+
+  it.each([
+    '',
+    'pe-payments-api',
+    `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourceGroups/rg-payments-api`,
+    `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourceGroups/rg-payments-api/providers/Microsoft.Network/privateEndpoints/`,
+    `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourceGroups/rg-payments-api/providers/Microsoft.Network/networkInterfaces/pe-payments-api.nic`,
+    `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourceGroups/rg-payments-api/providers/Microsoft.Network/privateEndpoints/pe-payments-api/extra`,
+  ])('refuses %j with InvalidInputError on field privateEndpoint.id', (id) => {
+    // Act
+    const error = errorOf(() => parsePrivateEndpointId(id));
+
+    // Assess
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).field).toBe('privateEndpoint.id');
+  });
+});
