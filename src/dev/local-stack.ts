@@ -22,6 +22,8 @@ export interface LocalStackOptions {
   readonly log?: Logger;
   readonly hostLog?: (line: string) => void;
   readonly timers?: boolean;
+  /** How the emulator delivers events to the dev host; `false` delivers none. Default Event Grid schema. */
+  readonly eventSchema?: 'EventGridSchema' | 'CloudEventSchemaV1_0' | false;
   /** Emulator provisioning delay after a PUT. */
   readonly provisioningDelayMs?: number;
 }
@@ -103,7 +105,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     closers.push(() => host.close());
     const webhookUrl = `${host.url}/runtime/webhooks/eventgrid?functionName=resourceEvents`;
-    if (emulator) await emulator.subscribe(webhookUrl);
+    const schema = options.eventSchema ?? 'EventGridSchema';
+    if (emulator && schema) await emulator.subscribe(webhookUrl, { schema });
 
     writeFileSync(
       join(stateDir, STATE_FILE),

@@ -79,10 +79,23 @@ function target(from: ApprovalState, event: ApprovalEvent): ApprovalState | unde
       return isInFlight(from) ? from : undefined;
     case 'decided':
       if (from !== 'Deciding') return undefined;
-      return { approve: 'Approving', reject: 'Rejecting', review: 'AwaitingReview', ignore: 'Ignored' }[event.action] as ApprovalState;
+      switch (event.action) {
+        case 'approve':
+          return 'Approving';
+        case 'reject':
+          return 'Rejecting';
+        case 'review':
+          return 'AwaitingReview';
+        case 'ignore':
+          return 'Ignored';
+        default:
+          return undefined;
+      }
     case 'human':
       if (from !== 'AwaitingReview') return undefined;
-      return event.action === 'approve' ? 'Approving' : 'Rejecting';
+      if (event.action === 'approve') return 'Approving';
+      if (event.action === 'reject') return 'Rejecting';
+      return undefined;
     case 'confirmed':
       if (from === 'Approving') return 'Approved';
       if (from === 'Rejecting') return 'Rejected';

@@ -58,13 +58,14 @@ export async function parseResourceEvent(raw: unknown): Promise<Intake> {
   if (resourceUri !== undefined && typeof resourceUri !== 'string') {
     return { kind: 'invalid', eventId: id, error: 'data.resourceUri is not a string', raw };
   }
-  const target = resourceUri ?? subject;
+  const target = resourceUri || subject;
   if (!target) return { kind: 'invalid', eventId: id, error: 'neither data.resourceUri nor subject names a resource', raw };
   const vault = vaultOf(target);
   if (!vault) return { kind: 'invalid', eventId: id, error: `'${target}' is not under a Key Vault (…/providers/Microsoft.KeyVault/vaults/NAME)`, raw };
   if (resourceUri && subject) {
+    // Azure documents subject == data.resourceUri; two different resources cannot be understood.
     const subjectVault = vaultOf(subject);
-    if (subjectVault && subjectVault.key !== vault.key) {
+    if (subjectVault?.key !== vault.key) {
       return { kind: 'invalid', eventId: id, error: `subject '${subject}' and data.resourceUri '${resourceUri}' name different vaults`, raw };
     }
   }
