@@ -7,6 +7,7 @@
  * registers nothing; to run the functions locally use the dev host instead.
  */
 import { app } from '@azure/functions';
+import { getServices } from '../src/composition.js';
 import { allFunctions } from './all.js';
 import type { FunctionSpec } from './registry.js';
 
@@ -35,3 +36,7 @@ export function register(spec: FunctionSpec): void {
 }
 
 for (const spec of allFunctions) register(spec);
+
+// Read and validate configuration and build the clients now, at cold start, so a missing or
+// malformed setting stops the app with a message naming it instead of failing the first request.
+getServices();

@@ -58,7 +58,7 @@ describe('decide: requester tenant', () => {
     // Assess
     expect(decision.action).toBe('approve');
     expect(decision.ruleName).toBe('home-tenant');
-    expect(decision.summary).toBe("Rule 'home-tenant' (priority 100) matched: approve.");
+    expect(decision.summary).toMatch(/^Rule 'home-tenant' \(priority 100\) matched: approve\. Because requesterTenant .* \(home\) is one of \[home\]\.$/);
   });
 
   it('rejects a request from a deny-listed tenant GUID, whatever the case of the GUID in the rule', () => {
@@ -225,7 +225,7 @@ describe('decide: shadow rules', () => {
     const decision = decide([enforceApprove, shadowReject], request, HOME_TENANT);
 
     // Assess
-    expect(decision.summary).toBe("Rule 'approve-payments-vaults' (priority 50) matched: approve. Shadow: 'try-reject-partners' would reject.");
+    expect(decision.summary).toMatch(/^Rule 'approve-payments-vaults' \(priority 50\) matched: approve\. Because .*\. Shadow: 'try-reject-partners' would reject\.$/);
   });
 
   it('leaves the default in place when only a shadow rule matches', () => {
@@ -440,7 +440,7 @@ describe('decide: safety downgrades', () => {
 
     // Assess
     expect(decision.action).toBe('ignore');
-    expect(decision.summary).toBe("Rule 'ignore-payments' (priority 1) matched: ignore.");
+    expect(decision.summary).toBe("Rule 'ignore-payments' (priority 1) matched: ignore. Because vault.name kv-payments matches kv-payments.");
   });
 
   it('leaves a review decision alone when a stored rule is unreadable', () => {
@@ -452,7 +452,7 @@ describe('decide: safety downgrades', () => {
 
     // Assess
     expect(decision.action).toBe('review');
-    expect(decision.summary).toBe("Rule 'review-payments' (priority 1) matched: review.");
+    expect(decision.summary).toBe("Rule 'review-payments' (priority 1) matched: review. Because vault.name kv-payments matches kv-payments.");
   });
 
   it('leaves the default review alone when only an unreadable rule exists', () => {

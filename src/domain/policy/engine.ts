@@ -118,10 +118,18 @@ export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTe
       evaluations,
     };
   }
+  const because = winner ? reasons(evaluations.find((e) => e.rule === winner?.name)?.conditions ?? []) : '';
   const summary = winner
-    ? `Rule '${winner.name}' (priority ${winner.priority}) matched: ${chosen}.${shadowNote}`
+    ? `Rule '${winner.name}' (priority ${winner.priority}) matched: ${chosen}.${because}${shadowNote}`
     : `No rule matched: ${chosen} by default.${shadowNote}`;
   return { action: chosen, ruleName: winner?.name, shadowMatches, summary, evaluations };
+}
+
+/** The held conditions of the deciding rule, as a short "because" clause. */
+function reasons(conditions: readonly ConditionResult[]): string {
+  if (conditions.length === 0) return ' It has no conditions, so it matches every request.';
+  const phrase = (c: ConditionResult) => `${c.field} ${c.actual} ${c.expected.startsWith('one of') ? 'is' : 'matches'} ${c.expected}`;
+  return ` Because ${conditions.map(phrase).join('; ')}.`;
 }
 
 function evaluateConditions(conditions: RuleConditions, facts: RequestFacts, homeTenantId: string): ConditionResult[] {
