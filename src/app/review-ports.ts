@@ -1,0 +1,110 @@
+/**
+ * What the human-review use cases need from the outside: a place to post approval cards
+ * (Teams) and a store of conversations the bot was installed in. The card is described as a
+ * view model here; adapters/teams turns it into an Adaptive Card.
+ */
+
+export type TenantBadge = 'same-tenant' | 'external' | 'not-visible' | 'unknown';
+
+export interface ReviewCardModel {
+  /** The connection's resource ID: identifies the approval. */
+  readonly approvalKey: string;
+  /** The approval generation the card was made for; a click on an older generation is stale. */
+  readonly generation: number;
+  readonly vault: { readonly id: string; readonly name: string; readonly resourceGroup: string; readonly subscriptionId: string };
+  readonly connectionName: string;
+  readonly requester: {
+    readonly privateEndpointId?: string;
+    readonly privateEndpointName?: string;
+    readonly subscriptionId?: string;
+    readonly tenantId?: string;
+    readonly badge: TenantBadge;
+    /** Object ID of who raised the request, when the event said so. */
+    readonly objectId?: string;
+  };
+  readonly requestMessage?: string;
+  /** The rule that sent the request to review, and why. */
+  readonly rule: { readonly name?: string; readonly summary: string };
+  readonly requestedAt: Date;
+  readonly links: { readonly vault: string; readonly privateEndpoint?: string };
+  /** Entra object IDs who may decide. */
+  readonly approverIds: readonly string[];
+  readonly expiresAt?: Date;
+  readonly timeoutAction?: 'leave-pending' | 'reject';
+}
+
+export type ReviewStatus =
+  | { readonly state: 'awaiting' }
+  | { readonly state: 'approving' | 'rejecting'; readonly by: Person; readonly comment?: string }
+  | { readonly state: 'approved' | 'rejected'; readonly by: Person; readonly at: Date; readonly comment?: string }
+  | { readonly state: 'decided-elsewhere'; readonly status: string; readonly at: Date }
+  | { readonly state: 'vanished'; readonly at: Date }
+  | { readonly state: 'expired'; readonly at: Date; readonly action: 'leave-pending' | 'reject' }
+  | { readonly state: 'failed'; readonly at: Date; readonly error: string };
+
+export interface Person {
+  /** Entra object ID, or `rule:NAME` / `system` for automatic outcomes. */
+  readonly id: string;
+  readonly name: string;
+}
+
+/**
+ * Who is looking decides what the card shows:
+ * - `shared`: the message everyone sees in the channel (read-only; approvers get their view through refresh);
+ * - `approver`: comment box and Approve / Reject buttons;
+ * - `requester`: read-only, says they cannot approve their own request;
+ * - `viewer`: read-only, for anyone else.
+ * `notice` is a line shown on top (e.g. "Only approvers can decide this request.").
+ */
+export interface ReviewCardView {
+  readonly model: ReviewCardModel;
+  readonly status: ReviewStatus;
+  readonly audience: 'shared' | 'approver' | 'requester' | 'viewer';
+  readonly notice?: string;
+}
+
+/** Posting is proactive: to a stored conversation. Implementations pace per conversation and retry 429s. */
+export interface ReviewNotifier {
+  post(conversationId: string, view: ReviewCardView): Promise<{ readonly activityId: string }>;
+  update(conversationId: string, activityId: string, view: ReviewCardView): Promise<void>;
+  /** A reply in the card's thread (reminders). */
+  reply(conversationId: string, activityId: string, text: string): Promise<void>;
+}
+
+export interface ConversationReference {
+  readonly conversationId: string;
+  readonly conversationType: 'channel' | 'groupChat' | 'personal' | string;
+  /** Channel, chat or team name where known. */
+  readonly name?: string;
+  readonly teamId?: string;
+  readonly teamName?: string;
+  readonly tenantId?: string;
+  readonly serviceUrl: string;
+  readonly botId?: string;
+  readonly installedAt: Date;
+  /** Set when the bot was removed; such a conversation is no longer a target. */
+  readonly removedAt?: Date;
+}
+
+export interface ConversationStore {
+  save(reference: ConversationReference): Promise<void>;
+  markRemoved(conversationId: string, at: Date): Promise<void>;
+  get(conversationId: string): Promise<ConversationReference | undefined>;
+  list(): Promise<ConversationReference[]>;
+}
+
+/** What a click on a card carries, after the adapter has read the invoke activity. */
+export interface CardAction {
+  readonly verb: 'approve' | 'reject' | 'refresh';
+  readonly approvalKey: string;
+  readonly generation: number;
+  readonly comment?: string;
+  readonly user: Person & { readonly tenantId?: string };
+}
+
+/** What the invoke answers: the card this user should now see. */
+export interface CardActionResult {
+  readonly view: ReviewCardView;
+  /** For the audit and logs: what happened. */
+  readonly outcome: 'decided' | 'refreshed' | 'not-allowed' | 'invalid' | 'already-decided' | 'stale' | 'unknown' | 'in-progress';
+}
