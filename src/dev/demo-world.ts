@@ -55,3 +55,22 @@ export const DEMO_RULES: Rule[] = [
     conditions: {},
   },
 ];
+
+/** People of the demo. Object IDs are what Entra would put in `aadObjectId`. */
+export const DEMO_PEOPLE = {
+  approverAda: { objectId: 'ada00000-0000-4000-8000-0000000000a1', name: 'Ada Approver', role: 'approver' },
+  approverGrace: { objectId: 'ace00000-0000-4000-8000-0000000000a2', name: 'Grace Approver', role: 'approver' },
+  viewerBob: { objectId: 'b0b00000-0000-4000-8000-0000000000b1', name: 'Bob Bystander', role: 'viewer' },
+  requesterRita: { objectId: 'e1a00000-0000-4000-8000-0000000000e1', name: 'Rita Requester', role: 'requester' },
+} as const;
+
+/** The Teams team and channel the demo bot is installed in. */
+export const DEMO_TEAMS = {
+  tenantId: DEMO.homeTenantId,
+  teamId: '19:platform-team@thread.tacv2',
+  teamName: 'Platform',
+  channelId: '19:privatelink-approvals@thread.tacv2',
+  channelName: 'Private Link approvals',
+  botId: '28:b07b0700-0000-4000-8000-000000000b07',
+  botAppId: 'b07b0700-0000-4000-8000-000000000b07',
+} as const;
