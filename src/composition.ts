@@ -66,6 +66,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
       actionTimeoutMs: config.actionTimeoutMs,
       maxAttempts: config.maxAttempts,
       concurrency: 4,
+      reviewDefaults: config.reviewDefaults,
     },
   });
   const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, log });

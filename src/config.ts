@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isGuid } from './domain/resource-id.js';
+import type { ReviewDefaults } from './domain/review.js';
 
 /**
  * Every setting Linkgate reads, validated once at cold start into a frozen object.
@@ -28,6 +29,19 @@ export interface Config {
   readonly actionTimeoutMs: number;
   readonly maxAttempts: number;
   readonly sweepSubscriptions: readonly string[];
+  readonly reviewDefaults: ReviewDefaults;
+  /** Absent when no bot is configured: reviews are then recorded and wait, with no cards. */
+  readonly teams?: TeamsConfig;
+}
+
+export interface TeamsConfig {
+  /** The bot's app ID: in Azure, the client ID of its user-assigned managed identity. */
+  readonly botId: string;
+  readonly tenantId: string;
+  readonly serviceUrl: string;
+  readonly auth: { readonly kind: 'managed-identity'; readonly managedIdentityClientId: string } | { readonly kind: 'dev-anonymous' };
+  /** Replaces the Bot Framework OpenID metadata and token issuer (dev mode only). */
+  readonly cloud?: { readonly openIdMetadataUrl: string; readonly tokenIssuer: string };
 }
 
 export class ConfigError extends Error {
@@ -94,6 +108,9 @@ export function loadConfig(env: Env = process.env): Config {
     return sub.toLowerCase();
   });
 
+  const reviewDefaults = loadReviewDefaults(env);
+  const teams = loadTeams(env, devMode, homeTenantId.toLowerCase());
+
   return Object.freeze({
     devMode,
     homeTenantId: homeTenantId.toLowerCase(),
@@ -111,7 +128,66 @@ export function loadConfig(env: Env = process.env): Config {
     actionTimeoutMs: int(env, 'LINKGATE_ACTION_TIMEOUT_SECONDS', 20, 1, 600) * 1000,
     maxAttempts: int(env, 'LINKGATE_MAX_ATTEMPTS', 5, 1, 100),
     sweepSubscriptions: Object.freeze(sweepSubscriptions),
+    reviewDefaults: Object.freeze(reviewDefaults),
+    ...(teams ? { teams: Object.freeze(teams) } : {}),
   });
+}
+
+function loadReviewDefaults(env: Env): ReviewDefaults {
+  const approvers = list(env, 'LINKGATE_REVIEW_APPROVERS').map((id) => {
+    if (!isGuid(id)) throw new ConfigError('LINKGATE_REVIEW_APPROVERS', `holds '${id}', which is not an Entra object ID`);
+    return id.toLowerCase();
+  });
+  const timeoutAction = optional(env, 'LINKGATE_REVIEW_TIMEOUT_ACTION') ?? 'leave-pending';
+  if (timeoutAction !== 'leave-pending' && timeoutAction !== 'reject') {
+    throw new ConfigError('LINKGATE_REVIEW_TIMEOUT_ACTION', `must be 'leave-pending' or 'reject', got '${timeoutAction}'`);
+  }
+  const conversation = optional(env, 'LINKGATE_REVIEW_CONVERSATION');
+  const remind = number(env, 'LINKGATE_REVIEW_REMIND_AFTER_HOURS', 24, 0, 24 * 30);
+  const expire = number(env, 'LINKGATE_REVIEW_EXPIRE_AFTER_DAYS', 7, 0, 365);
+  return {
+    ...(conversation ? { conversation } : {}),
+    approvers,
+    ...(remind > 0 ? { remindAfterHours: remind } : {}),
+    ...(expire > 0 ? { expireAfterDays: expire } : {}),
+    timeoutAction,
+  };
+}
+
+function loadTeams(env: Env, devMode: boolean, homeTenantId: string): TeamsConfig | undefined {
+  // The Teams SDK reads this variable when the option is not passed. Linkgate always passes it,
+  // so a deployment that sets it expects something that will not happen: refuse to start.
+  if (bool(env, 'DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS', false) && !devMode) {
+    throw new ConfigError('DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS', 'is set outside dev mode; Linkgate never accepts unauthenticated Teams requests in production');
+  }
+  const botId = optional(env, 'LINKGATE_TEAMS_BOT_ID');
+  if (!botId) return undefined;
+  if (!isGuid(botId)) throw new ConfigError('LINKGATE_TEAMS_BOT_ID', `must be the bot's app (client) ID GUID, got '${botId}'`);
+  const tenantId = optional(env, 'LINKGATE_TEAMS_TENANT_ID') ?? homeTenantId;
+  if (!isGuid(tenantId)) throw new ConfigError('LINKGATE_TEAMS_TENANT_ID', `must be a tenant GUID, got '${tenantId}'`);
+  const serviceUrl = url(env, 'LINKGATE_TEAMS_SERVICE_URL', 'https://smba.trafficmanager.net/teams', devMode ? ['https:', 'http:'] : ['https:']);
+  const authKind = optional(env, 'LINKGATE_TEAMS_AUTH') ?? 'managed-identity';
+  let auth: TeamsConfig['auth'];
+  if (authKind === 'dev-anonymous') {
+    if (!devMode) throw new ConfigError('LINKGATE_TEAMS_AUTH', "is 'dev-anonymous', which would accept unauthenticated requests; it needs LINKGATE_DEV_MODE=true");
+    auth = { kind: 'dev-anonymous' };
+  } else if (authKind === 'managed-identity') {
+    const clientId = optional(env, 'LINKGATE_TEAMS_MANAGED_IDENTITY_CLIENT_ID') ?? optional(env, 'AZURE_CLIENT_ID') ?? botId;
+    if (!isGuid(clientId)) throw new ConfigError('LINKGATE_TEAMS_MANAGED_IDENTITY_CLIENT_ID', `must be a client ID GUID, got '${clientId}'`);
+    auth = { kind: 'managed-identity', managedIdentityClientId: clientId.toLowerCase() };
+  } else {
+    throw new ConfigError('LINKGATE_TEAMS_AUTH', `must be 'managed-identity' or 'dev-anonymous', got '${authKind}'`);
+  }
+  const openId = optional(env, 'LINKGATE_TEAMS_OPENID_METADATA_URL');
+  let cloud: TeamsConfig['cloud'];
+  if (openId) {
+    if (!devMode) throw new ConfigError('LINKGATE_TEAMS_OPENID_METADATA_URL', 'replaces where Teams tokens are verified and is only accepted with LINKGATE_DEV_MODE=true');
+    cloud = {
+      openIdMetadataUrl: url(env, 'LINKGATE_TEAMS_OPENID_METADATA_URL', undefined, ['https:', 'http:']),
+      tokenIssuer: optional(env, 'LINKGATE_TEAMS_TOKEN_ISSUER') ?? 'https://api.botframework.com',
+    };
+  }
+  return { botId: botId.toLowerCase(), tenantId: tenantId.toLowerCase(), serviceUrl, auth, ...(cloud ? { cloud } : {}) };
 }
 
 function optional(env: Env, name: string): string | undefined {
@@ -139,6 +215,16 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
     throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got '${value}'`);
+  }
+  return parsed;
+}
+
+function number(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = optional(env, name);
+  if (value === undefined) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
+    throw new ConfigError(name, `must be a number from ${min} to ${max}, got '${value}'`);
   }
   return parsed;
 }

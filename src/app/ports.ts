@@ -50,6 +50,8 @@ export interface ApprovalsPort {
   listOpen(vault: VaultRef): Promise<Versioned<ApprovalRecord>[]>;
   /** Vault IDs that have records not in a terminal state (for the sweep). */
   vaultsWithOpenRecords(): Promise<string[]>;
+  /** Records awaiting review, and records whose posted card no longer shows their state. */
+  listForReviewTimer(): Promise<Versioned<ApprovalRecord>[]>;
   create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>>;
   /** ETag-conditioned replace; `conflict` means another writer won (412). */
   replace(record: ApprovalRecord, etag: string): Promise<ReplaceResult<ApprovalRecord>>;

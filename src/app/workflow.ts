@@ -3,6 +3,7 @@ import { isInFlight, isTerminal, nextState, type ApprovalEvent } from '../domain
 import type { Actor, AuditKind, AuditOutcome } from '../domain/audit.js';
 import { isProvisioningFinal, requestMessageOf, type PrivateEndpointConnection } from '../domain/connection.js';
 import { LinkgateError } from '../domain/errors.js';
+import { resolveReview, type ReviewDefaults } from '../domain/review.js';
 import { decide, type Decision, type RequesterTenant, type RequestFacts } from '../domain/policy/engine.js';
 import { parseConnectionId, type ConnectionRef, type VaultRef } from '../domain/resource-id.js';
 import { mapLimit } from './map-limit.js';
@@ -48,6 +49,15 @@ export interface WorkflowSettings {
   readonly maxAttempts: number;
   /** Pending connections of one vault handled at once. */
   readonly concurrency: number;
+  /** Where reviews go and who decides, unless the deciding rule says otherwise. */
+  readonly reviewDefaults: ReviewDefaults;
+}
+
+/** Human review reacts to these; they never fail the workflow (the review timer catches up). */
+export interface ReviewHooks {
+  awaitingReview(record: Versioned<ApprovalRecord>): Promise<void>;
+  /** A record that has a posted card changed state. */
+  cardStale(record: Versioned<ApprovalRecord>): Promise<void>;
 }
 
 export interface WorkflowDeps {
@@ -78,6 +88,7 @@ export type Workflow = ReturnType<typeof createWorkflow>;
  */
 export function createWorkflow(deps: WorkflowDeps) {
   const { connections, approvals, clock, settings } = deps;
+  let reviews: ReviewHooks | undefined;
 
   async function handleHint(hint: Hint): Promise<HintResult> {
     if (hint.source === 'event') {
@@ -126,6 +137,11 @@ export function createWorkflow(deps: WorkflowDeps) {
       const reopened = await approvals.replace(newRecord(connection, hint, record.value.generation + 1), record.etag);
       if (reopened.kind === 'conflict') return 'owned-elsewhere';
       record = reopened.record;
+    } else if (!record.value.requestedBy && isRequestEvent(hint) && hint.callerObjectId) {
+      // The first hint may have come from the sweep, which carries no claims; the requester's
+      // own event names who asked, which self-approval checks need.
+      const named = await approvals.replace({ ...record.value, requestedBy: hint.callerObjectId, updatedAt: clock.now() }, record.etag);
+      if (named.kind === 'replaced') record = named.record;
     }
     return advance(record, connection);
   }
@@ -173,6 +189,7 @@ export function createWorkflow(deps: WorkflowDeps) {
       detail: { evaluations: decision.evaluations, shadowMatches: decision.shadowMatches },
     });
     const automatic = decision.action === 'approve' || decision.action === 'reject';
+    const review = decision.action === 'review' ? resolveReview(decision.review, settings.reviewDefaults, clock.now()) : undefined;
     const decided = await transition(
       record,
       { type: 'decided', action: decision.action },
@@ -184,11 +201,15 @@ export function createWorkflow(deps: WorkflowDeps) {
         decidedBy: automatic ? `rule:${decision.ruleName}` : undefined,
         statusDescription: automatic ? describeRuleDecision(decision) : undefined,
         leaseUntil: automatic ? leaseEnd() : undefined,
+        ...review,
+        // Whoever makes this transition posts the card; the review timer takes over if that fails.
+        ...(review?.reviewConversationId ? { cardClaimUntil: leaseEnd() } : {}),
       },
     );
     if (!decided) return 'owned-elsewhere';
     if (decision.action === 'review') {
       deps.log.info(`${connection.ref.name}: awaiting review. ${decision.summary}`);
+      await notifyReviews('awaitingReview', decided);
       return 'awaiting-review';
     }
     if (decision.action === 'ignore') return 'ignored';
@@ -271,7 +292,7 @@ export function createWorkflow(deps: WorkflowDeps) {
       `Someone else set the status to ${connection.rawStatus ?? 'unknown'} first; left as it is.`,
       { ...context, detail: { status: connection.rawStatus, description: connection.description } },
     );
-    return (await transition(record, { type: 'changedElsewhere' }, {})) ? 'decided-elsewhere' : 'owned-elsewhere';
+    return (await transition(record, { type: 'changedElsewhere' }, { observedStatus: connection.rawStatus })) ? 'decided-elsewhere' : 'owned-elsewhere';
   }
 
   /** An open record whose connection is no longer Pending (or no longer there). */
@@ -294,7 +315,7 @@ export function createWorkflow(deps: WorkflowDeps) {
       ...context,
       detail: { status: connection.status, description: connection.description },
     });
-    return (await transition(record, { type: 'changedElsewhere' }, {})) ? 'decided-elsewhere' : 'owned-elsewhere';
+    return (await transition(record, { type: 'changedElsewhere' }, { observedStatus: connection.rawStatus })) ? 'decided-elsewhere' : 'owned-elsewhere';
   }
 
   async function fail(record: Versioned<ApprovalRecord>, error: unknown, during: string): Promise<void> {
@@ -335,9 +356,25 @@ export function createWorkflow(deps: WorkflowDeps) {
     patch: Partial<ApprovalRecord>,
   ): Promise<Versioned<ApprovalRecord> | undefined> {
     const state = nextState(record.value.state, event);
-    const next: ApprovalRecord = { ...record.value, ...patch, state, updatedAt: clock.now() };
+    const base: ApprovalRecord = { ...record.value, ...patch, state, updatedAt: clock.now() };
+    // In-flight states are not pushed to the card: the clicker's own answer shows them, and an
+    // update here would move the record's ETag under the caller that is about to act on it.
+    const cardStale = base.cardActivityId !== undefined && base.cardState !== state && !isInFlight(state);
+    const next: ApprovalRecord = { ...base, cardStale: cardStale || undefined };
     const written = await approvals.replace(isInFlight(state) ? next : { ...next, leaseUntil: undefined }, record.etag);
-    return written.kind === 'replaced' ? written.record : undefined;
+    if (written.kind !== 'replaced') return undefined;
+    if (cardStale) await notifyReviews('cardStale', written.record);
+    return written.record;
+  }
+
+  async function notifyReviews(hook: keyof ReviewHooks, record: Versioned<ApprovalRecord>): Promise<void> {
+    if (!reviews) return;
+    try {
+      await reviews[hook](record);
+    } catch (error) {
+      // Cards are best effort here; the review timer posts or updates what is still owed.
+      deps.log.warn(`Teams ${hook} for ${record.value.connectionName} failed: ${(error as Error).message}`);
+    }
   }
 
   function audit(
@@ -372,7 +409,11 @@ export function createWorkflow(deps: WorkflowDeps) {
     return new Date(clock.now().getTime() + settings.leaseMs);
   }
 
-  return { handleHint, act, settle };
+  function attachReviews(hooks: ReviewHooks): void {
+    reviews = hooks;
+  }
+
+  return { handleHint, act, settle, transition, fail, attachReviews };
 }
 
 /**

@@ -6,7 +6,8 @@ import { InvalidTransitionError } from './errors.js';
  *   Detected ──claim──▶ Deciding ──decided(approve)──▶ Approving ──confirmed──▶ Approved
  *                          │     ──decided(reject)───▶ Rejecting ──confirmed──▶ Rejected
  *                          │     ──decided(review)───▶ AwaitingReview ──human(approve|reject)──▶ Approving|Rejecting
- *                          │     ──decided(ignore)───▶ Ignored                 └─expired──▶ Expired
+ *                          │     ──decided(ignore)───▶ Ignored                 └─expired(leave-pending)──▶ Expired
+ *                          │                                                   └─expired(reject)──▶ Rejecting
  *   any open state ──vanished──▶ Vanished     (the connection is gone)
  *   any open state ──changedElsewhere──▶ DecidedElsewhere (someone else set the status first)
  *   Deciding|Approving|Rejecting ──failed──▶ Failed ──claim──▶ Deciding (a later hint retries)
@@ -40,7 +41,8 @@ export type ApprovalEvent =
   | { readonly type: 'vanished' }
   | { readonly type: 'changedElsewhere' }
   | { readonly type: 'failed' }
-  | { readonly type: 'expired' };
+  /** The review ran out of time: leave the connection Pending, or reject it. */
+  | { readonly type: 'expired'; readonly action: 'leave-pending' | 'reject' };
 
 const TERMINAL: ReadonlySet<ApprovalState> = new Set([
   'Approved',
@@ -107,7 +109,10 @@ function target(from: ApprovalState, event: ApprovalEvent): ApprovalState | unde
     case 'failed':
       return isInFlight(from) ? 'Failed' : undefined;
     case 'expired':
-      return from === 'AwaitingReview' ? 'Expired' : undefined;
+      if (from !== 'AwaitingReview') return undefined;
+      if (event.action === 'leave-pending') return 'Expired';
+      if (event.action === 'reject') return 'Rejecting';
+      return undefined;
   }
 }
 

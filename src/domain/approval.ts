@@ -25,6 +25,28 @@ export interface ApprovalRecord {
   /** `rule:NAME`, `user:OBJECTID` or `system:NAME`. */
   readonly decidedBy?: string;
   readonly statusDescription?: string;
+  /** The status someone else set, when Linkgate found the connection decided elsewhere. */
+  readonly observedStatus?: string;
+  /** Human review: where the card goes and who may decide (resolved when the decision is made). */
+  readonly reviewConversationId?: string;
+  readonly approvers?: readonly string[];
+  readonly remindAt?: Date;
+  readonly remindedAt?: Date;
+  readonly expiresAt?: Date;
+  readonly timeoutAction?: 'leave-pending' | 'reject';
+  /** The posted card, once posted. */
+  readonly cardConversationId?: string;
+  readonly cardActivityId?: string;
+  readonly cardPostedAt?: Date;
+  /** The state the posted card last showed, so a changed outcome is pushed to it once. */
+  readonly cardState?: string;
+  /** True while the posted card shows an older state than the record. */
+  readonly cardStale?: boolean;
+  /** Whoever holds this may post the card; keeps two instances from posting it twice. */
+  readonly cardClaimUntil?: Date;
+  /** A person's decision: display name and comment. */
+  readonly decidedByName?: string;
+  readonly decisionComment?: string;
   /** While in flight: the instant after which another instance may take the step over. */
   readonly leaseUntil?: Date;
   /** How many times an action failed in this generation. */

@@ -25,6 +25,8 @@ export interface Actor {
  * `approved`/`rejected`: an action's confirmed result. `vanished`: the connection was gone.
  * `decided-elsewhere`: someone else changed the status first. `failed`: an action failed.
  * `duplicate`: a hint or step that another instance already handled.
+ * `posted`: a review card was posted. `reminded`: a reminder was posted. `expired`: a review ran out of time.
+ * `not-allowed`: someone who may not decide clicked a button; nothing changed.
  */
 export const AUDIT_OUTCOMES = [
   'received',
@@ -42,6 +44,10 @@ export const AUDIT_OUTCOMES = [
   'failed',
   'duplicate',
   'skipped',
+  'posted',
+  'reminded',
+  'expired',
+  'not-allowed',
 ] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 

@@ -27,7 +27,8 @@ const ALL_EVENTS: readonly ApprovalEvent[] = [
   { type: 'vanished' },
   { type: 'changedElsewhere' },
   { type: 'failed' },
-  { type: 'expired' },
+  { type: 'expired', action: 'leave-pending' },
+  { type: 'expired', action: 'reject' },
 ];
 
 /** Every transition the workflow allows, as [from, event, to]. */
@@ -45,7 +46,8 @@ const ALLOWED: ReadonlyArray<readonly [ApprovalState, ApprovalEvent, ApprovalSta
   ['AwaitingReview', { type: 'human', action: 'reject' }, 'Rejecting'],
   ['Approving', { type: 'confirmed' }, 'Approved'],
   ['Rejecting', { type: 'confirmed' }, 'Rejected'],
-  ['AwaitingReview', { type: 'expired' }, 'Expired'],
+  ['AwaitingReview', { type: 'expired', action: 'leave-pending' }, 'Expired'],
+  ['AwaitingReview', { type: 'expired', action: 'reject' }, 'Rejecting'],
   ['Deciding', { type: 'failed' }, 'Failed'],
   ['Approving', { type: 'failed' }, 'Failed'],
   ['Rejecting', { type: 'failed' }, 'Failed'],
@@ -219,10 +221,10 @@ describe('approval state machine: the rules behind the table', () => {
 
   it.each<ApprovalState>(APPROVAL_STATES.filter((state) => state !== 'AwaitingReview'))('expired is refused from %s (only a review can expire)', (state) => {
     // Act
-    const error = refusal(state, { type: 'expired' });
+    const error = refusal(state, { type: 'expired', action: 'leave-pending' });
 
     // Assess
-    expect(error.event).toBe('expired');
+    expect(error.event).toBe('expired(leave-pending)');
   });
 
   it.each(TERMINAL_STATES)('vanished and changedElsewhere are refused from terminal %s', (state) => {

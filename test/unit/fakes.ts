@@ -12,6 +12,8 @@ import type {
   StatusChange,
   TenantResolver,
 } from '../../src/app/ports.js';
+import type { ReviewCardView, ReviewNotifier } from '../../src/app/review-ports.js';
+import { createReviews } from '../../src/app/reviews.js';
 import { createWorkflow, type WorkflowSettings } from '../../src/app/workflow.js';
 import type { ApprovalRecord, Versioned } from '../../src/domain/approval.js';
 import { isTerminal } from '../../src/domain/approval-state-machine.js';
@@ -183,6 +185,9 @@ export class FakeApprovals implements ApprovalsPort {
   async vaultsWithOpenRecords() {
     return [...new Set([...this.rows.values()].filter((r) => !isTerminal(r.value.state)).map((r) => r.value.vaultId))];
   }
+  async listForReviewTimer() {
+    return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.cardStale === true);
+  }
   async create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>> {
     const key = record.connectionId.toLowerCase();
     if (this.rows.has(key)) return { kind: 'exists' };
@@ -226,6 +231,7 @@ export const SETTINGS: WorkflowSettings = {
   actionTimeoutMs: 20_000,
   maxAttempts: 3,
   concurrency: 4,
+  reviewDefaults: { approvers: [], timeoutAction: 'leave-pending' },
 };
 
 export function harness(overrides: Partial<WorkflowSettings> = {}) {
@@ -240,4 +246,62 @@ export function harness(overrides: Partial<WorkflowSettings> = {}) {
     settings: { ...SETTINGS, ...overrides },
   };
   return { ...deps, workflow: createWorkflow(deps), hint: { vault: VAULT, source: 'event' as const, eventId: 'evt-1' } };
+}
+
+export class FakeNotifier implements ReviewNotifier {
+  readonly posts: Array<{ conversationId: string; view: ReviewCardView; activityId: string }> = [];
+  readonly updates: Array<{ conversationId: string; activityId: string; view: ReviewCardView }> = [];
+  readonly replies: Array<{ conversationId: string; activityId: string; text: string }> = [];
+  failPosts = 0;
+  async post(conversationId: string, view: ReviewCardView) {
+    if (this.failPosts > 0) {
+      this.failPosts -= 1;
+      throw new Error('Teams answered 503');
+    }
+    const activityId = `act-${this.posts.length + 1}`;
+    this.posts.push({ conversationId, view, activityId });
+    return { activityId };
+  }
+  async update(conversationId: string, activityId: string, view: ReviewCardView) {
+    this.updates.push({ conversationId, activityId, view });
+  }
+  async reply(conversationId: string, activityId: string, text: string) {
+    this.replies.push({ conversationId, activityId, text });
+  }
+  lastViewOf(activityId: string): ReviewCardView | undefined {
+    return [...this.updates].reverse().find((u) => u.activityId === activityId)?.view ?? this.posts.find((p) => p.activityId === activityId)?.view;
+  }
+}
+
+export const APPROVER_ADA = { id: 'ada00000-0000-4000-8000-0000000000a1', name: 'Ada' };
+export const APPROVER_GRACE = { id: 'ace00000-0000-4000-8000-0000000000a2', name: 'Grace' };
+export const BYSTANDER = { id: 'b0b00000-0000-4000-8000-0000000000b1', name: 'Bob' };
+export const REQUESTER = { id: 'e1a00000-0000-4000-8000-0000000000e1', name: 'Rita' };
+
+/** A workflow with human review: external requests go to a channel with two approvers. */
+export function reviewHarness(overrides: Partial<WorkflowSettings> = {}) {
+  const h = harness({
+    reviewDefaults: {
+      conversation: '19:approvals@thread.tacv2',
+      approvers: [APPROVER_ADA.id, APPROVER_GRACE.id, REQUESTER.id],
+      remindAfterHours: 4,
+      expireAfterDays: 2,
+      timeoutAction: 'leave-pending',
+    },
+    ...overrides,
+  });
+  const notifier = new FakeNotifier();
+  const reviews = createReviews({
+    workflow: h.workflow,
+    approvals: h.approvals,
+    connections: h.connections,
+    audit: h.audit,
+    notifier,
+    clock: h.clock,
+    log: silentLog,
+    homeTenantId: HOME_TENANT,
+    clickBudgetMs: 5_000,
+    claimMs: 60_000,
+  });
+  return { ...h, notifier, reviews };
 }

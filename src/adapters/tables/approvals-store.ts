@@ -18,6 +18,8 @@ import { ensureTable, isTableError } from './table-clients.js';
  * Queries served:
  *   - one connection's record: point read (PK + RK);
  *   - a vault's open records, to reconcile after a hint: one partition, filter `open eq true`;
+ *   - records awaiting review or with a stale card, for the review timer: a filter on `state`
+ *     and `cardStale` across partitions (same size argument as below);
  *   - vaults with open records, for the sweep: a filter on `open` across partitions. The
  *     table holds one row per connection ever seen (a vault has at most 64 endpoints), so this
  *     scan stays small; an index row per open record would make it a point query if it grows.
@@ -55,6 +57,16 @@ export class TableApprovalsStore implements ApprovalsPort {
       if (typeof entity.vaultId === 'string') vaults.add(entity.vaultId);
     }
     return [...vaults];
+  }
+
+  async listForReviewTimer(): Promise<Versioned<ApprovalRecord>[]> {
+    await ensureTable(this.client);
+    const filter = "state eq 'AwaitingReview' or cardStale eq true";
+    const out: Versioned<ApprovalRecord>[] = [];
+    for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      out.push(fromEntity(entity));
+    }
+    return out;
   }
 
   async create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>> {
@@ -96,7 +108,9 @@ function toEntity(record: ApprovalRecord) {
     open: !isTerminal(record.state),
   };
   for (const [key, value] of Object.entries(record)) {
-    if (value !== undefined) entity[key] = value;
+    if (value === undefined) continue;
+    // Table Storage has no list type; lists are kept as JSON text.
+    entity[key] = Array.isArray(value) ? JSON.stringify(value) : value;
   }
   return entity as { partitionKey: string; rowKey: string };
 }
@@ -125,6 +139,21 @@ function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Version
     ...optionalString(entity, 'decidedBy'),
     ...optionalString(entity, 'statusDescription'),
     ...optionalString(entity, 'lastError'),
+    ...optionalString(entity, 'reviewConversationId'),
+    ...optionalString(entity, 'observedStatus'),
+    ...optionalString(entity, 'cardConversationId'),
+    ...optionalString(entity, 'cardActivityId'),
+    ...optionalString(entity, 'cardState'),
+    ...optionalString(entity, 'decidedByName'),
+    ...optionalString(entity, 'decisionComment'),
+    ...optionalDate(entity, 'remindAt'),
+    ...optionalDate(entity, 'remindedAt'),
+    ...optionalDate(entity, 'expiresAt'),
+    ...optionalDate(entity, 'cardPostedAt'),
+    ...optionalDate(entity, 'cardClaimUntil'),
+    ...(entity.cardStale === true ? { cardStale: true } : {}),
+    ...(entity.timeoutAction === 'reject' || entity.timeoutAction === 'leave-pending' ? { timeoutAction: entity.timeoutAction } : {}),
+    ...(typeof entity.approvers === 'string' ? { approvers: parseList(entity.approvers) } : {}),
     ...(RULE_ACTIONS.includes(entity.decisionAction as RuleAction) ? { decisionAction: entity.decisionAction as RuleAction } : {}),
     ...(asDate(entity.leaseUntil) ? { leaseUntil: asDate(entity.leaseUntil) as Date } : {}),
   };
@@ -134,6 +163,20 @@ function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Version
 function optionalString(entity: Record<string, unknown>, key: keyof ApprovalRecord): Partial<ApprovalRecord> {
   const value = entity[key];
   return typeof value === 'string' ? { [key]: value } : {};
+}
+
+function optionalDate(entity: Record<string, unknown>, key: keyof ApprovalRecord): Partial<ApprovalRecord> {
+  const date = asDate(entity[key]);
+  return date ? { [key]: date } : {};
+}
+
+function parseList(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 function asDate(value: unknown): Date | undefined {

@@ -1,6 +1,6 @@
 import type { PrivateEndpointRef, VaultRef } from '../resource-id.js';
 import { globToRegExp } from './glob.js';
-import type { Rule, RuleAction, RuleConditions, RuleMode } from './rule.js';
+import type { ReviewSettings, Rule, RuleAction, RuleConditions, RuleMode } from './rule.js';
 
 /** What a subscription lookup told us about the requester's tenant. */
 export type RequesterTenant =
@@ -46,6 +46,8 @@ export interface Decision {
   /** Shadow rules that matched before the decision, with what each would have done. */
   readonly shadowMatches: readonly { readonly rule: string; readonly action: RuleAction }[];
   readonly summary: string;
+  /** The deciding rule's review settings, when it sent the request to review. */
+  readonly review?: ReviewSettings;
   readonly evaluations: readonly RuleEvaluation[];
 }
 
@@ -122,7 +124,7 @@ export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTe
   const summary = winner
     ? `Rule '${winner.name}' (priority ${winner.priority}) matched: ${chosen}.${because}${shadowNote}`
     : `No rule matched: ${chosen} by default.${shadowNote}`;
-  return { action: chosen, ruleName: winner?.name, shadowMatches, summary, evaluations };
+  return { action: chosen, ruleName: winner?.name, shadowMatches, summary, evaluations, ...(chosen === 'review' && winner?.review ? { review: winner.review } : {}) };
 }
 
 /** The held conditions of the deciding rule, as a short "because" clause. */

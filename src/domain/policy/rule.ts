@@ -27,6 +27,23 @@ export interface RuleConditions {
   readonly requestMessage?: string;
 }
 
+/** How a review is routed and timed. Only on rules whose action is `review`. */
+export interface ReviewSettings {
+  /** Teams conversation ID to post the card to (see `linkgate teams channels`). */
+  readonly conversation?: string;
+  /** Entra object IDs of the people who may decide. */
+  readonly approvers?: readonly string[];
+  /** Hours after the card is posted before a reminder is posted in its thread. */
+  readonly remindAfterHours?: number;
+  /** Days after the request before the review expires. */
+  readonly expireAfterDays?: number;
+  /** What expiry does: leave the connection Pending (default) or reject it. */
+  readonly timeoutAction?: TimeoutAction;
+}
+
+export const TIMEOUT_ACTIONS = ['leave-pending', 'reject'] as const;
+export type TimeoutAction = (typeof TIMEOUT_ACTIONS)[number];
+
 export interface Rule {
   readonly name: string;
   readonly description?: string;
@@ -36,6 +53,7 @@ export interface Rule {
   readonly mode: RuleMode;
   readonly action: RuleAction;
   readonly conditions: RuleConditions;
+  readonly review?: ReviewSettings;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -43,7 +61,8 @@ const MAX_GLOB_LENGTH = 512;
 const MAX_REGEX_LENGTH = 256;
 const MAX_LIST_LENGTH = 200;
 
-const RULE_FIELDS = ['name', 'description', 'priority', 'enabled', 'mode', 'action', 'conditions'];
+const RULE_FIELDS = ['name', 'description', 'priority', 'enabled', 'mode', 'action', 'conditions', 'review'];
+const REVIEW_FIELDS = ['conversation', 'approvers', 'remindAfterHours', 'expireAfterDays', 'timeoutAction'];
 const CONDITION_FIELDS = ['vault', 'requesterTenant', 'requesterSubscriptions', 'privateEndpointName', 'requestMessage'];
 const VAULT_FIELDS = ['resourceId', 'subscriptions', 'resourceGroups', 'name'];
 
@@ -72,6 +91,11 @@ export function parseRule(input: unknown): Rule {
   }
   const description = raw.description === undefined ? undefined : requireString(raw.description, 'description', 500);
   const conditions = parseConditions(raw.conditions === undefined ? {} : raw.conditions);
+  let review: ReviewSettings | undefined;
+  if (raw.review !== undefined) {
+    if (raw.action !== 'review') throw new RuleValidationError('review', "applies only to rules whose action is 'review'");
+    review = parseReviewSettings(raw.review);
+  }
   return {
     name,
     ...(description === undefined ? {} : { description }),
@@ -80,7 +104,38 @@ export function parseRule(input: unknown): Rule {
     mode: mode as RuleMode,
     action: raw.action as RuleAction,
     conditions,
+    ...(review ? { review } : {}),
   };
+}
+
+/** Also used for the global defaults, so both are held to the same rules. */
+export function parseReviewSettings(input: unknown, prefix = 'review'): ReviewSettings {
+  const raw = asObject(input, prefix);
+  if ('approverGroups' in raw) {
+    // Resolving Entra group membership needs Microsoft Graph permissions (GroupMember.Read.All)
+    // that Linkgate does not hold; Teams invokes carry the clicker's object ID, not their groups.
+    throw new RuleValidationError(`${prefix}.approverGroups`, 'is not supported: group membership cannot be resolved without Microsoft Graph permissions; list object IDs in approvers');
+  }
+  rejectUnknown(raw, REVIEW_FIELDS, `${prefix}.`);
+  const out: { -readonly [K in keyof ReviewSettings]: ReviewSettings[K] } = {};
+  if (raw.conversation !== undefined) out.conversation = requireString(raw.conversation, `${prefix}.conversation`, 512);
+  if (raw.approvers !== undefined) out.approvers = requireGuidList(raw.approvers, `${prefix}.approvers`);
+  if (raw.remindAfterHours !== undefined) out.remindAfterHours = requireNumber(raw.remindAfterHours, `${prefix}.remindAfterHours`, 24 * 30);
+  if (raw.expireAfterDays !== undefined) out.expireAfterDays = requireNumber(raw.expireAfterDays, `${prefix}.expireAfterDays`, 365);
+  if (raw.timeoutAction !== undefined) {
+    if (!TIMEOUT_ACTIONS.includes(raw.timeoutAction as TimeoutAction)) {
+      throw new RuleValidationError(`${prefix}.timeoutAction`, `must be one of ${TIMEOUT_ACTIONS.join(', ')}`);
+    }
+    out.timeoutAction = raw.timeoutAction as TimeoutAction;
+  }
+  return out;
+}
+
+function requireNumber(value: unknown, field: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
+    throw new RuleValidationError(field, `must be a number greater than 0 and at most ${max}`);
+  }
+  return value;
 }
 
 function parseConditions(input: unknown): RuleConditions {

@@ -1,0 +1,416 @@
+import type { ApprovalRecord, Versioned } from '../domain/approval.js';
+import { isTerminal } from '../domain/approval-state-machine.js';
+import type { Actor } from '../domain/audit.js';
+import { portalResourceUrl } from '../domain/portal.js';
+import { parseConnectionId, parsePrivateEndpointId, parseVaultId, type ConnectionRef } from '../domain/resource-id.js';
+import { checkHumanDecision, dueReviewWork } from '../domain/review.js';
+import type { ApprovalsPort, AuditPort, Clock, ConnectionsPort, Logger } from './ports.js';
+import type {
+  CardAction,
+  CardActionResult,
+  Person,
+  ReviewCardModel,
+  ReviewCardView,
+  ReviewNotifier,
+  ReviewStatus,
+  TenantBadge,
+} from './review-ports.js';
+import { truncate, type ReviewHooks, type Workflow } from './workflow.js';
+
+export interface ReviewDeps {
+  readonly workflow: Workflow;
+  readonly approvals: ApprovalsPort;
+  readonly connections: ConnectionsPort;
+  readonly audit: AuditPort;
+  /** Absent when no Teams bot is configured: reviews wait without cards. */
+  readonly notifier?: ReviewNotifier;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly homeTenantId: string;
+  /** How long a click waits for the approve/reject to finish before answering "in progress". */
+  readonly clickBudgetMs: number;
+  /** How long a card-posting claim holds. */
+  readonly claimMs: number;
+}
+
+export interface ReviewTimerReport {
+  readonly posted: number;
+  readonly reminded: number;
+  readonly expired: number;
+  readonly updated: number;
+  readonly errors: readonly string[];
+}
+
+export type Reviews = ReturnType<typeof createReviews>;
+
+/**
+ * Human review: posting approval cards, first-decision-wins clicks, reminders, expiry, and
+ * keeping every posted card in step with its connection. Decisions go through the same
+ * state machine and action path as rules; the card is only a view.
+ */
+export function createReviews(deps: ReviewDeps) {
+  const { approvals, audit, clock, workflow } = deps;
+
+  const hooks: ReviewHooks = {
+    async awaitingReview(record) {
+      await post(record, false);
+    },
+    async cardStale(record) {
+      await updateCard(record);
+    },
+  };
+  workflow.attachReviews(hooks);
+
+  /** Posts the shared card. `claim`: take the posting claim first (the timer does; the deciding instance already holds it). */
+  async function post(record: Versioned<ApprovalRecord>, claim: boolean): Promise<boolean> {
+    const { notifier } = deps;
+    const conversationId = record.value.reviewConversationId;
+    if (!notifier || !conversationId || record.value.cardActivityId) return false;
+    let current = record;
+    if (claim) {
+      const claimed = await approvals.replace({ ...record.value, cardClaimUntil: new Date(clock.now().getTime() + deps.claimMs) }, record.etag);
+      if (claimed.kind === 'conflict') return false;
+      current = claimed.record;
+    }
+    const { activityId } = await notifier.post(conversationId, viewOf(current.value, 'shared'));
+    await audit.append({
+      kind: 'action',
+      outcome: 'posted',
+      actor: { type: 'system', id: 'teams' },
+      summary: `Review card posted to Teams conversation ${conversationId}.`,
+      ...context(current.value),
+      detail: { conversationId, activityId, approvers: current.value.approvers ?? [] },
+    });
+    await patch(current, (value) => ({
+      ...value,
+      cardConversationId: conversationId,
+      cardActivityId: activityId,
+      cardPostedAt: clock.now(),
+      cardState: 'AwaitingReview',
+      cardClaimUntil: undefined,
+      // A decision may have landed while the card was being posted.
+      cardStale: value.state !== 'AwaitingReview' || undefined,
+    }));
+    return true;
+  }
+
+  async function updateCard(record: Versioned<ApprovalRecord>): Promise<void> {
+    const { notifier } = deps;
+    const { cardConversationId, cardActivityId } = record.value;
+    if (!notifier || !cardConversationId || !cardActivityId) return;
+    await notifier.update(cardConversationId, cardActivityId, viewOf(record.value, 'shared'));
+    await patch(record, (value) => ({ ...value, cardState: record.value.state, cardStale: value.state !== record.value.state || undefined }));
+  }
+
+  async function handleCardAction(action: CardAction): Promise<CardActionResult> {
+    let ref: ConnectionRef;
+    try {
+      ref = parseConnectionId(action.approvalKey);
+    } catch {
+      return { outcome: 'invalid', view: placeholder(action.approvalKey, 'This card names no request Linkgate knows; nothing was changed.') };
+    }
+    let record = await approvals.get(ref);
+    if (!record) return { outcome: 'unknown', view: placeholder(ref.id, 'Linkgate has no record of this request; nothing was changed.') };
+
+    const audience = audienceFor(record.value, action.user.id);
+    if (action.generation !== record.value.generation) {
+      return { outcome: 'stale', view: viewOf(record.value, audience, 'This card was for an earlier request on this connection; it shows the current one.') };
+    }
+    if (action.verb === 'refresh') return { outcome: 'refreshed', view: viewOf(record.value, audience) };
+
+    if (record.value.state !== 'AwaitingReview') {
+      const settled = await waitWhileInFlight(record);
+      return { outcome: isTerminal(settled.value.state) ? 'already-decided' : 'in-progress', view: viewOf(settled.value, audienceFor(settled.value, action.user.id)) };
+    }
+    const check = checkHumanDecision(record.value, action.user.id, action.verb, action.comment);
+    if (!check.ok) {
+      await audit.append({
+        kind: 'human',
+        outcome: 'not-allowed',
+        actor: userActor(action.user),
+        summary: `${action.user.name} tried to ${action.verb}: ${check.message}`,
+        ...context(record.value),
+        detail: { reason: check.reason, verb: action.verb },
+      });
+      return { outcome: 'not-allowed', view: viewOf(record.value, audience, check.message) };
+    }
+
+    const comment = action.comment?.trim() ? truncate(action.comment.trim(), 500) : undefined;
+    const verb = action.verb === 'approve' ? 'Approved' : 'Rejected';
+    const decided = await workflow.transition(
+      record,
+      { type: 'human', action: action.verb },
+      {
+        decidedBy: `user:${action.user.id.toLowerCase()}`,
+        decidedByName: action.user.name,
+        decisionComment: comment,
+        statusDescription: truncate(`${verb} by ${action.user.name} via Linkgate${comment ? `: ${comment}` : '.'}`, 140),
+        leaseUntil: new Date(clock.now().getTime() + 5 * 60_000),
+      },
+    );
+    if (!decided) {
+      // Someone else decided first: show them what won, once it has settled.
+      record = (await approvals.get(ref)) ?? record;
+      const settled = await waitWhileInFlight(record);
+      return { outcome: 'already-decided', view: viewOf(settled.value, audienceFor(settled.value, action.user.id)) };
+    }
+    await audit.append({
+      kind: 'human',
+      outcome: action.verb,
+      actor: userActor(action.user),
+      summary: `${verb} by ${action.user.name}${comment ? `: ${comment}` : ''}`,
+      ...context(decided.value),
+      detail: { comment: comment ?? null, tenantId: action.user.tenantId ?? null },
+    });
+
+    const acting = (async () => {
+      const connection = await deps.connections.get(ref);
+      if (!connection) return workflow.settle(decided, undefined, action.verb === 'approve' ? 'Approved' : 'Rejected');
+      return workflow.act(decided, connection);
+    })();
+    const finished = await settlesWithin(acting, deps.clickBudgetMs);
+    acting.catch((error: unknown) => deps.log.error(`Acting on ${ref.name} after ${action.user.name}'s decision failed: ${(error as Error).message}`));
+    const latest = (await approvals.get(ref)) ?? decided;
+    return { outcome: finished ? 'decided' : 'in-progress', view: viewOf(latest.value, audienceFor(latest.value, action.user.id)) };
+  }
+
+  /** The loser of a race, or a late click, sees the settled card rather than "Approving…" when that takes a moment. */
+  async function waitWhileInFlight(record: Versioned<ApprovalRecord>): Promise<Versioned<ApprovalRecord>> {
+    let current = record;
+    // Real time, not the workflow clock: this bounds how long a person waits for the card.
+    const deadline = Date.now() + deps.clickBudgetMs;
+    while ((current.value.state === 'Approving' || current.value.state === 'Rejecting') && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      current = (await approvals.get(parseConnectionId(current.value.connectionId))) ?? current;
+    }
+    return current;
+  }
+
+  /** Posts owed cards, reminds, expires, and repairs cards that show an old state. */
+  async function runTimer(): Promise<ReviewTimerReport> {
+    const now = clock.now();
+    const report = { posted: 0, reminded: 0, expired: 0, updated: 0, errors: [] as string[] };
+    for (const record of await approvals.listForReviewTimer()) {
+      try {
+        if (record.value.cardStale) {
+          await updateCard(record);
+          report.updated += 1;
+          continue;
+        }
+        for (const work of dueReviewWork(record.value, now)) {
+          if (work === 'post') {
+            if (record.value.cardClaimUntil && record.value.cardClaimUntil > now) continue;
+            if (await post(record, true)) report.posted += 1;
+          } else if (work === 'remind') {
+            if (await remind(record)) report.reminded += 1;
+          } else if (await expire(record)) {
+            report.expired += 1;
+          }
+        }
+      } catch (error) {
+        report.errors.push(`${record.value.connectionName}: ${(error as Error).message}`);
+        deps.log.warn(`Review timer: ${record.value.connectionName}: ${(error as Error).message}`);
+      }
+    }
+    return report;
+  }
+
+  async function remind(record: Versioned<ApprovalRecord>): Promise<boolean> {
+    const { notifier } = deps;
+    const { cardConversationId, cardActivityId } = record.value;
+    if (!notifier || !cardConversationId || !cardActivityId) return false;
+    // Claim the reminder first, so two timer runs cannot both post it.
+    const claimed = await approvals.replace({ ...record.value, remindedAt: clock.now(), updatedAt: clock.now() }, record.etag);
+    if (claimed.kind === 'conflict') return false;
+    const waiting = Math.round((clock.now().getTime() - record.value.detectedAt.getTime()) / 3_600_000);
+    const text = `Reminder: the private endpoint request ${record.value.connectionName} has been waiting for a decision for about ${waiting} hour(s).${record.value.expiresAt ? ` It expires ${record.value.expiresAt.toISOString()}.` : ''}`;
+    await notifier.reply(cardConversationId, cardActivityId, text);
+    await audit.append({
+      kind: 'action',
+      outcome: 'reminded',
+      actor: { type: 'system', id: 'reviews' },
+      summary: text,
+      ...context(record.value),
+    });
+    return true;
+  }
+
+  async function expire(record: Versioned<ApprovalRecord>): Promise<boolean> {
+    const action = record.value.timeoutAction ?? 'leave-pending';
+    const days = record.value.expiresAt ? Math.round((record.value.expiresAt.getTime() - record.value.detectedAt.getTime()) / 86_400_000) : 0;
+    await audit.append({
+      kind: 'result',
+      outcome: 'expired',
+      actor: { type: 'system', id: 'reviews' },
+      summary: action === 'reject' ? `No decision within ${days} day(s): rejecting, as the rule says.` : `No decision within ${days} day(s): left Pending.`,
+      ...context(record.value),
+    });
+    const expired = await workflow.transition(
+      record,
+      { type: 'expired', action },
+      action === 'reject'
+        ? {
+            decidedBy: 'system:reviews',
+            decidedByName: 'Linkgate (review expired)',
+            statusDescription: truncate(`Rejected by Linkgate: no decision within ${days} day(s).`, 140),
+            leaseUntil: new Date(clock.now().getTime() + 5 * 60_000),
+          }
+        : {},
+    );
+    if (!expired) return false;
+    if (action === 'reject') {
+      const ref = parseConnectionId(record.value.connectionId);
+      const connection = await deps.connections.get(ref);
+      await (connection ? workflow.act(expired, connection) : workflow.settle(expired, undefined, 'Rejected'));
+    }
+    return true;
+  }
+
+  /** Read-modify-write of fields the state machine does not own, retried on conflict. */
+  async function patch(record: Versioned<ApprovalRecord>, change: (value: ApprovalRecord) => ApprovalRecord): Promise<void> {
+    let current: Versioned<ApprovalRecord> | undefined = record;
+    for (let attempt = 0; attempt < 5 && current; attempt += 1) {
+      const written = await approvals.replace({ ...change(current.value), updatedAt: clock.now() }, current.etag);
+      if (written.kind === 'replaced') return;
+      current = await approvals.get(parseConnectionId(record.value.connectionId));
+    }
+    throw new Error(`Could not record card details for ${record.value.connectionName}: it kept changing`);
+  }
+
+  function viewOf(record: ApprovalRecord, audience: ReviewCardView['audience'], notice?: string): ReviewCardView {
+    return { model: modelOf(record, deps.homeTenantId), status: statusOf(record), audience, ...(notice ? { notice } : {}) };
+  }
+
+  function placeholder(key: string, notice: string): ReviewCardView {
+    const name = key.split('/').pop() ?? key;
+    return {
+      model: {
+        approvalKey: key,
+        generation: 0,
+        vault: { id: '', name: 'unknown', resourceGroup: '', subscriptionId: '' },
+        connectionName: name,
+        requester: { badge: 'unknown' },
+        rule: { summary: '' },
+        requestedAt: clock.now(),
+        links: { vault: 'https://portal.azure.com' },
+        approverIds: [],
+      },
+      status: { state: 'failed', at: clock.now(), error: notice },
+      audience: 'viewer',
+      notice,
+    };
+  }
+
+  return { handleCardAction, runTimer, hooks };
+}
+
+/**
+ * True when `work` settles within `ms` of real time. Teams expects an invoke answer within
+ * seconds; an action that takes longer goes on, and the card is updated when it ends.
+ */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The posted card's model, from the approval record alone. */
+export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCardModel {
+  const vault = parseVaultId(record.vaultId);
+  let endpointName: string | undefined;
+  try {
+    endpointName = record.privateEndpointId ? parsePrivateEndpointId(record.privateEndpointId).name : undefined;
+  } catch {
+    endpointName = undefined;
+  }
+  return {
+    approvalKey: record.connectionId,
+    generation: record.generation,
+    vault: { id: vault.id, name: vault.name, resourceGroup: vault.resourceGroup, subscriptionId: vault.subscriptionId },
+    connectionName: record.connectionName,
+    requester: {
+      ...(record.privateEndpointId ? { privateEndpointId: record.privateEndpointId } : {}),
+      ...(endpointName ? { privateEndpointName: endpointName } : {}),
+      ...(record.requesterSubscriptionId ? { subscriptionId: record.requesterSubscriptionId } : {}),
+      ...(record.requesterTenantId && record.requesterTenantId !== 'not-visible' && record.requesterTenantId !== 'unknown' ? { tenantId: record.requesterTenantId } : {}),
+      badge: badgeOf(record.requesterTenantId, homeTenantId),
+      ...(record.requestedBy ? { objectId: record.requestedBy } : {}),
+    },
+    ...(record.requestMessage ? { requestMessage: record.requestMessage } : {}),
+    rule: { ...(record.ruleName ? { name: record.ruleName } : {}), summary: record.decisionSummary ?? '' },
+    requestedAt: record.detectedAt,
+    links: {
+      vault: portalResourceUrl(vault.id),
+      ...(record.privateEndpointId ? { privateEndpoint: portalResourceUrl(record.privateEndpointId) } : {}),
+    },
+    approverIds: record.approvers ?? [],
+    ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
+    ...(record.timeoutAction ? { timeoutAction: record.timeoutAction } : {}),
+  };
+}
+
+export function statusOf(record: ApprovalRecord): ReviewStatus {
+  const by: Person = { id: (record.decidedBy ?? 'system').replace(/^user:/, ''), name: record.decidedByName ?? nameOfDecider(record.decidedBy) };
+  const comment = record.decisionComment ? { comment: record.decisionComment } : {};
+  switch (record.state) {
+    case 'Approving':
+      return { state: 'approving', by, ...comment };
+    case 'Rejecting':
+      return { state: 'rejecting', by, ...comment };
+    case 'Approved':
+      return { state: 'approved', by, at: record.updatedAt, ...comment };
+    case 'Rejected':
+      return { state: 'rejected', by, at: record.updatedAt, ...comment };
+    case 'DecidedElsewhere':
+      return { state: 'decided-elsewhere', status: record.observedStatus ?? 'changed', at: record.updatedAt };
+    case 'Vanished':
+      return { state: 'vanished', at: record.updatedAt };
+    case 'Expired':
+      return { state: 'expired', at: record.updatedAt, action: 'leave-pending' };
+    case 'Failed':
+      return { state: 'failed', at: record.updatedAt, error: record.lastError ?? 'unknown error' };
+    default:
+      return { state: 'awaiting' };
+  }
+}
+
+function nameOfDecider(decidedBy: string | undefined): string {
+  if (!decidedBy) return 'Linkgate';
+  const [type, id] = decidedBy.split(':');
+  return type === 'rule' ? `rule '${id}'` : (id ?? 'Linkgate');
+}
+
+function badgeOf(tenant: string | undefined, home: string): TenantBadge {
+  if (!tenant || tenant === 'unknown') return 'unknown';
+  if (tenant === 'not-visible') return 'not-visible';
+  return tenant.toLowerCase() === home.toLowerCase() ? 'same-tenant' : 'external';
+}
+
+function audienceFor(record: ApprovalRecord, objectId: string): ReviewCardView['audience'] {
+  const user = objectId.toLowerCase();
+  if (record.requestedBy?.toLowerCase() === user) return 'requester';
+  if ((record.approvers ?? []).includes(user) && record.state === 'AwaitingReview') return 'approver';
+  return 'viewer';
+}
+
+function userActor(user: Person): Actor {
+  return { type: 'user', id: user.id.toLowerCase(), name: user.name };
+}
+
+function context(record: ApprovalRecord) {
+  return {
+    vaultId: record.vaultId.toLowerCase(),
+    connectionId: record.connectionId.toLowerCase(),
+    ...(record.privateEndpointId ? { privateEndpointId: record.privateEndpointId } : {}),
+    ...(record.requesterSubscriptionId ? { requesterSubscriptionId: record.requesterSubscriptionId } : {}),
+    ...(record.requesterTenantId ? { requesterTenantId: record.requesterTenantId } : {}),
+    ...(record.requestMessage ? { requestMessage: record.requestMessage } : {}),
+    ...(record.ruleName ? { ruleName: record.ruleName } : {}),
+  };
+}

@@ -1,0 +1,216 @@
+import { describe, expect, it } from 'vitest';
+import type { CardAction } from '../../src/app/review-ports.js';
+import { parseRule } from '../../src/domain/policy/rule.js';
+import { APPROVER_ADA, APPROVER_GRACE, BYSTANDER, OTHER_SUB, REQUESTER, reviewHarness } from './fakes.js';
+
+const HOUR = 3_600_000;
+
+async function awaitingReview(h: ReturnType<typeof reviewHarness>, name = 'pe-ext.1', requestedBy?: string) {
+  const ref = h.connections.add(name, OTHER_SUB, 'partner sync');
+  await h.workflow.handleHint({
+    ...h.hint,
+    operationName: 'Microsoft.KeyVault/vaults/privateEndpointConnectionProxies/write',
+    ...(requestedBy ? { callerObjectId: requestedBy } : {}),
+  });
+  const record = await h.approvals.get(ref);
+  return { ref, record: record! };
+}
+
+function click(ref: { id: string }, user: { id: string; name: string }, verb: CardAction['verb'], comment?: string, generation = 1): CardAction {
+  return { verb, approvalKey: ref.id, generation, user, ...(comment ? { comment } : {}) };
+}
+
+describe('reviews: cards, clicks, first decision wins', () => {
+  it('posts a read-only shared card with the approvers to the configured conversation and audits it', async () => {
+    const h = reviewHarness();
+    const { ref, record } = await awaitingReview(h);
+    expect(h.notifier.posts).toHaveLength(1);
+    const post = h.notifier.posts[0]!;
+    expect(post.conversationId).toBe('19:approvals@thread.tacv2');
+    expect(post.view).toMatchObject({ audience: 'shared', status: { state: 'awaiting' }, model: { approvalKey: ref.id, requester: { badge: 'external' } } });
+    expect(post.view.model.approverIds).toContain(APPROVER_ADA.id);
+    expect(record.value).toMatchObject({ cardActivityId: 'act-1', cardState: 'AwaitingReview' });
+    expect(h.audit.entries.find((e) => e.outcome === 'posted')).toMatchObject({ connectionId: ref.key });
+  });
+
+  it('routes to the rule’s own conversation and approvers', async () => {
+    const h = reviewHarness();
+    await h.rules.put(parseRule({ name: 'partners', priority: 50, action: 'review', conditions: { requesterTenant: ['other'] }, review: { conversation: '19:partners', approvers: [APPROVER_GRACE.id] } }));
+    const { record } = await awaitingReview(h);
+    expect(h.notifier.posts[0]?.conversationId).toBe('19:partners');
+    expect(record.value.approvers).toEqual([APPROVER_GRACE.id]);
+  });
+
+  it('an approver approves: one PUT, Approved, the card is replaced everywhere and the audit names the approver', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    const result = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve', 'ticket CHG-1'));
+    expect(result.outcome).toBe('decided');
+    expect(result.view.status).toMatchObject({ state: 'approved', by: { name: 'Ada' }, comment: 'ticket CHG-1' });
+    expect(h.connections.puts).toHaveLength(1);
+    expect(h.connections.puts[0]?.change.description).toBe('Approved by Ada via Linkgate: ticket CHG-1');
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Approved');
+    expect(h.notifier.lastViewOf('act-1')?.status.state).toBe('approved');
+    const human = h.audit.entries.find((e) => e.kind === 'human');
+    expect(human).toMatchObject({ outcome: 'approve', actor: { type: 'user', id: APPROVER_ADA.id, name: 'Ada' }, detail: { comment: 'ticket CHG-1' } });
+    expect(h.audit.entries.find((e) => e.kind === 'action' && e.outcome === 'approve')?.actor).toMatchObject({ type: 'user', id: APPROVER_ADA.id });
+  });
+
+  it('a non-approver gets a clear message and nothing changes', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    const result = await h.reviews.handleCardAction(click(ref, BYSTANDER, 'approve'));
+    expect(result.outcome).toBe('not-allowed');
+    expect(result.view.notice).toMatch(/Only the listed approvers/);
+    expect(result.view.audience).toBe('viewer');
+    expect(h.connections.puts).toHaveLength(0);
+    expect((await h.approvals.get(ref))?.value.state).toBe('AwaitingReview');
+    expect(h.audit.entries.find((e) => e.outcome === 'not-allowed')?.actor.id).toBe(BYSTANDER.id);
+  });
+
+  it('the requester cannot approve their own request even when listed as an approver', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h, 'pe-self.1', REQUESTER.id);
+    const result = await h.reviews.handleCardAction(click(ref, REQUESTER, 'approve'));
+    expect(result.outcome).toBe('not-allowed');
+    expect(result.view.notice).toMatch(/someone else must approve/);
+    expect(result.view.audience).toBe('requester');
+    expect(h.connections.puts).toHaveLength(0);
+  });
+
+  it('a rejection needs a reason', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    const result = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'reject', '   '));
+    expect(result.outcome).toBe('not-allowed');
+    expect(result.view.notice).toMatch(/needs a reason/);
+    const rejected = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'reject', 'unknown partner'));
+    expect(rejected.view.status).toMatchObject({ state: 'rejected', comment: 'unknown partner' });
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Rejected');
+  });
+
+  it('an unknown approval changes nothing', async () => {
+    const h = reviewHarness();
+    const result = await h.reviews.handleCardAction(click({ id: '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/privateEndpointConnections/nope' }, APPROVER_ADA, 'approve'));
+    expect(result.outcome).toBe('unknown');
+    const garbage = await h.reviews.handleCardAction(click({ id: 'not-an-id' }, APPROVER_ADA, 'approve'));
+    expect(garbage.outcome).toBe('invalid');
+    expect(h.connections.puts).toHaveLength(0);
+  });
+
+  it('a click on an already decided approval shows the final card and makes no call', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve'));
+    const late = await h.reviews.handleCardAction(click(ref, APPROVER_GRACE, 'reject', 'no'));
+    expect(late.outcome).toBe('already-decided');
+    expect(late.view.status).toMatchObject({ state: 'approved', by: { name: 'Ada' } });
+    expect(h.connections.puts).toHaveLength(1);
+  });
+
+  it('a stale click (an earlier generation of the card) changes nothing', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    const result = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve', undefined, 0));
+    expect(result.outcome).toBe('stale');
+    expect(h.connections.puts).toHaveLength(0);
+  });
+
+  it('two approvers at the same instant: exactly one PUT, and the loser sees the final card', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    const [a, b] = await Promise.all([
+      h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve')),
+      h.reviews.handleCardAction(click(ref, APPROVER_GRACE, 'reject', 'too risky')),
+    ]);
+    expect(h.connections.puts).toHaveLength(1);
+    const outcomes = [a.outcome, b.outcome].sort();
+    expect(outcomes).toEqual(['already-decided', 'decided']);
+    const final = (await h.approvals.get(ref))!.value.state;
+    expect(['Approved', 'Rejected']).toContain(final);
+    expect(a.view.status.state).toBe(b.view.status.state);
+    expect(h.audit.entries.filter((e) => e.kind === 'human')).toHaveLength(1);
+  });
+
+  it('refresh gives approvers their buttons and everyone else a read-only view', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h, 'pe-ext.1', REQUESTER.id);
+    expect((await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'refresh'))).view.audience).toBe('approver');
+    expect((await h.reviews.handleCardAction(click(ref, BYSTANDER, 'refresh'))).view.audience).toBe('viewer');
+    expect((await h.reviews.handleCardAction(click(ref, REQUESTER, 'refresh'))).view.audience).toBe('requester');
+  });
+});
+
+describe('reviews: changes outside Linkgate, reminders and expiry', () => {
+  it('updates the card when the connection is approved in the portal', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    h.connections.setStatus_outside(ref, 'Approved');
+    await h.workflow.handleHint({ ...h.hint, eventId: 'portal' });
+    expect(h.notifier.lastViewOf('act-1')?.status).toMatchObject({ state: 'decided-elsewhere', status: 'Approved' });
+    expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'DecidedElsewhere', cardState: 'DecidedElsewhere' });
+  });
+
+  it('updates the card when the connection is deleted', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    h.connections.connections.delete(ref.key);
+    await h.workflow.handleHint({ ...h.hint, eventId: 'deleted' });
+    expect(h.notifier.lastViewOf('act-1')?.status.state).toBe('vanished');
+  });
+
+  it('reminds once in the card’s thread after the rule’s hours', async () => {
+    const h = reviewHarness();
+    await awaitingReview(h);
+    expect((await h.reviews.runTimer()).reminded).toBe(0);
+    h.clock.advance(4 * HOUR + 1);
+    expect((await h.reviews.runTimer()).reminded).toBe(1);
+    expect((await h.reviews.runTimer()).reminded).toBe(0);
+    expect(h.notifier.replies).toHaveLength(1);
+    expect(h.notifier.replies[0]).toMatchObject({ conversationId: '19:approvals@thread.tacv2', activityId: 'act-1' });
+    expect(h.audit.entries.filter((e) => e.outcome === 'reminded')).toHaveLength(1);
+  });
+
+  it('expires after the rule’s days and leaves the connection Pending by default', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    h.clock.advance(2 * 24 * HOUR + 1);
+    expect((await h.reviews.runTimer()).expired).toBe(1);
+    expect((await h.approvals.get(ref))?.value.state).toBe('Expired');
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Pending');
+    expect(h.connections.puts).toHaveLength(0);
+    expect(h.notifier.lastViewOf('act-1')?.status).toMatchObject({ state: 'expired', action: 'leave-pending' });
+  });
+
+  it('expires with reject when the rule says so', async () => {
+    const h = reviewHarness();
+    await h.rules.put(parseRule({ name: 'partners', priority: 50, action: 'review', conditions: {}, review: { expireAfterDays: 1, timeoutAction: 'reject' } }));
+    const { ref } = await awaitingReview(h);
+    h.clock.advance(24 * HOUR + 1);
+    await h.reviews.runTimer();
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Rejected');
+    expect((await h.approvals.get(ref))?.value.state).toBe('Rejected');
+    expect(h.notifier.lastViewOf('act-1')?.status.state).toBe('rejected');
+  });
+
+  it('a card that could not be posted is posted by the timer, once', async () => {
+    const h = reviewHarness();
+    h.notifier.failPosts = 1;
+    const { ref } = await awaitingReview(h);
+    expect(h.notifier.posts).toHaveLength(0);
+    h.clock.advance(61_000); // the deciding instance's posting claim runs out
+    await h.reviews.runTimer();
+    await h.reviews.runTimer();
+    expect(h.notifier.posts).toHaveLength(1);
+    expect((await h.approvals.get(ref))?.value.cardActivityId).toBe('act-1');
+  });
+
+  it('a burst of 200 reviews posts 200 cards and audits each one', async () => {
+    const h = reviewHarness({ concurrency: 8 });
+    for (let i = 0; i < 200; i += 1) h.connections.add(`pe-burst.${i}`, OTHER_SUB);
+    await h.workflow.handleHint(h.hint);
+    expect(h.notifier.posts).toHaveLength(200);
+    expect(new Set(h.notifier.posts.map((p) => p.view.model.approvalKey)).size).toBe(200);
+    expect(h.audit.entries.filter((e) => e.outcome === 'posted')).toHaveLength(200);
+  });
+});
