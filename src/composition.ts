@@ -1,6 +1,10 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { systemClock, type Clock, type Logger } from './app/ports.js';
+import type { ReviewNotifier } from './app/review-ports.js';
+import { createReviews, type Reviews } from './app/reviews.js';
+import { createTeamsBot } from './adapters/teams/teams-bot.js';
+import { TableConversationsStore } from './adapters/tables/conversations-store.js';
 import { createSweep } from './app/sweep.js';
 import { createWorkflow } from './app/workflow.js';
 import type { ArmConnection } from './adapters/arm/arm-client-options.js';
@@ -14,7 +18,7 @@ import { TableTenantCache } from './adapters/tables/tenant-cache-store.js';
 import { loadConfig, type Config } from './config.js';
 import type { AuditEntry } from './domain/audit.js';
 
-export const TABLES = { rules: 'rules', approvals: 'approvals', audit: 'audit', tenantCache: 'tenantcache' } as const;
+export const TABLES = { rules: 'rules', approvals: 'approvals', audit: 'audit', tenantCache: 'tenantcache', conversations: 'conversations' } as const;
 
 /**
  * Builds the adapters once per cold start and hands them to the use cases.
@@ -26,6 +30,7 @@ export interface ServiceOptions {
   readonly tablePrefix?: string;
   /** Called after each audit entry is stored (the local stack prints them). */
   readonly onAudit?: (entry: AuditEntry) => void;
+  readonly notifier?: ReviewNotifier;
 }
 
 export function createServices(config: Config, options: ServiceOptions = {}) {
@@ -70,7 +75,39 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     },
   });
   const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, log });
-  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep };
+  const conversations = new TableConversationsStore(table(TABLES.conversations));
+  // The bot answers clicks through the review use cases, which post through the bot's notifier:
+  // the arrow below is only called after both exist.
+  const late: { handleCardAction?: Reviews['handleCardAction'] } = {};
+  const teams = config.teams
+    ? createTeamsBot({
+        botId: config.teams.botId,
+        tenantId: config.teams.tenantId,
+        serviceUrl: config.teams.serviceUrl,
+        auth: config.teams.auth,
+        ...(config.teams.cloud ? { cloud: config.teams.cloud } : {}),
+        onCardAction: (action) => late.handleCardAction!(action),
+        conversations,
+        log,
+        now: () => clock.now(),
+      })
+    : undefined;
+  const notifier = options.notifier ?? teams?.notifier;
+  const reviews = createReviews({
+    workflow,
+    approvals,
+    connections,
+    audit,
+    ...(notifier ? { notifier } : {}),
+    clock,
+    log,
+    homeTenantId: config.homeTenantId,
+    clickBudgetMs: 8_000,
+    claimMs: 60_000,
+  });
+  late.handleCardAction = reviews.handleCardAction;
+  if (!teams) log.warn('No Teams bot is configured (LINKGATE_TEAMS_BOT_ID): reviews are recorded and wait, but no cards are posted.');
+  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep, reviews, conversations, teams };
 }
 
 export type Services = ReturnType<typeof createServices>;

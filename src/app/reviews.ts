@@ -2,7 +2,7 @@ import type { ApprovalRecord, Versioned } from '../domain/approval.js';
 import { isTerminal } from '../domain/approval-state-machine.js';
 import type { Actor } from '../domain/audit.js';
 import { portalResourceUrl } from '../domain/portal.js';
-import { parseConnectionId, parsePrivateEndpointId, parseVaultId, type ConnectionRef } from '../domain/resource-id.js';
+import { isGuid, parseConnectionId, parsePrivateEndpointId, parseVaultId, type ConnectionRef } from '../domain/resource-id.js';
 import { checkHumanDecision, dueReviewWork } from '../domain/review.js';
 import type { ApprovalsPort, AuditPort, Clock, ConnectionsPort, Logger } from './ports.js';
 import type {
@@ -346,8 +346,10 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
     rule: { ...(record.ruleName ? { name: record.ruleName } : {}), summary: record.decisionSummary ?? '' },
     requestedAt: record.detectedAt,
     links: {
-      vault: portalResourceUrl(vault.id),
-      ...(record.privateEndpointId ? { privateEndpoint: portalResourceUrl(record.privateEndpointId) } : {}),
+      vault: portalResourceUrl(vault.id, { tenantId: homeTenantId }),
+      ...(record.privateEndpointId
+        ? { privateEndpoint: portalResourceUrl(record.privateEndpointId, isGuid(record.requesterTenantId ?? '') ? { tenantId: record.requesterTenantId } : {}) }
+        : {}),
     },
     approverIds: record.approvers ?? [],
     ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),

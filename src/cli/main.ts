@@ -12,6 +12,7 @@ import { readOptionalFile, sendJson, type HttpResult } from './http.js';
  *   linkgate audit [--vault ID] [--connection ID] [--subscription ID] [--actor ID] [--outcome O]
  *                  [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
  *   linkgate rules list | rules put --file rule.json | rules delete NAME
+ *   linkgate teams channels            conversations the bot was installed in
  *
  * Where to reach it: --api URL (or LINKGATE_API_URL, default from .linkgate/stack.json, else
  * http://127.0.0.1:7071) with LINKGATE_API_KEY sent as x-functions-key; --emulator URL
@@ -24,6 +25,7 @@ const USAGE = `Usage:
   linkgate audit [--vault ID] [--connection ID] [--subscription ID] [--actor ID] [--outcome OUTCOME]
                  [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
   linkgate rules list | rules put --file RULE.json | rules delete NAME
+  linkgate teams channels [--json]
 Options: --api URL (functions app), --emulator URL (ARM emulator), --state-dir DIR (default .linkgate)`;
 
 class UsageError extends Error {}
@@ -165,6 +167,23 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     throw new UsageError(`Unknown command 'rules ${sub}'.`);
+  }
+  if (command === 'teams') {
+    if (sub !== 'channels') throw new UsageError(`Unknown command 'teams ${sub ?? ''}'.`);
+    const result = expectOk(await sendJson('GET', `${apiUrl}/api/teams/conversations`, undefined, apiHeaders ? { headers: apiHeaders } : {})) as {
+      conversations: Array<{ conversationId: string; conversationType: string; name?: string; teamName?: string; installedAt: string; removedAt?: string }>;
+    };
+    if (values.json) {
+      printJson(result);
+      return 0;
+    }
+    if (result.conversations.length === 0) console.log('The bot is not installed in any team, channel or chat yet.');
+    for (const c of result.conversations) {
+      const where = [c.teamName, c.name].filter(Boolean).join(' / ') || '(unnamed)';
+      console.log(`${c.conversationId}  ${c.conversationType.padEnd(9)} ${where}${c.removedAt ? '  (removed)' : ''}`);
+    }
+    console.log('Use a conversation ID as LINKGATE_REVIEW_CONVERSATION or in a rule\'s review.conversation.');
+    return 0;
   }
   throw new UsageError(`Unknown command '${command}'.`);
 }

@@ -73,9 +73,16 @@ export interface DevHost {
   runTimer(name: string): Promise<void>;
   /**
    * Serves an extra dev-only page (an emulator UI, say) on the same port. The path must match
-   * exactly and may not lie under /api or /runtime, which belong to the functions.
+   * exactly and may not lie under /api or /runtime, which belong to the functions. A path ending
+   * in `/*` is a prefix route: it serves the prefix and everything below it (the handler reads
+   * `req.url`); exact routes win over prefix routes, and longer prefixes over shorter ones.
    */
   addRoute(method: string, path: string, handler: DevRouteHandler): void;
+  /**
+   * Runs `listener` when close() starts, before the server stops, so dev pages can end
+   * long-lived responses (Server-Sent Events) instead of holding close() for the grace period.
+   */
+  onClose(listener: () => void): void;
 }
 
 const DEFAULT_PORT = 7071;
@@ -160,6 +167,9 @@ export async function startDevHost(opts: DevHostOptions): Promise<DevHost> {
   }
   routes.sort((a, b) => comparePrecedence(a.precedence, b.precedence));
   const extraRoutes = new Map<string, Map<string, DevRouteHandler>>();
+  /** Prefix routes as `/prefix/` (trailing slash kept), longest first. */
+  const prefixRoutes: { prefix: string; byMethod: Map<string, DevRouteHandler> }[] = [];
+  const closeListeners: Array<() => void> = [];
   let closed = false;
 
   // --- invocation, shared by every trigger ---
@@ -402,7 +412,9 @@ export async function startDevHost(opts: DevHostOptions): Promise<DevHost> {
     if (lower === '/runtime/webhooks/eventgrid') return serveEventGrid(req, res, url, body);
     if (lower === '/api' || lower.startsWith('/api/')) return serveHttpFunction(req, res, url, body);
     if (lower !== '/runtime' && !lower.startsWith('/runtime/')) {
-      const byMethod = extraRoutes.get(url.pathname);
+      const byMethod =
+        extraRoutes.get(url.pathname) ??
+        prefixRoutes.find((r) => url.pathname.startsWith(r.prefix) || `${url.pathname}/` === r.prefix)?.byMethod;
       if (byMethod) {
         const route = byMethod.get((req.method ?? 'GET').toUpperCase());
         if (!route) {
@@ -468,13 +480,34 @@ export async function startDevHost(opts: DevHostOptions): Promise<DevHost> {
           throw new Error(`Route path ${path} lies under ${reserved}, which is reserved for the functions`);
         }
       }
+      if (path.endsWith('/*')) {
+        const prefix = path.slice(0, -1);
+        let entry = prefixRoutes.find((r) => r.prefix === prefix);
+        if (!entry) {
+          entry = { prefix, byMethod: new Map<string, DevRouteHandler>() };
+          prefixRoutes.push(entry);
+          prefixRoutes.sort((a, b) => b.prefix.length - a.prefix.length);
+        }
+        entry.byMethod.set(method.toUpperCase(), handler);
+        return;
+      }
       const byMethod = extraRoutes.get(path) ?? new Map<string, DevRouteHandler>();
       byMethod.set(method.toUpperCase(), handler);
       extraRoutes.set(path, byMethod);
     },
+    onClose(listener: () => void): void {
+      closeListeners.push(listener);
+    },
     close(): Promise<void> {
       closing ??= (async () => {
         closed = true;
+        for (const listener of closeListeners) {
+          try {
+            listener();
+          } catch (error) {
+            log(`A close listener failed: ${describeError(error, false)}`);
+          }
+        }
         for (const entry of timers.values()) {
           clearTimeout(entry.handle);
           entry.handle = undefined;

@@ -1,4 +1,5 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { allFunctions } from '../../functions/all.js';
 import type { Logger } from '../app/ports.js';
@@ -7,7 +8,8 @@ import { createServices, setServices, type Services } from '../composition.js';
 import type { AuditEntry } from '../domain/audit.js';
 import { startArmEmulator, type ArmEmulator } from './arm-emulator/index.js';
 import { startAzuriteTables, type AzuriteTables } from './azurite.js';
-import { DEMO, DEMO_RULES, DEMO_SUBSCRIPTIONS } from './demo-world.js';
+import { DEMO, DEMO_PEOPLE, DEMO_RULES, DEMO_SUBSCRIPTIONS, DEMO_TEAMS } from './demo-world.js';
+import { attachTeamsEmulator, CONNECTOR_PATH, type TeamsEmulator } from './teams-emulator/index.js';
 import { startDevHost, type DevHost } from './dev-host.js';
 
 export interface LocalStackOptions {
@@ -33,6 +35,8 @@ export interface LocalStack {
   readonly host: DevHost;
   readonly emulator: ArmEmulator | undefined;
   readonly tables: AzuriteTables | undefined;
+  /** The Teams emulator page and Bot Connector, unless a real bot is configured. */
+  readonly teams: TeamsEmulator | undefined;
   readonly functionsUrl: string;
   readonly webhookUrl: string;
   close(): Promise<void>;
@@ -84,6 +88,20 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env.LINKGATE_CREDENTIAL ??= 'dev-token';
     }
 
+    // The bot posts to the Teams emulator on the dev host, so the host's port is fixed first.
+    const requestedPort = options.port ?? Number(env.LINKGATE_PORT ?? 7071);
+    const port = requestedPort === 0 ? await freePort() : requestedPort;
+    const hostUrl = `http://127.0.0.1:${port}`;
+    const embeddedTeams = !env.LINKGATE_TEAMS_BOT_ID;
+    if (embeddedTeams) {
+      env.LINKGATE_TEAMS_BOT_ID = DEMO_TEAMS.botAppId;
+      env.LINKGATE_TEAMS_TENANT_ID = DEMO_TEAMS.tenantId;
+      env.LINKGATE_TEAMS_AUTH = 'dev-anonymous';
+      env.LINKGATE_TEAMS_SERVICE_URL = `${hostUrl}${CONNECTOR_PATH}`;
+      env.LINKGATE_REVIEW_CONVERSATION ??= DEMO_TEAMS.channelId;
+      env.LINKGATE_REVIEW_APPROVERS ??= [DEMO_PEOPLE.approverAda.objectId, DEMO_PEOPLE.approverGrace.objectId].join(',');
+    }
+
     const config = loadConfig(env);
     const wired = createServices(config, {
       ...(options.log ? { log: options.log } : {}),
@@ -96,7 +114,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       for (const rule of DEMO_RULES) await wired.rules.put(rule);
     }
 
-    const port = options.port ?? Number(env.LINKGATE_PORT ?? 7071);
     const host = await startDevHost({
       functions: allFunctions,
       port,
@@ -104,6 +121,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.hostLog ? { log: options.hostLog } : {}),
     });
     closers.push(() => host.close());
+    let teams: TeamsEmulator | undefined;
+    if (embeddedTeams) {
+      teams = attachTeamsEmulator(host, { people: DEMO_PEOPLE, team: DEMO_TEAMS });
+      closers.push(() => teams!.close());
+      // Adds the bot to the demo channel the way Teams does, so its conversation reference is
+      // stored through the real path and `linkgate teams channels` lists it.
+      await teams.installBot();
+    }
     const webhookUrl = `${host.url}/runtime/webhooks/eventgrid?functionName=resourceEvents`;
     const schema = options.eventSchema ?? 'EventGridSchema';
     if (emulator && schema) await emulator.subscribe(webhookUrl, { schema });
@@ -111,7 +136,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     writeFileSync(
       join(stateDir, STATE_FILE),
       JSON.stringify(
-        { functionsUrl: host.url, emulatorUrl: emulator?.url, emulatorCaFile: env.LINKGATE_ARM_CA_FILE, pid: process.pid, startedAt: new Date().toISOString() },
+        { functionsUrl: host.url, teamsUrl: teams?.pageUrl, emulatorUrl: emulator?.url, emulatorCaFile: env.LINKGATE_ARM_CA_FILE, pid: process.pid, startedAt: new Date().toISOString() },
         null,
         2,
       ),
@@ -122,6 +147,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       host,
       emulator,
       tables,
+      teams,
       functionsUrl: host.url,
       webhookUrl,
       close: () => closeAll(closers),
@@ -130,6 +156,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await closeAll(closers);
     throw error;
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 async function closeAll(closers: Array<() => Promise<void>>): Promise<void> {

@@ -1,5 +1,5 @@
 import type { AuditEntry } from '../domain/audit.js';
-import { DEMO } from './demo-world.js';
+import { DEMO, DEMO_PEOPLE } from './demo-world.js';
 import { startLocalStack } from './local-stack.js';
 
 /**
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
   console.log(`
 Linkgate local stack
   Functions host   ${stack.functionsUrl}   (Event Grid: /runtime/webhooks/eventgrid?functionName=resourceEvents)
+  Teams emulator   ${stack.teams?.pageUrl ?? '(a real bot is configured)'}   ← open it to approve or reject reviews
   ARM emulator     ${stack.emulator?.url ?? '(configured endpoint)'}
   Table Storage    ${stack.tables ? `Azurite in memory at ${stack.tables.url}` : '(configured endpoint)'}
   Home tenant      ${DEMO.homeTenantId}
@@ -36,7 +37,13 @@ Linkgate local stack
     const requests = [
       { who: 'Contoso payments app (same tenant)', fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-payments-api', message: 'Payments API reads signing keys' },
       { who: 'Northwind (deny-listed tenant)', fromSubscription: DEMO.deniedSubscriptionId, endpointName: 'pe-northwind', message: 'pls connect' },
-      { who: 'Fabrikam (partner tenant)', fromSubscription: DEMO.partnerSubscriptionId, endpointName: 'pe-fabrikam-sync', message: 'Nightly partner sync, ticket CHG-1042' },
+      {
+        who: 'Fabrikam (partner tenant)',
+        fromSubscription: DEMO.partnerSubscriptionId,
+        endpointName: 'pe-fabrikam-sync',
+        message: 'Nightly partner sync, ticket CHG-1042',
+        requesterObjectId: DEMO_PEOPLE.requesterRita.objectId,
+      },
     ];
     for (const request of requests) {
       console.log(`→ ${request.who} requests ${request.endpointName}: "${request.message}"`);
@@ -50,6 +57,12 @@ Linkgate local stack
     }
   }
 
+  if (stack.teams) {
+    console.log(`
+The Fabrikam request waits for a person. Open ${stack.teams.pageUrl}, choose "Ada Approver",
+add a comment and press Approve (or Reject, which is permanent). Bob Bystander sees a read-only card;
+Rita Requester cannot approve her own request.`);
+  }
   console.log(`
 Try it:
   npx linkgate simulate request --vault ${DEMO.vaultName} --from-subscription ${DEMO.partnerSubscriptionId} --message "hello"
@@ -62,6 +75,9 @@ function printAudit(entry: AuditEntry): void {
   const name = entry.connectionId?.split('/').pop() ?? '';
   const who = entry.actor.type === 'rule' ? `rule '${entry.actor.id}'` : entry.actor.name ?? entry.actor.id;
   switch (entry.kind) {
+    case 'human':
+      console.log(`  person  ${name}: ${entry.summary}`);
+      break;
     case 'hint':
       console.log(`  event   ${entry.summary}`);
       break;

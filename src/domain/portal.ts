@@ -1,8 +1,30 @@
 /**
- * A link that opens a resource in the Azure portal. The `#@/resource{id}` form opens the
- * resource blade in whichever directory the viewer is signed in to (portal deep-link format
- * used by the portal's own "copy link"). Sovereign clouds have other portal hosts.
+ * Deep links into the Azure portal for the resources an approval card shows.
+ *
+ * Format: `https://{portalHost}/#@{tenant}/resource{resourceId}` where `{resourceId}` is the
+ * ARM ID with its leading slash (`/subscriptions/…/providers/Microsoft.KeyVault/vaults/kv`).
+ * The `@{tenant}` segment (a tenant ID or verified domain) makes the portal switch to the
+ * directory that owns the resource, which matters when an approver belongs to several
+ * tenants; without a tenant the link is `https://{portalHost}/#resource{resourceId}` and the
+ * portal opens it in the user's current directory. `portalHost` is there for sovereign clouds
+ * (e.g. `portal.azure.us`).
  */
-export function portalResourceUrl(resourceId: string, portalHost = 'https://portal.azure.com'): string {
-  return `${portalHost}/#@/resource${resourceId}`;
+
+export interface PortalLinkOptions {
+  readonly tenantId?: string;
+  /** Defaults to the public cloud portal. */
+  readonly portalHost?: string;
+}
+
+const DEFAULT_PORTAL_HOST = 'portal.azure.com';
+
+export function portalResourceUrl(resourceId: string, options: PortalLinkOptions = {}): string {
+  const trimmed = resourceId.trim().replace(/\/+$/, '');
+  const path = trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+  const host = (options.portalHost ?? DEFAULT_PORTAL_HOST).replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  const tenant = options.tenantId?.trim();
+  // encodeURI keeps the slashes of the ARM path but escapes anything that would break the
+  // fragment (spaces, quotes) in the rare resource names that contain them.
+  const encodedPath = encodeURI(path);
+  return tenant ? `https://${host}/#@${encodeURIComponent(tenant)}/resource${encodedPath}` : `https://${host}/#resource${encodedPath}`;
 }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { InvocationContext, type HttpRequest, type Timer } from '@azure/functions';
 import type { FunctionSpec } from '../../functions/registry.js';
 import { startDevHost, type DevHost, type DevHostOptions } from '../../src/dev/dev-host.js';
@@ -392,6 +393,32 @@ describe('dev host: HTTP functions', () => {
     expect(wrongMethod.status).toBe(405);
     expect(() => host.addRoute('GET', '/api/items', () => undefined)).toThrow(/reserved/);
     expect(() => host.addRoute('GET', '/runtime/x', () => undefined)).toThrow(/reserved/);
+  });
+
+  it('serves prefix routes (path ending in /*) below exact routes and longer prefixes first', async () => {
+    // Prepare
+    const { host } = await start(httpSpecs([]));
+    const reply = (tag: string) => (req: IncomingMessage, res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`${tag} ${req.url}`);
+    };
+    host.addRoute('POST', '/emu/*', reply('short'));
+    host.addRoute('POST', '/emu/deep/*', reply('long'));
+    host.addRoute('POST', '/emu/exact', reply('exact'));
+
+    // Act
+    const text = async (path: string, method = 'POST') => {
+      const res = await fetch(`${host.url}${path}`, { method });
+      return `${res.status} ${await res.text()}`;
+    };
+
+    // Assess
+    expect(await text('/emu/a;b=1/c')).toBe('200 short /emu/a;b=1/c');
+    expect(await text('/emu')).toBe('200 short /emu');
+    expect(await text('/emu/deep/x?y=1')).toBe('200 long /emu/deep/x?y=1');
+    expect(await text('/emu/exact')).toBe('200 exact /emu/exact');
+    expect(await text('/emulator')).toMatch(/^404/);
+    expect((await fetch(`${host.url}/emu/a`)).status).toBe(405);
+    expect(() => host.addRoute('GET', '/api/*', () => undefined)).toThrow(/reserved/);
   });
 });
 

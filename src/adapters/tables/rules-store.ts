@@ -7,7 +7,7 @@ import { ensureTable, isTableError } from './table-clients.js';
 /**
  * Table `rules`: PartitionKey `rule`, RowKey the lower-case rule name. Every read is the
  * whole (small) partition, since the engine needs all rules in priority order.
- * `conditions` is stored as JSON. Rows are parsed with the same validator the write path
+ * `conditions` and `review` are stored as JSON. Rows are parsed with the same validator the write path
  * uses, so a row edited by hand that cannot be understood is reported, not guessed at.
  */
 export class TableRulesStore implements RulesPort {
@@ -36,6 +36,7 @@ export class TableRulesStore implements RulesPort {
         mode: validated.mode,
         action: validated.action,
         conditions: JSON.stringify(validated.conditions),
+        ...(validated.review ? { review: JSON.stringify(validated.review) } : {}),
         ...(validated.description ? { description: validated.description } : {}),
         updatedAt: new Date(),
       },
@@ -67,6 +68,15 @@ function fromRow(row: Record<string, unknown>): StoredRule {
         throw new Error(`conditions: is not valid JSON (${(error as Error).message})`);
       }
     }
+    let review: unknown;
+    if (row.review !== undefined) {
+      if (typeof row.review !== 'string') throw new Error('review: must be a JSON string');
+      try {
+        review = JSON.parse(row.review);
+      } catch (error) {
+        throw new Error(`review: is not valid JSON (${(error as Error).message})`);
+      }
+    }
     const rule = parseRule({
       name,
       priority: typeof row.priority === 'bigint' ? Number(row.priority) : row.priority,
@@ -75,6 +85,7 @@ function fromRow(row: Record<string, unknown>): StoredRule {
       action: row.action,
       conditions,
       ...(row.description === undefined ? {} : { description: row.description }),
+      ...(review === undefined ? {} : { review }),
     });
     return { ok: true, rule };
   } catch (error) {

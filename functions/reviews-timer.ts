@@ -1,0 +1,19 @@
+import type { InvocationContext, Timer } from '@azure/functions';
+import { getServices } from '../src/composition.js';
+import type { TimerFunctionSpec } from './registry.js';
+
+/** Every minute: post owed cards, remind, expire, and bring stale cards up to date. */
+export async function reviewsTimerHandler(_timer: Timer, context: InvocationContext): Promise<void> {
+  const report = await getServices().reviews.runTimer();
+  if (report.posted + report.reminded + report.expired + report.updated + report.errors.length > 0) {
+    context.log(`Reviews: ${report.posted} posted, ${report.reminded} reminded, ${report.expired} expired, ${report.updated} cards updated, ${report.errors.length} error(s)`);
+  }
+  for (const error of report.errors) context.warn(`Reviews: ${error}`);
+}
+
+export const reviewsTimer: TimerFunctionSpec = {
+  kind: 'timer',
+  name: 'reviews',
+  schedule: '0 * * * * *',
+  handler: reviewsTimerHandler,
+};

@@ -1,0 +1,437 @@
+/**
+ * Turns a review card view (app/review-ports) into the Adaptive Card 1.5 that Teams shows,
+ * plus the two envelopes it travels in: the message activity the bot posts and the body of
+ * the Universal Actions invoke response.
+ *
+ * One shared message goes to the channel. It is read-only for everyone; its `refresh`
+ * clause makes Teams ask the bot for a per-user view for the approvers, who then see the
+ * comment box and Approve / Reject buttons. When the request is decided the bot replaces the
+ * shared message with a final card (no inputs, no buttons, no refresh), which also replaces
+ * every per-user view.
+ */
+import { ActionSet, AdaptiveCard, Container, ExecuteAction, Fact, FactSet, OpenUrlAction, TextBlock, TextInput } from '@microsoft/teams.cards';
+import type { CardElementArray, IAdaptiveCard, IExecuteAction, IRefreshDefinition, TextBlockOptions, TextColor } from '@microsoft/teams.cards';
+import type { ReviewCardModel, ReviewCardView, ReviewStatus, TenantBadge } from '../../app/review-ports.js';
+
+export const ADAPTIVE_CARD_SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
+export const ADAPTIVE_CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
+
+/**
+ * Teams keeps user-specific views for at most 60 users per card: `refresh.userIds` may list
+ * no more than 60 users. In chats and channels with 60 members or fewer Teams refreshes the
+ * card for everyone anyway; in larger ones only the listed users get their view
+ * automatically and the others use "Refresh card" in the message menu.
+ */
+export const MAX_REFRESH_USERS = 60;
+
+/** Caps for text that comes from people rather than from Azure or configuration. */
+export const TEXT_LIMITS = {
+  message: 300,
+  comment: 500,
+  name: 100,
+  notice: 300,
+  rule: 300,
+  error: 300,
+  status: 40,
+  summary: 200,
+} as const;
+
+/** A plain JSON Adaptive Card, ready to be serialised into an activity or invoke response. */
+export type AdaptiveCardJson = IAdaptiveCard & { readonly version: '1.5'; readonly $schema: typeof ADAPTIVE_CARD_SCHEMA };
+
+export interface MessageActivity {
+  readonly type: 'message';
+  readonly summary: string;
+  readonly attachments: readonly [{ readonly contentType: typeof ADAPTIVE_CARD_CONTENT_TYPE; readonly content: AdaptiveCardJson }];
+}
+
+export interface InvokeCardResponse {
+  readonly statusCode: 200;
+  readonly type: typeof ADAPTIVE_CARD_CONTENT_TYPE;
+  readonly value: AdaptiveCardJson;
+}
+
+type FinalStatus = Extract<ReviewStatus, { readonly at: Date }>;
+type Line = { readonly text: string; readonly color?: TextColor; readonly subtle?: boolean };
+
+export function toApprovalCard(view: ReviewCardView): AdaptiveCardJson {
+  const { model, status } = view;
+  const body: CardElementArray = [];
+
+  if (view.notice) {
+    body.push(new TextBlock(plainLine(view.notice, TEXT_LIMITS.notice), { wrap: true, weight: 'Bolder', color: 'Warning' }));
+  }
+  body.push(
+    new TextBlock(`Private endpoint request for ${plainLine(model.vault.name, TEXT_LIMITS.name)}`, { wrap: true, size: 'Medium', weight: 'Bolder', style: 'heading' }),
+    lineBlock(statusBadge(status), { weight: 'Bolder', spacing: 'None' }),
+    requestFacts(model),
+    requestMessage(model.requestMessage),
+    new TextBlock(whyReview(model.rule), { wrap: true, spacing: 'Small' }),
+  );
+
+  const links = portalLinks(model.links);
+  if (links.length > 0) body.push(new ActionSet(...links));
+
+  // The expiry only matters while the request is still open; on a decided card it would read
+  // as a deadline that no longer applies.
+  if (model.expiresAt && status.state === 'awaiting') {
+    const then = model.timeoutAction === 'reject' ? 'rejected automatically' : 'left Pending';
+    body.push(new TextBlock(`Expires ${when(model.expiresAt)}; then ${then}`, { wrap: true, isSubtle: true, spacing: 'Small' }));
+  }
+
+  const outcome = outcomeLine(status);
+  if (outcome) body.push(lineBlock(outcome, { weight: 'Bolder', separator: true }));
+
+  const card = new AdaptiveCard().withOptions({ version: '1.5', $schema: ADAPTIVE_CARD_SCHEMA, fallbackText: summaryText(view) });
+
+  // Inputs, buttons and refresh exist only while the request waits for a decision; every
+  // other status is read-only for everyone.
+  if (status.state === 'awaiting') {
+    switch (view.audience) {
+      case 'approver':
+        body.push(...approverControls());
+        card.withActions(...decisionButtons(model));
+        break;
+      case 'shared': {
+        const eligible = eligibleApprovers(model);
+        body.push(...waitingLines(eligible.length));
+        // With nobody eligible there is no approver view to hand out: an empty `userIds` would
+        // switch automatic refresh off anyway, so the card goes without `refresh`.
+        if (eligible.length > 0) card.withRefresh(refreshDefinition(model, eligible));
+        break;
+      }
+      case 'requester':
+        // A notice (e.g. the answer to a click the requester was not allowed to make) already
+        // says why there are no buttons; repeating it would push the card down.
+        if (!view.notice) body.push(readOnlyLine('You requested this endpoint, so someone else must approve it.'));
+        break;
+      case 'viewer':
+        if (!view.notice) body.push(readOnlyLine('Only the listed approvers can decide this request.'));
+        break;
+    }
+  }
+
+  return toPlainJson(card.withBody(...body)) as AdaptiveCardJson;
+}
+
+function lineBlock(line: Line, options: TextBlockOptions): TextBlock {
+  return new TextBlock(line.text, {
+    wrap: true,
+    ...options,
+    ...(line.color ? { color: line.color } : {}),
+    ...(line.subtle ? { isSubtle: true } : {}),
+  });
+}
+
+/** The activity to post (or to update in place) in the review conversation. */
+export function toMessageActivity(view: ReviewCardView): MessageActivity {
+  return {
+    type: 'message',
+    summary: summaryText(view),
+    attachments: [{ contentType: ADAPTIVE_CARD_CONTENT_TYPE, content: toApprovalCard(view) }],
+  };
+}
+
+/** The body of the `adaptiveCard/action` invoke response: the card this user should now see. */
+export function toInvokeCardResponse(view: ReviewCardView): InvokeCardResponse {
+  return { statusCode: 200, type: ADAPTIVE_CARD_CONTENT_TYPE, value: toApprovalCard(view) };
+}
+
+/**
+ * A short plain-text line for notifications and chat previews (the activity `summary`) and
+ * for clients that cannot render the card (`fallbackText`).
+ */
+export function summaryText(view: ReviewCardView): string {
+  const vault = plainLine(view.model.vault.name, TEXT_LIMITS.name);
+  const status = view.status;
+  let head: string;
+  switch (status.state) {
+    case 'awaiting':
+      head = 'Awaiting review';
+      break;
+    case 'approving':
+    case 'rejecting':
+    case 'approved':
+    case 'rejected':
+      head = `${statusBadge(status).text} by ${plainLine(status.by.name, TEXT_LIMITS.name)}`;
+      break;
+    default:
+      head = statusBadge(status).text;
+  }
+  return truncate(`${head}: private endpoint request for ${vault}`, TEXT_LIMITS.summary);
+}
+
+/**
+ * Approvers who get their approver view through refresh: each approver once, in the
+ * configured order, without the requester (who may not approve their own request).
+ */
+export function eligibleApprovers(model: ReviewCardModel): string[] {
+  const requester = model.requester.objectId?.trim().toLowerCase();
+  const seen = new Set<string>();
+  for (const id of model.approverIds) {
+    const key = id.trim().toLowerCase();
+    if (key && key !== requester) seen.add(key);
+  }
+  return [...seen];
+}
+
+/**
+ * Teams matches `refresh.userIds` against user MRIs. An Entra user's MRI is
+ * `8:orgid:{objectId}`; an ID that already is an MRI (`8:orgid:…`, `29:…`) passes through.
+ */
+export function teamsUserMri(objectIdOrMri: string): string {
+  const id = objectIdOrMri.trim();
+  return /^\d+:/.test(id) ? id : `8:orgid:${id.toLowerCase()}`;
+}
+
+/**
+ * Makes text written by people safe to show in a markdown TextBlock: Adaptive Card markdown
+ * renders `[text](url)` as a link whose target is hidden, so a request message could dress up
+ * a phishing link as "Approve here"; `<at>` tags could render as mentions; `{{DATE(…)}}`
+ * would be formatted by the host and could fake a timestamp. Links become `text (url)` so the
+ * target is visible, leftover link syntax is broken apart, mention tags are dropped, control
+ * and bidirectional-override characters (which can disguise text) are removed, and the result
+ * is capped at `max` characters.
+ */
+export function neutralizeText(value: string, max: number, options: { readonly multiline?: boolean } = {}): string {
+  let text = value
+    .replace(/\r\n?/g, '\n')
+    .replace(/[\u0000-\u0008\u000B-\u001F\u007F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, '')
+    .replace(/<\/?at\b[^>]*>/gi, '')
+    .replace(/!?\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?[^)\n]*\)/g, (_match, label: string, url: string) => {
+      const shown = label.trim();
+      return shown ? `${shown} (${url})` : `(${url})`;
+    })
+    // Whatever link syntax is left (nested brackets, reference definitions) no longer parses
+    // once `]` is not directly followed by `(` or `:`.
+    .replace(/\]([(:[])/g, '] $1')
+    .replace(/\{\{/g, '{ {');
+  text = options.multiline ? text.replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n') : text.replace(/\s+/g, ' ');
+  return truncate(text.trim(), max);
+}
+
+function plainLine(value: string, max: number): string {
+  return neutralizeText(value, max);
+}
+
+function truncate(text: string, max: number): string {
+  // Count code points, not UTF-16 units, so an emoji is never cut in half.
+  const chars = Array.from(text);
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('').trimEnd()}…`;
+}
+
+/**
+ * `{{DATE}}`/`{{TIME}}` let each client show the time in the reader's own time zone and
+ * locale. The host only recognises `yyyy-mm-ddThh:mm:ssZ`, without milliseconds.
+ */
+function when(date: Date): string {
+  if (Number.isNaN(date.getTime())) return 'an unknown time';
+  const iso = date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return `{{DATE(${iso}, SHORT)}} {{TIME(${iso})}}`;
+}
+
+function statusBadge(status: ReviewStatus): Line {
+  switch (status.state) {
+    case 'awaiting':
+      return { text: 'Awaiting review', color: 'Accent' };
+    case 'approving':
+      return { text: 'Approving…', subtle: true };
+    case 'rejecting':
+      return { text: 'Rejecting…', subtle: true };
+    case 'approved':
+      return { text: 'Approved', color: 'Good' };
+    case 'rejected':
+      return { text: 'Rejected', color: 'Attention' };
+    case 'decided-elsewhere':
+      return { text: `${plainLine(status.status, TEXT_LIMITS.status)} outside Linkgate`, color: 'Warning' };
+    case 'vanished':
+      return { text: 'Deleted', subtle: true };
+    case 'expired':
+      return { text: 'Expired', color: 'Warning' };
+    case 'failed':
+      return { text: 'Failed', color: 'Attention' };
+  }
+}
+
+function outcomeLine(status: ReviewStatus): Line | undefined {
+  switch (status.state) {
+    case 'awaiting':
+      return undefined;
+    case 'approving':
+      return { text: `Approving… (by ${plainLine(status.by.name, TEXT_LIMITS.name)})`, subtle: true };
+    case 'rejecting':
+      return { text: `Rejecting… (by ${plainLine(status.by.name, TEXT_LIMITS.name)})`, subtle: true };
+    default:
+      return finalOutcome(status);
+  }
+}
+
+function finalOutcome(status: FinalStatus): Line {
+  const at = when(status.at);
+  switch (status.state) {
+    case 'approved':
+      return { text: `Approved by ${plainLine(status.by.name, TEXT_LIMITS.name)} at ${at}${commentSuffix(status.comment)}`, color: 'Good' };
+    case 'rejected':
+      return { text: `Rejected by ${plainLine(status.by.name, TEXT_LIMITS.name)} at ${at}${commentSuffix(status.comment)}`, color: 'Attention' };
+    case 'decided-elsewhere':
+      return { text: `Status set to ${plainLine(status.status, TEXT_LIMITS.status)} outside Linkgate (portal or CLI) at ${at}`, color: 'Warning' };
+    case 'vanished':
+      return { text: 'The connection was deleted before anyone decided', subtle: true };
+    case 'expired':
+      return { text: `Expired at ${at}; ${status.action === 'reject' ? 'rejected automatically' : 'left Pending'}`, color: 'Warning' };
+    case 'failed':
+      return { text: `Failed: ${plainLine(status.error, TEXT_LIMITS.error)}`, color: 'Attention' };
+  }
+}
+
+function commentSuffix(comment: string | undefined): string {
+  const text = comment ? plainLine(comment, TEXT_LIMITS.comment) : '';
+  return text ? `: ${text}` : '';
+}
+
+const TENANT_BADGES: Readonly<Record<TenantBadge, string>> = {
+  'same-tenant': 'Same tenant',
+  external: 'External tenant',
+  'not-visible': 'Not visible to Linkgate',
+  unknown: 'Unknown',
+};
+
+function requestFacts(model: ReviewCardModel): FactSet {
+  const requester = model.requester;
+  const tenantId = requester.tenantId ? plainLine(requester.tenantId, TEXT_LIMITS.name) : '';
+  const tenant = tenantId ? `${TENANT_BADGES[requester.badge]} (${tenantId})` : TENANT_BADGES[requester.badge];
+  return new FactSet(
+    new Fact('Vault', plainLine(model.vault.name, TEXT_LIMITS.name)),
+    new Fact('Resource group', plainLine(model.vault.resourceGroup, TEXT_LIMITS.name)),
+    new Fact('Subscription', plainLine(model.vault.subscriptionId, TEXT_LIMITS.name)),
+    new Fact('Requested', when(model.requestedAt)),
+    new Fact('Private endpoint', optional(requester.privateEndpointName ?? lastSegment(requester.privateEndpointId))),
+    new Fact('Requester subscription', optional(requester.subscriptionId)),
+    new Fact('Requester tenant', tenant),
+  );
+}
+
+function optional(value: string | undefined): string {
+  const text = value ? plainLine(value, TEXT_LIMITS.name) : '';
+  return text || 'Unknown';
+}
+
+function lastSegment(resourceId: string | undefined): string | undefined {
+  return resourceId?.split('/').filter(Boolean).pop();
+}
+
+function requestMessage(message: string | undefined): Container {
+  const text = message ? neutralizeText(message, TEXT_LIMITS.message, { multiline: true }) : '';
+  const block = text ? new TextBlock(`“${text}”`, { wrap: true }) : new TextBlock('(no message)', { wrap: true, isSubtle: true });
+  return new Container(block).withStyle('emphasis').withSpacing('Small');
+}
+
+function whyReview(rule: ReviewCardModel['rule']): string {
+  const summary = plainLine(rule.summary, TEXT_LIMITS.rule);
+  const name = rule.name ? plainLine(rule.name, TEXT_LIMITS.name) : '';
+  return `**Why review:** ${name ? `${name}: ${summary}` : summary}`;
+}
+
+function portalLinks(links: ReviewCardModel['links']): OpenUrlAction[] {
+  const out: OpenUrlAction[] = [];
+  // Links are built by the app layer, but only https URLs become buttons: anything else is a
+  // bug upstream and should not turn into a clickable target.
+  if (isHttps(links.vault)) out.push(new OpenUrlAction(links.vault, { title: 'Open vault in portal' }));
+  if (links.privateEndpoint && isHttps(links.privateEndpoint)) out.push(new OpenUrlAction(links.privateEndpoint, { title: 'Open private endpoint' }));
+  return out;
+}
+
+function isHttps(url: string): boolean {
+  try {
+    return new URL(url).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function approverControls(): CardElementArray {
+  return [
+    new TextInput({
+      id: 'comment',
+      label: 'Comment',
+      isMultiline: true,
+      placeholder: 'Reason (required to reject)',
+      maxLength: TEXT_LIMITS.comment,
+      separator: true,
+    }),
+    new TextBlock('Rejecting is permanent: a rejected connection can never be approved later.', { wrap: true, color: 'Attention' }),
+  ];
+}
+
+function actionData(model: ReviewCardModel): { approvalKey: string; generation: number } {
+  return { approvalKey: model.approvalKey, generation: model.generation };
+}
+
+function decisionButtons(model: ReviewCardModel): ExecuteAction[] {
+  // `associatedInputs: 'auto'` sends the comment box with the click; the generation lets the
+  // bot recognise a click on an older card.
+  return [
+    new ExecuteAction({ title: 'Approve', verb: 'approve', style: 'positive', data: actionData(model), associatedInputs: 'auto' }),
+    new ExecuteAction({ title: 'Reject', verb: 'reject', style: 'destructive', data: actionData(model), associatedInputs: 'auto' }),
+  ];
+}
+
+function waitingLines(approvers: number): CardElementArray {
+  if (approvers === 0) return [readOnlyLine('No approvers are configured for this request.')];
+  const lines = [readOnlyLine(approvers === 1 ? 'Waiting for 1 approver.' : `Waiting for one of ${approvers} approvers.`)];
+  if (approvers > MAX_REFRESH_USERS) {
+    lines.push(new TextBlock('Approvers who see no buttons: choose Refresh card in the message menu.', { wrap: true, isSubtle: true, size: 'Small', spacing: 'None' }));
+  }
+  return lines;
+}
+
+function readOnlyLine(text: string): TextBlock {
+  return new TextBlock(text, { wrap: true, isSubtle: true, separator: true });
+}
+
+function refreshDefinition(model: ReviewCardModel, approvers: readonly string[]): IRefreshDefinition {
+  const action: IExecuteAction = new ExecuteAction({ title: 'Refresh', verb: 'refresh', data: actionData(model) });
+  return { action, userIds: approvers.slice(0, MAX_REFRESH_USERS).map(teamsUserMri) };
+}
+
+/**
+ * The builders write every schema default onto each object (`requires: {}`,
+ * `isVisible: true`, `spacing: 'Default'`, …), some of them newer than 1.5. Dropping those
+ * keeps the payload to what a 1.5 host reads and well under the Teams message size limit.
+ * Action `data` is copied untouched: it is the bot's own payload.
+ */
+const BUILDER_DEFAULTS: Readonly<Record<string, readonly unknown[]>> = {
+  isVisible: [true],
+  separator: [false],
+  height: ['auto'],
+  spacing: ['Default'],
+  isSortKey: [false],
+  showBorder: [false],
+  roundedCorners: [false],
+  bleed: [false],
+  wrap: [false],
+  isSubtle: [false],
+  isRequired: [false],
+  isMultiline: [false],
+  mode: ['primary'],
+  isEnabled: [true],
+  conditionallyEnabled: [false],
+  style: ['default', 'Text'],
+};
+
+function toPlainJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(toPlainJson);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    if (child === undefined) continue;
+    if (key === 'data') {
+      out[key] = JSON.parse(JSON.stringify(child)) as unknown;
+      continue;
+    }
+    if (BUILDER_DEFAULTS[key]?.includes(child)) continue;
+    if (key === 'requires' && typeof child === 'object' && child !== null && Object.keys(child).length === 0) continue;
+    out[key] = toPlainJson(child);
+  }
+  return out;
+}

@@ -1,0 +1,415 @@
+/**
+ * The Teams bot: receives Bot Framework activities on POST /api/messages through the Teams SDK
+ * (@microsoft/teams.apps), answers Universal Action clicks on approval cards, remembers the
+ * conversations it is installed in, and gives the review use cases a notifier to post cards.
+ *
+ * Authentication of inbound requests is the SDK's: every request must carry a Bot Framework
+ * JWT (RS256, key from the Bot Framework JWKS, issuer https://api.botframework.com, audience
+ * the bot's app ID, not expired, `serviceurl` claim equal to the activity's serviceUrl)
+ * (https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication).
+ * Only `dev-anonymous`, which configuration allows in dev mode alone, turns that off.
+ *
+ * Outbound calls authenticate as the bot with the user-assigned managed identity whose client
+ * ID is the bot's app ID (no secret anywhere); in dev mode a fixed token stands in.
+ *
+ * The SDK falls back to process.env (CLIENT_ID, CLIENT_SECRET, TENANT_ID, SERVICE_URL,
+ * MANAGED_IDENTITY_CLIENT_ID, CLOUD, OAUTH_URL, DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS,
+ * LOG, LOG_LEVEL) for every option it is not given, so every one of those is given here and
+ * only Linkgate's own configuration decides.
+ */
+import {
+  PUBLIC,
+  withOverrides,
+  type AdaptiveCardActionErrorResponse,
+  type AdaptiveCardActionMessageResponse,
+  type AdaptiveCardActionResponse,
+  type CloudEnvironment,
+  type IAdaptiveCardActionInvokeActivity,
+  type IConversationUpdateActivity,
+  type InstallUpdateActivity,
+} from '@microsoft/teams.api';
+import { App, type AppOptions, type HttpRouteHandler, type IHttpServerAdapter, type IPlugin } from '@microsoft/teams.apps';
+import type { CardAction, CardActionResult, ConversationReference, ConversationStore, ReviewNotifier } from '../../app/review-ports.js';
+import { isGuid } from '../../domain/resource-id.js';
+import { TEXT_LIMITS, toInvokeCardResponse } from './approval-card.js';
+import { ConversationPacer } from './pacer.js';
+import { createTeamsNotifier, type BotConnectorCalls } from './teams-notifier.js';
+
+export interface TeamsBotOptions {
+  /** The bot's app (client) ID = the user-assigned managed identity's client ID in Azure. */
+  readonly botId: string;
+  /** Single-tenant bot: the tenant of the bot registration and of the conversations it serves. */
+  readonly tenantId: string;
+  /** Bot Connector base URL (Teams: https://smba.trafficmanager.net/teams; dev: the emulator's). */
+  readonly serviceUrl: string;
+  readonly auth:
+    | { readonly kind: 'managed-identity'; readonly managedIdentityClientId: string }
+    | { readonly kind: 'dev-anonymous' };
+  /**
+   * Test/sovereign override of the Bot Framework OpenID metadata (JWKS) and token issuer.
+   * `botScope` is the outbound token's scope in a sovereign cloud (public: https://api.botframework.com/.default).
+   */
+  readonly cloud?: { readonly openIdMetadataUrl: string; readonly tokenIssuer: string; readonly loginEndpoint?: string; readonly botScope?: string };
+  readonly onCardAction: (action: CardAction) => Promise<CardActionResult>;
+  readonly conversations: ConversationStore;
+  readonly log: BotLog;
+  readonly now?: () => Date;
+  /** dev only: a fixed outbound token instead of acquiring one. */
+  readonly outboundToken?: () => Promise<string>;
+}
+
+export interface BotLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface TeamsBot {
+  /** Handles one POST /api/messages request (body already parsed as JSON, headers lower-cased). */
+  handle(request: { body: unknown; headers: Record<string, string> }): Promise<{ status: number; body?: unknown }>;
+  readonly notifier: ReviewNotifier;
+}
+
+export const MESSAGING_ENDPOINT = '/api/messages';
+export const CARD_NOT_UNDERSTOOD = 'This card could not be understood; nothing was changed.';
+export const CLICK_FAILED = 'Linkgate could not process this click; nothing was changed unless the card says so.';
+/**
+ * The outbound token in dev mode when none is given; only emulators accept it. It is an unsigned
+ * JWT because the SDK decodes (without verifying) every outbound token to read its expiry, and
+ * throws on anything that is not JWT-shaped.
+ */
+export const DEV_OUTBOUND_TOKEN = [{ alg: 'none', typ: 'JWT' }, { iss: 'linkgate-dev', aud: 'https://api.botframework.com' }]
+  .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url'))
+  .concat('')
+  .join('.');
+
+/** Bot Connector calls get this long before they are abandoned (the SDK's axios default is no timeout). */
+const HTTP_TIMEOUT_MS = 30_000;
+const VERBS: ReadonlySet<string> = new Set(['approve', 'reject', 'refresh']);
+const MAX_APPROVAL_KEY_LENGTH = 1_024;
+const MAX_NAME_LENGTH = 256;
+
+export function createTeamsBot(options: TeamsBotOptions): TeamsBot {
+  const now = options.now ?? (() => new Date());
+  const log = options.log;
+  const adapter = new MessagesRouteAdapter(log);
+  const app = new App(teamsAppOptions(options, adapter));
+
+  app.on('card.action', async ({ activity }) => answerCardAction(activity, options));
+  app.on('conversationUpdate', async ({ activity }) => trackConversationUpdate(activity, options, now()));
+  // `installationUpdate` rather than `install.add`/`install.remove`: Teams also sends
+  // `add-upgrade` and `remove-upgrade`, which mean the same for us
+  // (https://github.com/microsoft/botframework-sdk/issues/6139).
+  app.on('installationUpdate', async ({ activity }) => trackInstallationUpdate(activity, options, now()));
+
+  let initializing: Promise<void> | undefined;
+  const initialize = (): Promise<void> => {
+    initializing ??= app.initialize().catch((error: unknown) => {
+      initializing = undefined; // the next request tries again
+      throw error;
+    });
+    return initializing;
+  };
+
+  const connector: BotConnectorCalls = {
+    async send(conversationId, activity) {
+      return (await app.send(conversationId, activity)).id;
+    },
+    async update(conversationId, activityId, activity) {
+      // The activity ID in the body too, as the Bot Framework update operation expects.
+      await app.api.conversations.updateActivity(conversationId, activityId, { ...activity, id: activityId });
+    },
+    async reply(conversationId, activityId, activity) {
+      // app.reply posts to `conversationId;messageid=<activityId>`, which is how Teams routes a
+      // message into a channel thread; it accepts only Teams' numeric message IDs.
+      if (/^[1-9]\d*$/.test(activityId)) await app.reply(conversationId, activityId, activity);
+      else await app.api.conversations.replyToActivity(conversationId, activityId, activity);
+    },
+  };
+  const pacer = new ConversationPacer({ now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) });
+  const notifier = createTeamsNotifier({ connector, pacer, log, now });
+
+  return {
+    notifier,
+    async handle(request) {
+      if (!looksLikeActivity(request.body)) {
+        return { status: 400, body: { error: 'The body must be a Bot Framework activity with type and serviceUrl.' } };
+      }
+      await initialize();
+      const handler = adapter.messages;
+      if (!handler) throw new Error(`The Teams SDK did not register ${MESSAGING_ENDPOINT}`);
+      const response = await handler({ body: request.body, headers: request.headers });
+      return response.body === undefined ? { status: response.status } : { status: response.status, body: response.body };
+    },
+  };
+}
+
+/**
+ * Every App option, so that nothing comes from process.env. Exported for the test that proves it.
+ */
+export function teamsAppOptions(options: TeamsBotOptions, adapter: IHttpServerAdapter): AppOptions<IPlugin> {
+  if (!isGuid(options.botId)) throw new Error(`Teams bot ID must be an app (client) ID GUID, got '${options.botId}'`);
+  if (!isGuid(options.tenantId)) throw new Error(`Teams tenant ID must be a GUID, got '${options.tenantId}'`);
+  const dev = options.auth.kind === 'dev-anonymous';
+  if (!dev && options.outboundToken) throw new Error('A fixed outbound token is only for dev-anonymous mode');
+  const devToken = options.outboundToken ?? (() => Promise.resolve(DEV_OUTBOUND_TOKEN));
+  const cloud = cloudEnvironment(options.cloud);
+  const logger = sdkLogger(options.log, 'teams');
+  return {
+    clientId: options.botId,
+    // An empty string, not undefined: the SDK reads CLIENT_SECRET from the environment when the
+    // option is undefined (`??`) and would switch to client-secret auth; '' is kept and means none.
+    clientSecret: '',
+    tenantId: options.tenantId,
+    // Normally equal to clientId: the SDK then gets tokens as that user-assigned managed identity
+    // itself. A different ID makes the SDK use that identity as a federated credential of the
+    // bot's app registration instead. In dev mode the token override wins over either.
+    managedIdentityClientId: options.auth.kind === 'managed-identity' ? options.auth.managedIdentityClientId : options.botId,
+    ...(dev ? { token: () => devToken().then(requireJwtShape) } : {}),
+    applicationIdUri: undefined, // only for app.function() (tabs calling the bot); not used
+    client: { name: 'teams', logger, timeout: HTTP_TIMEOUT_MS },
+    logger,
+    storage: undefined, // the SDK's in-memory store; Linkgate keeps no bot state in it
+    plugins: [],
+    httpServerAdapter: adapter,
+    // No user sign-in: never fetch a user token per activity.
+    oauth: { fetchUserToken: false },
+    activity: { mentions: { stripText: false } },
+    dangerouslyAllowUnauthenticatedRequests: dev,
+    messagingEndpoint: MESSAGING_ENDPOINT,
+    serviceUrl: options.serviceUrl,
+    apiClientSettings: { oauthUrl: cloud.tokenServiceUrl },
+    cloud,
+  };
+}
+
+function requireJwtShape(token: string): string {
+  if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) throw new Error('The dev outbound token must be JWT-shaped (header.payload.signature); the Teams SDK decodes it');
+  return token;
+}
+
+function cloudEnvironment(override: TeamsBotOptions['cloud']): CloudEnvironment {
+  if (!override) return PUBLIC;
+  return withOverrides(PUBLIC, {
+    openIdMetadataUrl: override.openIdMetadataUrl,
+    tokenIssuer: override.tokenIssuer,
+    ...(override.loginEndpoint ? { loginEndpoint: override.loginEndpoint } : {}),
+    ...(override.botScope ? { botScope: override.botScope } : {}),
+  });
+}
+
+/**
+ * The SDK registers its routes on an adapter and normally starts an Express server. Here the
+ * Functions host is the server: the adapter only keeps the /api/messages handler (JWT check,
+ * activity processing) for `handle` to call.
+ */
+class MessagesRouteAdapter implements IHttpServerAdapter {
+  messages: HttpRouteHandler | undefined;
+
+  constructor(private readonly log: BotLog) {}
+
+  registerRoute(method: 'POST', path: string, handler: HttpRouteHandler): void {
+    if (method === 'POST' && path === MESSAGING_ENDPOINT) this.messages = handler;
+    else this.log.warn(`Teams SDK route ${method} ${path} is not served`);
+  }
+}
+
+/**
+ * The SDK checks the `serviceurl` claim against the activity's serviceUrl only when the activity
+ * has one; an activity without it would pass with any Bot Framework token. Teams always sends it.
+ */
+function looksLikeActivity(body: unknown): body is { type: string; serviceUrl: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const { type, serviceUrl } = body as { type?: unknown; serviceUrl?: unknown };
+  return typeof type === 'string' && type !== '' && typeof serviceUrl === 'string' && serviceUrl !== '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Card clicks (Universal Actions)
+
+type ParsedClick = { readonly ok: true; readonly action: CardAction } | { readonly ok: false; readonly reason: string };
+
+async function answerCardAction(activity: IAdaptiveCardActionInvokeActivity, options: TeamsBotOptions): Promise<AdaptiveCardActionResponse> {
+  const parsed = parseCardAction(activity);
+  if (!parsed.ok) {
+    options.log.warn(`Card click refused (${parsed.reason}) in conversation ${logField(activity.conversation?.id)}`);
+    return messageResponse(CARD_NOT_UNDERSTOOD);
+  }
+  const { action } = parsed;
+  const what = `${action.verb} on ${logField(action.approvalKey)} (generation ${action.generation}) by ${action.user.id}`;
+  try {
+    const result = await options.onCardAction(action);
+    options.log.info(`Card ${what}: ${result.outcome}`);
+    return toInvokeCardResponse(result.view);
+  } catch (error) {
+    options.log.error(`Card ${what} failed: ${logField(error instanceof Error ? error.message : String(error), 500)}`);
+    return errorResponse(CLICK_FAILED);
+  }
+}
+
+/**
+ * What Teams sends for an Action.Execute: `value.action` holds the verb and the action's `data`
+ * merged with the card's inputs (the comment box), `from.aadObjectId` the clicking user's Entra
+ * object ID (https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/work-with-universal-actions-for-adaptive-cards).
+ */
+export function parseCardAction(activity: IAdaptiveCardActionInvokeActivity): ParsedClick {
+  const invoke = activity.value?.action as { verb?: unknown; data?: unknown } | undefined;
+  const verb = invoke?.verb;
+  if (typeof verb !== 'string' || !VERBS.has(verb)) return { ok: false, reason: `unknown verb ${logField(verb)}` };
+  const data = invoke?.data;
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return { ok: false, reason: 'no action data' };
+  const { approvalKey, generation, comment } = data as { approvalKey?: unknown; generation?: unknown; comment?: unknown };
+  if (typeof approvalKey !== 'string' || approvalKey.trim() === '' || approvalKey.length > MAX_APPROVAL_KEY_LENGTH) {
+    return { ok: false, reason: 'no approvalKey' };
+  }
+  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0) {
+    return { ok: false, reason: `generation ${logField(generation)} is not a whole number` };
+  }
+  let note: string | undefined;
+  if (verb !== 'refresh' && comment !== undefined && comment !== null) {
+    if (typeof comment !== 'string') return { ok: false, reason: 'comment is not text' };
+    note = comment.trim() || undefined;
+    // The comment box has this maxLength, so a longer one did not come from our card.
+    if (note !== undefined && Array.from(note).length > TEXT_LIMITS.comment) return { ok: false, reason: 'comment too long' };
+  }
+  const from = activity.from as { aadObjectId?: unknown; name?: unknown } | undefined;
+  const objectId = from?.aadObjectId;
+  if (typeof objectId !== 'string' || !isGuid(objectId)) return { ok: false, reason: 'no Entra object ID for the user' };
+  const userId = objectId.toLowerCase();
+  const name = typeof from?.name === 'string' && from.name.trim() ? from.name.trim().slice(0, MAX_NAME_LENGTH) : userId;
+  const tenantId = conversationTenant(activity);
+  return {
+    ok: true,
+    action: {
+      verb: verb as CardAction['verb'],
+      approvalKey: approvalKey.trim(),
+      generation,
+      ...(note !== undefined ? { comment: note } : {}),
+      user: { id: userId, name, ...(tenantId ? { tenantId } : {}) },
+    },
+  };
+}
+
+function messageResponse(text: string): AdaptiveCardActionMessageResponse {
+  return { statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: text };
+}
+
+/** Universal Actions error answer (https://learn.microsoft.com/adaptive-cards/authoring-cards/universal-action-model#response-format). */
+function errorResponse(text: string): AdaptiveCardActionErrorResponse {
+  return {
+    statusCode: 500,
+    type: 'application/vnd.microsoft.error',
+    value: { code: 'InternalError', message: text, innerHttpError: { statusCode: 500, body: null } },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Where the bot is installed
+
+type ConversationActivity = IConversationUpdateActivity | InstallUpdateActivity;
+
+async function trackConversationUpdate(activity: IConversationUpdateActivity, options: TeamsBotOptions, at: Date): Promise<void> {
+  if (activity.membersAdded?.some((member) => isThisBot(member.id, activity, options))) await remember(activity, options, at);
+  if (activity.membersRemoved?.some((member) => isThisBot(member.id, activity, options))) await forget(activity, options, at);
+}
+
+async function trackInstallationUpdate(activity: InstallUpdateActivity, options: TeamsBotOptions, at: Date): Promise<void> {
+  const action = String(activity.action);
+  if (action === 'add' || action === 'add-upgrade') await remember(activity, options, at);
+  else if (action === 'remove' || action === 'remove-upgrade') await forget(activity, options, at);
+}
+
+async function remember(activity: ConversationActivity, options: TeamsBotOptions, at: Date): Promise<void> {
+  const tenantId = conversationTenant(activity);
+  if (tenantId && tenantId.toLowerCase() !== options.tenantId.toLowerCase()) {
+    // Cards name vaults and requesters of this tenant; a conversation elsewhere is never a target.
+    options.log.warn(`Bot added to conversation ${logField(activity.conversation.id)} of tenant ${logField(tenantId)}, not ${options.tenantId}; not recorded`);
+    return;
+  }
+  const channelData = activity.channelData;
+  const conversation = activity.conversation;
+  const name = channelData?.channel?.name ?? conversation.name;
+  const reference: ConversationReference = {
+    conversationId: baseConversationId(conversation.id),
+    conversationType: String(conversation.conversationType ?? 'unknown'),
+    ...(name ? { name } : {}),
+    ...(channelData?.team?.id ? { teamId: channelData.team.id } : {}),
+    ...(channelData?.team?.name ? { teamName: channelData.team.name } : {}),
+    ...(tenantId ? { tenantId } : {}),
+    serviceUrl: activity.serviceUrl ?? options.serviceUrl,
+    botId: activity.recipient?.id || options.botId,
+    installedAt: at,
+  };
+  await options.conversations.save(reference);
+  options.log.info(`Bot installed in ${reference.conversationType} ${logField(reference.conversationId)} (${logField(reference.teamName ?? reference.name ?? 'unnamed')})`);
+}
+
+async function forget(activity: ConversationActivity, options: TeamsBotOptions, at: Date): Promise<void> {
+  const conversationId = baseConversationId(activity.conversation.id);
+  await options.conversations.markRemoved(conversationId, at);
+  options.log.info(`Bot removed from ${logField(conversationId)}`);
+}
+
+/** In Teams the bot's account ID is `28:<app ID>`; the activity's recipient is the bot. */
+function isThisBot(memberId: string | undefined, activity: ConversationActivity, options: TeamsBotOptions): boolean {
+  if (!memberId) return false;
+  return memberId === activity.recipient?.id || memberId === options.botId || memberId === `28:${options.botId}`;
+}
+
+function conversationTenant(activity: { conversation?: { tenantId?: string }; channelData?: { tenant?: { id?: string } } }): string | undefined {
+  return activity.conversation?.tenantId || activity.channelData?.tenant?.id || undefined;
+}
+
+/** `19:…@thread.tacv2;messageid=123` names a thread of the channel `19:…@thread.tacv2`. */
+function baseConversationId(conversationId: string): string {
+  return conversationId.split(';')[0] ?? conversationId;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging
+
+type SdkLogger = NonNullable<AppOptions<IPlugin>['logger']>;
+type SdkLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/**
+ * The SDK's ILogger over Linkgate's log. Debug and trace are dropped (they include whole
+ * activities). Token validation failures are logged by the SDK as errors; they are caused by
+ * the caller, so they arrive here as warnings. Text is flattened and capped because much of it
+ * comes from requests.
+ */
+function sdkLogger(log: BotLog, name: string): SdkLogger {
+  const write = (level: SdkLevel, parts: unknown[]): void => {
+    if (level === 'debug' || level === 'trace') return;
+    const text = `[${name}] ${parts.map(describe).join(' ')}`;
+    const clipped = logField(text, 1_000);
+    if (level === 'error' && !/^\[[^\]]*\] (JWT |Custom validation failed|Failed to get signing key)/.test(clipped)) log.error(clipped);
+    else if (level === 'error' || level === 'warn') log.warn(clipped);
+    else log.info(clipped);
+  };
+  return {
+    loggerOptions: { level: 'warn', pattern: '*' },
+    error: (...parts: unknown[]) => write('error', parts),
+    warn: (...parts: unknown[]) => write('warn', parts),
+    info: (...parts: unknown[]) => write('info', parts),
+    debug: () => undefined,
+    trace: () => undefined,
+    log: (level: SdkLevel, ...parts: unknown[]) => write(level, parts),
+    child: (child: string) => sdkLogger(log, `${name}/${child}`),
+  };
+}
+
+function describe(part: unknown): string {
+  if (typeof part === 'string') return part;
+  if (part instanceof Error) return `${part.name}: ${part.message}`;
+  try {
+    return JSON.stringify(part) ?? String(part);
+  } catch {
+    return String(part);
+  }
+}
+
+/** One line, bounded: values from requests must not forge log lines or flood them. */
+function logField(value: unknown, max = 200): string {
+  const text = String(value ?? 'unknown').replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
