@@ -217,6 +217,14 @@ describe('Table stores against Azurite', () => {
     expect(await store.vaultsWithOpenRecords()).toEqual([ref.vault.id]);
   });
 
+  it('rules: review settings survive the round trip through the table', async () => {
+    const store = new TableRulesStore(table('rules'));
+    const review = { conversation: '19:partners@thread.tacv2', approvers: ['ada00000-0000-4000-8000-0000000000a1'], expireAfterDays: 2, timeoutAction: 'reject' as const };
+    await store.put({ name: 'partners', priority: 5, enabled: true, mode: 'enforce', action: 'review', conditions: {}, review });
+    const [stored] = await store.list();
+    expect(stored).toMatchObject({ ok: true, rule: { name: 'partners', review } });
+  });
+
   it('rules: a hand-edited row that cannot be understood is reported, not guessed at', async () => {
     const client = table('rules');
     const store = new TableRulesStore(client);

@@ -189,3 +189,33 @@ describe('parseRule: refused rules name the offending field', () => {
     expect(error.message).toContain('is not a valid regular expression');
   });
 });
+
+describe('parseRule: review settings', () => {
+  const base = { name: 'partners', priority: 50, action: 'review' };
+
+  it('accepts a review rule with its own conversation, approvers and timing', () => {
+    const rule = parseRule({
+      ...base,
+      review: { conversation: '19:partners@thread.tacv2', approvers: ['ADA00000-0000-4000-8000-0000000000A1'], remindAfterHours: 4, expireAfterDays: 3, timeoutAction: 'reject' },
+    });
+    expect(rule.review).toEqual({
+      conversation: '19:partners@thread.tacv2',
+      approvers: ['ada00000-0000-4000-8000-0000000000a1'],
+      remindAfterHours: 4,
+      expireAfterDays: 3,
+      timeoutAction: 'reject',
+    });
+  });
+
+  it.each([
+    [{ ...base, action: 'approve', review: {} }, 'review'],
+    [{ ...base, review: { approverGroups: ['ada00000-0000-4000-8000-0000000000a1'] } }, 'review.approverGroups'],
+    [{ ...base, review: { approvers: ['ada@contoso.com'] } }, 'review.approvers[0]'],
+    [{ ...base, review: { remindAfterHours: 0 } }, 'review.remindAfterHours'],
+    [{ ...base, review: { expireAfterDays: 'soon' } }, 'review.expireAfterDays'],
+    [{ ...base, review: { timeoutAction: 'approve' } }, 'review.timeoutAction'],
+    [{ ...base, review: { channel: 'x' } }, 'review.channel'],
+  ])('refuses bad review settings and names the field (%#)', (input, field) => {
+    expect(() => parseRule(input)).toThrow(expect.objectContaining({ name: 'RuleValidationError', field }));
+  });
+});

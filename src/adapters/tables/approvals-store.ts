@@ -5,7 +5,7 @@ import { APPROVAL_STATES, isTerminal, type ApprovalState } from '../../domain/ap
 import { InvalidInputError } from '../../domain/errors.js';
 import { RULE_ACTIONS, type RuleAction } from '../../domain/policy/rule.js';
 import { parseConnectionId, type ConnectionRef, type VaultRef } from '../../domain/resource-id.js';
-import { ensureTable, isTableError } from './table-clients.js';
+import { asDate, ensureTable, isTableError } from './table-clients.js';
 
 /**
  * Table `approvals`: one row per private endpoint connection, moved only by ETag-conditioned
@@ -179,14 +179,6 @@ function parseList(text: string): string[] {
   }
 }
 
-function asDate(value: unknown): Date | undefined {
-  if (value instanceof Date) return value;
-  if (typeof value === 'string') {
-    const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? undefined : date;
-  }
-  return undefined;
-}
 
 function requireEtag(etag: string | undefined): string {
   if (!etag) throw new Error('Table Storage answered without an ETag');

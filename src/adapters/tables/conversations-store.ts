@@ -1,6 +1,6 @@
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import type { ConversationReference, ConversationStore } from '../../app/review-ports.js';
-import { ensureTable, isTableError } from './table-clients.js';
+import { asDate, ensureTable, isTableError } from './table-clients.js';
 
 /**
  * Table `conversations`: the Teams conversations the bot was installed in, the targets
@@ -94,11 +94,3 @@ function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Convers
   };
 }
 
-function asDate(value: unknown): Date | undefined {
-  if (value instanceof Date) return value;
-  if (typeof value === 'string') {
-    const date = new Date(value);
-    return Number.isNaN(date.getTime()) ? undefined : date;
-  }
-  return undefined;
-}

@@ -111,3 +111,13 @@ export function ensureTable(client: TableClient): Promise<void> {
   }
   return pending;
 }
+
+/** A DateTime column as a Date: the SDK gives Date objects, rows written by hand may hold ISO text. */
+export function asDate(value: unknown): Date | undefined {
+  if (value instanceof Date) return value;
+  if (typeof value === 'string') {
+    const date = new Date(value);
+    return Number.isNaN(date.getTime()) ? undefined : date;
+  }
+  return undefined;
+}

@@ -22,7 +22,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DevHost } from '../dev-host.js';
 import { DEMO } from '../demo-world.js';
 import { adaptiveCardInvoke, appInstalled, botAddedToTeam, teamsUserId, type ActivityContext, type EmulatedPerson, type EmulatedTeam } from './activities.js';
-import { ConnectorEmulator, sendJson, type ConnectorChange, type EmulatedMessage } from './connector.js';
+import { sendJson } from '../dev-host.js';
+import { ConnectorEmulator, type ConnectorChange, type EmulatedMessage } from './connector.js';
 import { PAGE_CSS, PAGE_SCRIPT, pageHtml } from './page.js';
 
 export type { EmulatedPerson, EmulatedTeam } from './activities.js';

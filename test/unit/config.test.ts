@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const TENANT = 'c0a1b2c3-0000-4000-8000-00000000c0de';
+const BOT = 'b07b0700-0000-4000-8000-000000000b07';
+const BASE = { LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_ENDPOINT: 'https://acct.table.core.windows.net' };
+
+function failure(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('loadConfig accepted the settings');
+}
+
+describe('configuration', () => {
+  it('reads a minimal Azure configuration with safe defaults, frozen', () => {
+    const config = loadConfig(BASE);
+    expect(config).toMatchObject({
+      devMode: false,
+      homeTenantId: TENANT,
+      arm: { endpoint: 'https://management.azure.com', maxRetries: 4, maxRetryAfterMs: 20_000 },
+      credential: { kind: 'default' },
+      tables: { kind: 'endpoint', endpoint: 'https://acct.table.core.windows.net' },
+      reviewDefaults: { approvers: [], remindAfterHours: 24, expireAfterDays: 7, timeoutAction: 'leave-pending' },
+    });
+    expect(config.teams).toBeUndefined();
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.arm)).toBe(true);
+  });
+
+  it.each([
+    [{ LINKGATE_TABLES_ENDPOINT: 'https://a.table.core.windows.net' }, 'LINKGATE_HOME_TENANT_ID', /is missing/],
+    [{ ...BASE, LINKGATE_HOME_TENANT_ID: 'contoso' }, 'LINKGATE_HOME_TENANT_ID', /GUID/],
+    [{ LINKGATE_HOME_TENANT_ID: TENANT }, 'LINKGATE_TABLES_ENDPOINT', /is missing/],
+    [{ ...BASE, LINKGATE_TABLES_CONNECTION_STRING: 'AccountName=a;AccountKey=b' }, 'LINKGATE_TABLES_ENDPOINT', /both set/],
+    [{ ...BASE, LINKGATE_ARM_ENDPOINT: 'http://management.azure.com' }, 'LINKGATE_ARM_ENDPOINT', /https/],
+    [{ ...BASE, LINKGATE_ARM_CA_FILE: '/nonexistent/ca.pem' }, 'LINKGATE_ARM_CA_FILE', /cannot be read/],
+    [{ ...BASE, LINKGATE_CREDENTIAL: 'dev-token' }, 'LINKGATE_CREDENTIAL', /LINKGATE_DEV_MODE/],
+    [{ ...BASE, LINKGATE_CREDENTIAL: 'secret' }, 'LINKGATE_CREDENTIAL', /'default' or 'dev-token'/],
+    [{ ...BASE, LINKGATE_LEASE_SECONDS: 'soon' }, 'LINKGATE_LEASE_SECONDS', /whole number/],
+    [{ ...BASE, LINKGATE_SWEEP_SUBSCRIPTIONS: 'abc' }, 'LINKGATE_SWEEP_SUBSCRIPTIONS', /not a subscription GUID/],
+    [{ ...BASE, LINKGATE_REVIEW_APPROVERS: 'ada@contoso.com' }, 'LINKGATE_REVIEW_APPROVERS', /object ID/],
+    [{ ...BASE, LINKGATE_REVIEW_TIMEOUT_ACTION: 'approve' }, 'LINKGATE_REVIEW_TIMEOUT_ACTION', /leave-pending/],
+    [{ ...BASE, LINKGATE_TEAMS_BOT_ID: 'linkgate-bot' }, 'LINKGATE_TEAMS_BOT_ID', /GUID/],
+  ])('refuses a bad setting and names it (%#)', (env, setting, message) => {
+    const error = failure(env as Record<string, string>);
+    expect(error.setting).toBe(setting);
+    expect(error.message).toContain(setting);
+    expect(error.message).toMatch(message);
+  });
+
+  it('refuses to start a production configuration that would accept unauthenticated Teams requests', () => {
+    expect(failure({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_AUTH: 'dev-anonymous' }).setting).toBe('LINKGATE_TEAMS_AUTH');
+    expect(failure({ ...BASE, DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS: 'true' }).setting).toBe('DANGEROUSLY_ALLOW_UNAUTHENTICATED_REQUESTS');
+    expect(failure({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_OPENID_METADATA_URL: 'https://evil.example/v1/.well-known/openidconfiguration' }).setting).toBe(
+      'LINKGATE_TEAMS_OPENID_METADATA_URL',
+    );
+    expect(failure({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_SERVICE_URL: 'http://smba.example' }).setting).toBe('LINKGATE_TEAMS_SERVICE_URL');
+  });
+
+  it('configures the bot with its managed identity by default', () => {
+    const config = loadConfig({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, AZURE_CLIENT_ID: '0d0d0000-0000-4000-8000-000000000001' });
+    expect(config.teams).toEqual({
+      botId: BOT,
+      tenantId: TENANT,
+      serviceUrl: 'https://smba.trafficmanager.net/teams',
+      auth: { kind: 'managed-identity', managedIdentityClientId: '0d0d0000-0000-4000-8000-000000000001' },
+    });
+    expect(config.credential).toEqual({ kind: 'default', managedIdentityClientId: '0d0d0000-0000-4000-8000-000000000001' });
+  });
+
+  it('allows the local emulators only in explicit dev mode', () => {
+    const config = loadConfig({
+      ...BASE,
+      LINKGATE_DEV_MODE: 'true',
+      LINKGATE_CREDENTIAL: 'dev-token',
+      LINKGATE_TEAMS_BOT_ID: BOT,
+      LINKGATE_TEAMS_AUTH: 'dev-anonymous',
+      LINKGATE_TEAMS_SERVICE_URL: 'http://127.0.0.1:7071/teams-emulator/connector',
+    });
+    expect(config.credential.kind).toBe('dev-token');
+    expect(config.teams?.auth).toEqual({ kind: 'dev-anonymous' });
+  });
+
+  it('turns reminders and expiry off with 0', () => {
+    const config = loadConfig({ ...BASE, LINKGATE_REVIEW_REMIND_AFTER_HOURS: '0', LINKGATE_REVIEW_EXPIRE_AFTER_DAYS: '0' });
+    expect(config.reviewDefaults.remindAfterHours).toBeUndefined();
+    expect(config.reviewDefaults.expireAfterDays).toBeUndefined();
+  });
+});
