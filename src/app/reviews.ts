@@ -15,7 +15,7 @@ import type {
   ReviewStatus,
   TenantBadge,
 } from './review-ports.js';
-import { truncate, type ReviewHooks, type Workflow } from './workflow.js';
+import { ActionTimeoutError, truncate, type ReviewHooks, type Workflow } from './workflow.js';
 
 export interface ReviewDeps {
   readonly workflow: Workflow;
@@ -137,41 +137,59 @@ export function createReviews(deps: ReviewDeps) {
 
     const comment = action.comment?.trim() ? truncate(action.comment.trim(), 500) : undefined;
     const verb = action.verb === 'approve' ? 'Approved' : 'Rejected';
-    const decided = await workflow.transition(
-      record,
-      { type: 'human', action: action.verb },
-      {
-        decidedBy: `user:${action.user.id.toLowerCase()}`,
-        decidedByName: action.user.name,
-        decisionComment: comment,
-        statusDescription: truncate(`${verb} by ${action.user.name} via Linkgate${comment ? `: ${comment}` : '.'}`, 140),
-        leaseUntil: new Date(clock.now().getTime() + 5 * 60_000),
-      },
-    );
-    if (!decided) {
-      // Someone else decided first: show them what won, once it has settled.
-      record = (await approvals.get(ref)) ?? record;
-      const settled = await waitWhileInFlight(record);
-      return { outcome: 'already-decided', view: viewOf(settled.value, audienceFor(settled.value, action.user.id)) };
-    }
+    // Audited before the state change, like every other step: a crash can repeat an entry, never lose one.
     await audit.append({
       kind: 'human',
       outcome: action.verb,
       actor: userActor(action.user),
       summary: `${verb} by ${action.user.name}${comment ? `: ${comment}` : ''}`,
-      ...context(decided.value),
+      ...context(record.value),
       detail: { comment: comment ?? null, tenantId: action.user.tenantId ?? null },
     });
+    const decided = await workflow.transition(
+      record,
+      { type: 'human', action: action.verb },
+      {
+        decisionAction: action.verb,
+        decidedBy: `user:${action.user.id.toLowerCase()}`,
+        decidedByName: action.user.name,
+        decisionComment: comment,
+        statusDescription: truncate(`${verb} by ${action.user.name} via Linkgate${comment ? `: ${comment}` : '.'}`, 140),
+        leaseUntil: workflow.leaseEnd(),
+      },
+    );
+    if (!decided) {
+      // Someone else decided first: say so in the audit, and show the clicker what won.
+      record = (await approvals.get(ref)) ?? record;
+      const settled = await waitWhileInFlight(record);
+      await audit.append({
+        kind: 'human',
+        outcome: 'duplicate',
+        actor: userActor(action.user),
+        summary: `${action.user.name}'s ${action.verb} came after ${settled.value.decidedByName ?? 'another decision'}'s and changed nothing.`,
+        ...context(settled.value),
+      });
+      return { outcome: 'already-decided', view: viewOf(settled.value, audienceFor(settled.value, action.user.id)) };
+    }
 
-    const acting = (async () => {
+    // The action runs inside this request; a slow provisioning answers "in progress" and the
+    // completion event or the sweep records the result (the record's lease is released for that).
+    let outcome: CardActionResult['outcome'] = 'decided';
+    let notice: string | undefined;
+    try {
       const connection = await deps.connections.get(ref);
-      if (!connection) return workflow.settle(decided, undefined, action.verb === 'approve' ? 'Approved' : 'Rejected');
-      return workflow.act(decided, connection);
-    })();
-    const finished = await settlesWithin(acting, deps.clickBudgetMs);
-    acting.catch((error: unknown) => deps.log.error(`Acting on ${ref.name} after ${action.user.name}'s decision failed: ${(error as Error).message}`));
+      if (connection) await workflow.act(decided, connection, { timeoutMs: deps.clickBudgetMs });
+      else await workflow.settle(decided, undefined, action.verb === 'approve' ? 'Approved' : 'Rejected');
+    } catch (error) {
+      outcome = 'in-progress';
+      notice =
+        error instanceof ActionTimeoutError
+          ? 'Azure accepted the change and is still applying it; this card updates when it is done.'
+          : `Azure has not accepted the change yet (${(error as Error).message}); Linkgate keeps your decision and tries again.`;
+      deps.log.warn(`Acting on ${ref.name} after ${action.user.name}'s decision: ${(error as Error).message}`);
+    }
     const latest = (await approvals.get(ref)) ?? decided;
-    return { outcome: finished ? 'decided' : 'in-progress', view: viewOf(latest.value, audienceFor(latest.value, action.user.id)) };
+    return { outcome, view: viewOf(latest.value, audienceFor(latest.value, action.user.id), notice) };
   }
 
   /** The loser of a race, or a late click, sees the settled card rather than "Approving…" when that takes a moment. */
@@ -238,6 +256,21 @@ export function createReviews(deps: ReviewDeps) {
   async function expire(record: Versioned<ApprovalRecord>): Promise<boolean> {
     const action = record.value.timeoutAction ?? 'leave-pending';
     const days = record.value.expiresAt ? Math.round((record.value.expiresAt.getTime() - record.value.detectedAt.getTime()) / 86_400_000) : 0;
+    const expired = await workflow.transition(
+      record,
+      { type: 'expired', action },
+      action === 'reject'
+        ? {
+            decisionAction: 'reject',
+            decidedBy: 'system:reviews',
+            decidedByName: 'Linkgate (review expired)',
+            statusDescription: truncate(`Rejected by Linkgate: no decision within ${days} day(s).`, 140),
+            leaseUntil: workflow.leaseEnd(),
+          }
+        : {},
+    );
+    // A click can win the race with expiry; only the winner writes the entry.
+    if (!expired) return false;
     await audit.append({
       kind: 'result',
       outcome: 'expired',
@@ -245,19 +278,6 @@ export function createReviews(deps: ReviewDeps) {
       summary: action === 'reject' ? `No decision within ${days} day(s): rejecting, as the rule says.` : `No decision within ${days} day(s): left Pending.`,
       ...context(record.value),
     });
-    const expired = await workflow.transition(
-      record,
-      { type: 'expired', action },
-      action === 'reject'
-        ? {
-            decidedBy: 'system:reviews',
-            decidedByName: 'Linkgate (review expired)',
-            statusDescription: truncate(`Rejected by Linkgate: no decision within ${days} day(s).`, 140),
-            leaseUntil: new Date(clock.now().getTime() + 5 * 60_000),
-          }
-        : {},
-    );
-    if (!expired) return false;
     if (action === 'reject') {
       const ref = parseConnectionId(record.value.connectionId);
       const connection = await deps.connections.get(ref);
@@ -302,22 +322,6 @@ export function createReviews(deps: ReviewDeps) {
   }
 
   return { handleCardAction, runTimer, hooks };
-}
-
-/**
- * True when `work` settles within `ms` of real time. Teams expects an invoke answer within
- * seconds; an action that takes longer goes on, and the card is updated when it ends.
- */
-async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([work.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The posted card's model, from the approval record alone. */

@@ -151,6 +151,12 @@ export function createWorkflow(deps: WorkflowDeps) {
     if (state === 'AwaitingReview') return 'awaiting-review';
     if (state === 'Detected' || state === 'Failed') {
       if (state === 'Failed' && record.value.attempts >= settings.maxAttempts) return 'gave-up';
+      const decided = decidedAction(record.value);
+      if (state === 'Failed' && decided) {
+        // The decision stands (a person's click, a rule's verdict); only the action is tried again.
+        const retried = await transition(record, { type: 'retry', action: decided }, { leaseUntil: leaseEnd() });
+        return retried ? act(retried, connection) : 'owned-elsewhere';
+      }
       const claimed = await transition(record, { type: 'claim' }, { leaseUntil: leaseEnd() });
       return claimed ? decideAndAct(claimed, connection) : 'owned-elsewhere';
     }
@@ -216,8 +222,17 @@ export function createWorkflow(deps: WorkflowDeps) {
     return act(decided, connection);
   }
 
-  /** Approving or Rejecting → the PUT, a wait for a final provisioning state, and the result. */
-  async function act(record: Versioned<ApprovalRecord>, connection: PrivateEndpointConnection): Promise<ConnectionOutcome> {
+  /**
+   * Approving or Rejecting → the PUT, a wait for a final provisioning state, and the result.
+   * When provisioning takes longer than `timeoutMs`, the PUT has been accepted: the record stays
+   * in flight with its lease released, so the completion event, a redelivery or the sweep settles
+   * it, and ActionTimeoutError tells the caller.
+   */
+  async function act(
+    record: Versioned<ApprovalRecord>,
+    connection: PrivateEndpointConnection,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ConnectionOutcome> {
     const approving = record.value.state === 'Approving';
     const target = approving ? 'Approved' : 'Rejected';
     const actor = actorOf(record.value.decidedBy);
@@ -240,21 +255,32 @@ export function createWorkflow(deps: WorkflowDeps) {
         await fail(record, new LinkgateError(`Azure refused the change: ${result.message}`), 'acting');
         return 'failed';
       }
-      return settle(record, await waitUntilFinal(connection.ref), target);
+      return settle(record, await waitUntilFinal(connection.ref, options.timeoutMs ?? settings.actionTimeoutMs), target);
     } catch (error) {
+      if (error instanceof ActionTimeoutError) {
+        await releaseLease(record);
+        throw error;
+      }
       await fail(record, error, 'acting');
       throw error;
     }
   }
 
-  async function waitUntilFinal(ref: ConnectionRef): Promise<PrivateEndpointConnection | undefined> {
-    const deadline = clock.now().getTime() + settings.actionTimeoutMs;
+  async function releaseLease(record: Versioned<ApprovalRecord>): Promise<void> {
+    const latest = await approvals.get(refOf(record.value));
+    if (latest && isInFlight(latest.value.state)) {
+      await transition(latest, { type: 'resume' }, { leaseUntil: clock.now() });
+    }
+  }
+
+  async function waitUntilFinal(ref: ConnectionRef, timeoutMs: number): Promise<PrivateEndpointConnection | undefined> {
+    const deadline = clock.now().getTime() + timeoutMs;
     let delay = 250;
     for (;;) {
       const current = await connections.get(ref);
       if (!current || isProvisioningFinal(current.provisioningState)) return current;
       if (clock.now().getTime() + delay > deadline) {
-        throw new ActionTimeoutError(`provisioningState stayed '${current.provisioningState}' for ${settings.actionTimeoutMs} ms`);
+        throw new ActionTimeoutError(`provisioningState stayed '${current.provisioningState}' for ${timeoutMs} ms`);
       }
       await clock.sleep(delay);
       delay = Math.min(delay * 2, 5_000);
@@ -302,10 +328,19 @@ export function createWorkflow(deps: WorkflowDeps) {
   ): Promise<ConnectionOutcome | undefined> {
     const { state, leaseUntil } = record.value;
     if (isInFlight(state) && leaseUntil && leaseUntil > clock.now()) return undefined; // its owner settles it
+    // Azure is still applying a change; the next hint (its completion raises one) or the sweep looks again.
+    if (connection && !isProvisioningFinal(connection.provisioningState)) return undefined;
     if (state === 'Approving' || state === 'Rejecting') {
       return settle(record, connection, state === 'Approving' ? 'Approved' : 'Rejected');
     }
     const context = auditContext(record.value);
+    const decided = decidedAction(record.value);
+    if (state === 'Failed' && decided && connection && isOwnResult(record.value, connection, decided)) {
+      // An action that failed after Azure accepted it (a provisioning timeout, a lost answer):
+      // the connection carries Linkgate's own status and description, so it is Linkgate's result.
+      const retried = await transition(record, { type: 'retry', action: decided }, { leaseUntil: leaseEnd() });
+      return retried ? settle(retried, connection, decided === 'approve' ? 'Approved' : 'Rejected') : 'owned-elsewhere';
+    }
     if (!connection) {
       await audit('result', 'vanished', system('workflow'), 'The connection was deleted before it was decided.', context);
       return (await transition(record, { type: 'vanished' }, {})) ? 'vanished' : 'owned-elsewhere';
@@ -413,7 +448,7 @@ export function createWorkflow(deps: WorkflowDeps) {
     reviews = hooks;
   }
 
-  return { handleHint, act, settle, transition, fail, attachReviews };
+  return { handleHint, act, settle, transition, fail, attachReviews, leaseEnd };
 }
 
 /**
@@ -431,6 +466,16 @@ function isNewRequest(record: ApprovalRecord, connection: PrivateEndpointConnect
 /** The requester's own write (the proxy write or validate action) carries the requester's identity in its claims. */
 function isRequestEvent(hint: Hint): boolean {
   return /privateendpointconnectionproxies/i.test(hint.operationName ?? '');
+}
+
+/** The approve/reject a record already carries (from a rule or a person), if any. */
+function decidedAction(record: ApprovalRecord): 'approve' | 'reject' | undefined {
+  return record.decisionAction === 'approve' || record.decisionAction === 'reject' ? record.decisionAction : undefined;
+}
+
+function isOwnResult(record: ApprovalRecord, connection: PrivateEndpointConnection, action: 'approve' | 'reject'): boolean {
+  const target = action === 'approve' ? 'Approved' : 'Rejected';
+  return connection.status === target && (record.statusDescription === undefined || connection.description === record.statusDescription);
 }
 
 function describeRuleDecision(decision: Decision): string {

@@ -10,7 +10,8 @@ import { InvalidTransitionError } from './errors.js';
  *                          │                                                   └─expired(reject)──▶ Rejecting
  *   any open state ──vanished──▶ Vanished     (the connection is gone)
  *   any open state ──changedElsewhere──▶ DecidedElsewhere (someone else set the status first)
- *   Deciding|Approving|Rejecting ──failed──▶ Failed ──claim──▶ Deciding (a later hint retries)
+ *   Deciding|Approving|Rejecting ──failed──▶ Failed ──claim──▶ Deciding   (failed before a decision: decide again)
+ *                                                   └──retry──▶ Approving|Rejecting (failed acting: keep the decision)
  *
  * The in-flight states (Deciding, Approving, Rejecting) are held under a lease; when an
  * instance dies mid-step, another one may `resume` the step once the lease has run out.
@@ -41,6 +42,8 @@ export type ApprovalEvent =
   | { readonly type: 'vanished' }
   | { readonly type: 'changedElsewhere' }
   | { readonly type: 'failed' }
+  /** A failed action is tried again with the decision it already has (a person's, or a rule's). */
+  | { readonly type: 'retry'; readonly action: 'approve' | 'reject' }
   /** The review ran out of time: leave the connection Pending, or reject it. */
   | { readonly type: 'expired'; readonly action: 'leave-pending' | 'reject' };
 
@@ -108,6 +111,11 @@ function target(from: ApprovalState, event: ApprovalEvent): ApprovalState | unde
       return isTerminal(from) ? undefined : 'DecidedElsewhere';
     case 'failed':
       return isInFlight(from) ? 'Failed' : undefined;
+    case 'retry':
+      if (from !== 'Failed') return undefined;
+      if (event.action === 'approve') return 'Approving';
+      if (event.action === 'reject') return 'Rejecting';
+      return undefined;
     case 'expired':
       if (from !== 'AwaitingReview') return undefined;
       if (event.action === 'leave-pending') return 'Expired';

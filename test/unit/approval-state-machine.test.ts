@@ -27,6 +27,8 @@ const ALL_EVENTS: readonly ApprovalEvent[] = [
   { type: 'vanished' },
   { type: 'changedElsewhere' },
   { type: 'failed' },
+  { type: 'retry', action: 'approve' },
+  { type: 'retry', action: 'reject' },
   { type: 'expired', action: 'leave-pending' },
   { type: 'expired', action: 'reject' },
 ];
@@ -51,6 +53,8 @@ const ALLOWED: ReadonlyArray<readonly [ApprovalState, ApprovalEvent, ApprovalSta
   ['Deciding', { type: 'failed' }, 'Failed'],
   ['Approving', { type: 'failed' }, 'Failed'],
   ['Rejecting', { type: 'failed' }, 'Failed'],
+  ['Failed', { type: 'retry', action: 'approve' }, 'Approving'],
+  ['Failed', { type: 'retry', action: 'reject' }, 'Rejecting'],
   ...OPEN_STATES.map((from) => [from, { type: 'vanished' }, 'Vanished'] as const),
   ...OPEN_STATES.map((from) => [from, { type: 'changedElsewhere' }, 'DecidedElsewhere'] as const),
 ];

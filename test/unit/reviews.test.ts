@@ -129,7 +129,28 @@ describe('reviews: cards, clicks, first decision wins', () => {
     const final = (await h.approvals.get(ref))!.value.state;
     expect(['Approved', 'Rejected']).toContain(final);
     expect(a.view.status.state).toBe(b.view.status.state);
-    expect(h.audit.entries.filter((e) => e.kind === 'human')).toHaveLength(1);
+    const human = h.audit.entries.filter((e) => e.kind === 'human');
+    expect(human.filter((e) => e.outcome === 'duplicate')).toHaveLength(1);
+    expect(human.filter((e) => e.outcome !== 'duplicate')).toHaveLength(2);
+  });
+
+  it('keeps a person’s decision when the PUT fails, and the next hint retries that decision, not the rules', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    let failures = 1;
+    h.connections.beforePut = () => {
+      if (failures-- > 0) throw new Error('ARM answered 500 after retries');
+      return undefined;
+    };
+    const click1 = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve', 'ticket 42'));
+    expect(click1.outcome).toBe('in-progress');
+    expect(click1.view.notice).toMatch(/keeps your decision/);
+    expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'Failed', decisionAction: 'approve' });
+    await h.workflow.handleHint({ ...h.hint, eventId: 'retry' });
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Approved');
+    expect(h.connections.puts.at(-1)?.change.description).toBe('Approved by Ada via Linkgate: ticket 42');
+    expect(h.audit.entries.filter((e) => e.kind === 'decision')).toHaveLength(1);
+    expect(h.notifier.lastViewOf('act-1')?.status).toMatchObject({ state: 'approved', by: { name: 'Ada' } });
   });
 
   it('refresh gives approvers their buttons and everyone else a read-only view', async () => {

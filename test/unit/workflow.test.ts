@@ -181,12 +181,55 @@ describe('workflow: hint → decision → action → audit', () => {
     expect(h.clock.now().getTime() - started).toBeGreaterThan(0);
   });
 
-  it('fails the action when provisioning never becomes final within the timeout', async () => {
+  it('leaves a slow provisioning in flight with its lease released, and the next hint records the result', async () => {
     const h = harness({ actionTimeoutMs: 2_000 });
     h.connections.updatingReads = 1_000;
     const ref = h.connections.add('pe-app.1', HOME_SUB);
     await expect(h.workflow.handleHint(h.hint)).rejects.toThrow(/provisioningState stayed 'Updating'/);
+    const waiting = (await h.approvals.get(ref))!.value;
+    expect(waiting.state).toBe('Approving');
+    expect(waiting.leaseUntil!.getTime()).toBeLessThanOrEqual(h.clock.now().getTime());
+    // Still updating: a hint changes nothing yet.
+    await h.workflow.handleHint({ ...h.hint, eventId: 'early' });
+    expect((await h.approvals.get(ref))?.value.state).toBe('Approving');
+    h.connections.connections.get(ref.key)!.provisioningState = 'Succeeded';
+    await h.workflow.handleHint({ ...h.hint, eventId: 'completion' });
+    expect((await h.approvals.get(ref))?.value.state).toBe('Approved');
+    expect(h.connections.puts).toHaveLength(1);
+    expect(h.audit.kinds(ref.id)).not.toContain('result:decided-elsewhere');
+  });
+
+  it('records its own result as its own when an action failed after Azure accepted it', async () => {
+    const h = harness();
+    const ref = h.connections.add('pe-app.1', HOME_SUB);
+    const realGet = h.connections.get.bind(h.connections);
+    let failGets = 1;
+    h.connections.get = async (r) => {
+      if (failGets-- > 0) throw new Error('socket hang up');
+      return realGet(r);
+    };
+    await expect(h.workflow.handleHint(h.hint)).rejects.toThrow(/socket hang up/);
     expect((await h.approvals.get(ref))?.value.state).toBe('Failed');
+    h.connections.connections.get(ref.key)!.provisioningState = 'Succeeded';
+    await h.workflow.handleHint({ ...h.hint, eventId: 'next' });
+    expect((await h.approvals.get(ref))?.value.state).toBe('Approved');
+    expect(h.audit.kinds(ref.id)).toContain('result:approved');
+    expect(h.audit.kinds(ref.id)).not.toContain('result:decided-elsewhere');
+    expect(h.connections.puts).toHaveLength(1);
+  });
+
+  it('retries a failed rule action with the same decision instead of deciding again', async () => {
+    const h = harness();
+    const ref = h.connections.add('pe-bad.1', DENIED_SUB);
+    let failures = 1;
+    h.connections.beforePut = () => {
+      if (failures-- > 0) throw new Error('ARM answered 503 after retries');
+      return undefined;
+    };
+    await expect(h.workflow.handleHint(h.hint)).rejects.toThrow(/503/);
+    await h.workflow.handleHint({ ...h.hint, eventId: 'redelivery' });
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Rejected');
+    expect(h.audit.entries.filter((e) => e.kind === 'decision')).toHaveLength(1);
   });
 
   it('treats a connection name reused by a new endpoint as a new request', async () => {
