@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decide, type RequestFacts, type RequesterTenant, type StoredRule } from '../../src/domain/policy/engine.js';
-import { globToRegExp } from '../../src/domain/policy/glob.js';
+import { compileGlob } from '../../src/domain/policy/glob.js';
 import { parseRule } from '../../src/domain/policy/rule.js';
 import { parsePrivateEndpointId, parseVaultId } from '../../src/domain/resource-id.js';
 
@@ -500,10 +500,10 @@ describe('decide: no rules', () => {
   });
 });
 
-describe('globToRegExp', () => {
+describe('compileGlob', () => {
   it('lets * match within one segment only', () => {
     // Prepare
-    const glob = globToRegExp('/vaults/*');
+    const glob = compileGlob('/vaults/*');
 
     // Act
     const within = glob.test('/vaults/kv-payments');
@@ -515,7 +515,7 @@ describe('globToRegExp', () => {
 
   it('lets ** match across segments', () => {
     // Prepare
-    const glob = globToRegExp('/subscriptions/**/vaults/kv-payments');
+    const glob = compileGlob('/subscriptions/**/vaults/kv-payments');
 
     // Act
     const matched = glob.test(`/subscriptions/${VAULT_SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-payments`);
@@ -526,7 +526,7 @@ describe('globToRegExp', () => {
 
   it('lets ? match exactly one character other than /', () => {
     // Prepare
-    const glob = globToRegExp('kv-?');
+    const glob = compileGlob('kv-?');
 
     // Act
     const results = ['kv-1', 'kv-12', 'kv-', 'kv-/'].map((name) => glob.test(name));
@@ -537,7 +537,7 @@ describe('globToRegExp', () => {
 
   it('treats regular expression metacharacters as literal characters', () => {
     // Prepare
-    const glob = globToRegExp('kv.(pay)+[1]$^|{2}\\');
+    const glob = compileGlob('kv.(pay)+[1]$^|{2}\\');
 
     // Act
     const literal = glob.test('kv.(pay)+[1]$^|{2}\\');
@@ -549,7 +549,7 @@ describe('globToRegExp', () => {
 
   it('matches without regard to case', () => {
     // Prepare
-    const glob = globToRegExp('/Subscriptions/*/resourceGroups/RG-Secrets');
+    const glob = compileGlob('/Subscriptions/*/resourceGroups/RG-Secrets');
 
     // Act
     const matched = glob.test(`/subscriptions/${VAULT_SUBSCRIPTION}/resourcegroups/rg-secrets`);
@@ -560,7 +560,7 @@ describe('globToRegExp', () => {
 
   it('anchors the whole string', () => {
     // Prepare
-    const glob = globToRegExp('kv-payments');
+    const glob = compileGlob('kv-payments');
 
     // Act
     const results = ['kv-payments', 'kv-payments-dr', 'old-kv-payments'].map((name) => glob.test(name));

@@ -1,5 +1,5 @@
 import type { PrivateEndpointRef, VaultRef } from '../resource-id.js';
-import { globToRegExp } from './glob.js';
+import { compileGlob } from './glob.js';
 import type { ReviewSettings, Rule, RuleAction, RuleConditions, RuleMode } from './rule.js';
 
 /** What a subscription lookup told us about the requester's tenant. */
@@ -52,6 +52,9 @@ export interface Decision {
 }
 
 export const DEFAULT_ACTION: RuleAction = 'review';
+
+/** Azure's limit for a private endpoint request message. */
+export const MAX_REQUEST_MESSAGE = 140;
 
 /**
  * First enabled enforcing rule that matches, by priority (then name), wins; none → review.
@@ -160,18 +163,21 @@ function evaluateConditions(conditions: RuleConditions, facts: RequestFacts, hom
   }
   if (conditions.requestMessage !== undefined) {
     const message = facts.requestMessage ?? '';
+    // Azure caps a request message at 140 characters; anything longer breaks that contract and
+    // is not matched at all, which keeps the pattern's worst case bounded (see safe-regex.ts).
+    const tooLong = message.length > MAX_REQUEST_MESSAGE;
     results.push({
       field: 'requestMessage',
-      held: new RegExp(conditions.requestMessage, 'iu').test(message),
+      held: !tooLong && new RegExp(conditions.requestMessage, 'iu').test(message),
       expected: `/${conditions.requestMessage}/i`,
-      actual: JSON.stringify(message),
+      actual: tooLong ? `(longer than ${MAX_REQUEST_MESSAGE} characters)` : JSON.stringify(message),
     });
   }
   return results;
 }
 
 function globResult(field: string, glob: string, actual: string | undefined): ConditionResult {
-  return { field, held: actual !== undefined && globToRegExp(glob).test(actual), expected: glob, actual: actual ?? '(unknown)' };
+  return { field, held: actual !== undefined && compileGlob(glob).test(actual), expected: glob, actual: actual ?? '(unknown)' };
 }
 
 function listResult(field: string, list: readonly string[], actual: string | undefined): ConditionResult {

@@ -1,6 +1,6 @@
 import { RuleValidationError } from '../errors.js';
 import { isGuid } from '../resource-id.js';
-import { globToRegExp } from './glob.js';
+import { regexRisk } from './safe-regex.js';
 
 export const RULE_ACTIONS = ['approve', 'reject', 'review', 'ignore'] as const;
 export type RuleAction = (typeof RULE_ACTIONS)[number];
@@ -174,6 +174,8 @@ function parseConditions(input: unknown): RuleConditions {
     } catch (error) {
       throw new RuleValidationError('conditions.requestMessage', `is not a valid regular expression: ${(error as Error).message}`, { cause: error });
     }
+    const risk = regexRisk(pattern);
+    if (risk) throw new RuleValidationError('conditions.requestMessage', `is refused because ${risk}`);
     out.requestMessage = pattern;
   }
   return out;
@@ -201,9 +203,7 @@ function requireString(value: unknown, field: string, maxLength = 1024): string 
 }
 
 function requireGlob(value: unknown, field: string): string {
-  const glob = requireString(value, field, MAX_GLOB_LENGTH);
-  globToRegExp(glob);
-  return glob;
+  return requireString(value, field, MAX_GLOB_LENGTH);
 }
 
 function requireStringList(value: unknown, field: string): string[] {
