@@ -43,9 +43,11 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     ...(config.arm.caPem ? { caPem: config.arm.caPem } : {}),
     retry: { maxRetries: config.arm.maxRetries, baseDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: config.arm.maxRetryAfterMs },
   };
+  // The dev token is for the ARM emulator alone: a real Table endpoint always gets an Entra credential.
+  const tablesCredential = config.credential.kind === 'dev-token' ? new DefaultAzureCredential() : credential;
   const tables: TablesConnection =
     config.tables.kind === 'endpoint'
-      ? { kind: 'endpoint', endpoint: config.tables.endpoint, credential }
+      ? { kind: 'endpoint', endpoint: config.tables.endpoint, credential: tablesCredential }
       : { kind: 'connectionString', connectionString: config.tables.connectionString };
   const table = (name: string) => createTableClient(tables, `${options.tablePrefix ?? ''}${name}`);
 

@@ -58,6 +58,12 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export function loadConfig(env: Env = process.env): Config {
   const devMode = bool(env, 'LINKGATE_DEV_MODE', false);
+  // App Service and Functions set these on every instance; dev mode there would let a copied
+  // setting switch off authentication in production.
+  const hosting = AZURE_HOSTING_VARIABLES.find((name) => optional(env, name));
+  if (devMode && hosting) {
+    throw new ConfigError('LINKGATE_DEV_MODE', `is true on an Azure host (${hosting} is set); dev mode is only for local emulators`);
+  }
   const homeTenantId = required(env, 'LINKGATE_HOME_TENANT_ID');
   if (!isGuid(homeTenantId)) throw new ConfigError('LINKGATE_HOME_TENANT_ID', `must be a tenant GUID, got '${homeTenantId}'`);
 
@@ -80,8 +86,10 @@ export function loadConfig(env: Env = process.env): Config {
     if (clientId && !isGuid(clientId)) throw new ConfigError('AZURE_CLIENT_ID', `must be a client ID GUID, got '${clientId}'`);
     credential = clientId ? { kind: 'default', managedIdentityClientId: clientId } : { kind: 'default' };
   } else if (credentialKind === 'dev-token') {
-    // A fixed bearer token only makes sense against local emulators.
+    // A fixed bearer token only makes sense against a local ARM emulator. It is used for ARM
+    // only; a configured Table endpoint still gets DefaultAzureCredential.
     if (!devMode) throw new ConfigError('LINKGATE_CREDENTIAL', "is 'dev-token', which needs LINKGATE_DEV_MODE=true");
+    if (!isLoopback(armEndpoint)) throw new ConfigError('LINKGATE_CREDENTIAL', `is 'dev-token', which only works with a local ARM emulator, but LINKGATE_ARM_ENDPOINT is ${armEndpoint}`);
     credential = { kind: 'dev-token' };
   } else {
     throw new ConfigError('LINKGATE_CREDENTIAL', `must be 'default' or 'dev-token', got '${credentialKind}'`);
@@ -93,10 +101,19 @@ export function loadConfig(env: Env = process.env): Config {
   if (tablesEndpoint && tablesConnection) {
     throw new ConfigError('LINKGATE_TABLES_ENDPOINT', 'and LINKGATE_TABLES_CONNECTION_STRING are both set; set one');
   } else if (tablesEndpoint) {
-    tables = { kind: 'endpoint', endpoint: url(env, 'LINKGATE_TABLES_ENDPOINT', undefined, ['https:', 'http:']) };
+    const endpoint = url(env, 'LINKGATE_TABLES_ENDPOINT', undefined, ['https:', 'http:']);
+    if (endpoint.startsWith('http:') && !isLoopback(endpoint)) {
+      throw new ConfigError('LINKGATE_TABLES_ENDPOINT', `must use https unless it is a local emulator on 127.0.0.1 or localhost, got '${endpoint}'`);
+    }
+    tables = { kind: 'endpoint', endpoint };
   } else if (tablesConnection) {
     if (!/(AccountName|TableEndpoint|UseDevelopmentStorage)=/i.test(tablesConnection)) {
       throw new ConfigError('LINKGATE_TABLES_CONNECTION_STRING', 'is not a storage connection string (no AccountName, TableEndpoint or UseDevelopmentStorage)');
+    }
+    const tableEndpoint = /TableEndpoint=([^;]+)/i.exec(tablesConnection)?.[1];
+    const plainHttp = tableEndpoint ? tableEndpoint.startsWith('http:') && !isLoopback(tableEndpoint) : /DefaultEndpointsProtocol=http(;|$)/i.test(tablesConnection);
+    if (plainHttp) {
+      throw new ConfigError('LINKGATE_TABLES_CONNECTION_STRING', 'uses plain http for an account that is not a local emulator; keys would travel in clear text');
     }
     tables = { kind: 'connectionString', connectionString: tablesConnection };
   } else {
@@ -170,6 +187,9 @@ function loadTeams(env: Env, devMode: boolean, homeTenantId: string): TeamsConfi
   let auth: TeamsConfig['auth'];
   if (authKind === 'dev-anonymous') {
     if (!devMode) throw new ConfigError('LINKGATE_TEAMS_AUTH', "is 'dev-anonymous', which would accept unauthenticated requests; it needs LINKGATE_DEV_MODE=true");
+    if (!isLoopback(serviceUrl)) {
+      throw new ConfigError('LINKGATE_TEAMS_AUTH', `is 'dev-anonymous', which is only for the local Teams emulator, but LINKGATE_TEAMS_SERVICE_URL is ${serviceUrl}`);
+    }
     auth = { kind: 'dev-anonymous' };
   } else if (authKind === 'managed-identity') {
     const clientId = optional(env, 'LINKGATE_TEAMS_MANAGED_IDENTITY_CLIENT_ID') ?? optional(env, 'AZURE_CLIENT_ID') ?? botId;
@@ -188,6 +208,16 @@ function loadTeams(env: Env, devMode: boolean, homeTenantId: string): TeamsConfi
     };
   }
   return { botId: botId.toLowerCase(), tenantId: tenantId.toLowerCase(), serviceUrl, auth, ...(cloud ? { cloud } : {}) };
+}
+
+const AZURE_HOSTING_VARIABLES = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME', 'WEBSITE_HOSTNAME', 'CONTAINER_APP_NAME'];
+
+function isLoopback(value: string): boolean {
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(value).hostname.toLowerCase());
+  } catch {
+    return false;
+  }
 }
 
 function optional(env: Env, name: string): string | undefined {

@@ -328,8 +328,12 @@ export function createWorkflow(deps: WorkflowDeps) {
   ): Promise<ConnectionOutcome | undefined> {
     const { state, leaseUntil } = record.value;
     if (isInFlight(state) && leaseUntil && leaseUntil > clock.now()) return undefined; // its owner settles it
-    // Azure is still applying a change; the next hint (its completion raises one) or the sweep looks again.
-    if (connection && !isProvisioningFinal(connection.provisioningState)) return undefined;
+    // Linkgate's own change is still being applied: settle it once provisioning is final, on a
+    // later hint or the sweep. (Whether ARM raises an event when an asynchronous PUT completes is
+    // not documented, hence the sweep.) Anyone else's change is recorded at once: the status
+    // already reads decided.
+    const settling = isInFlight(state) || (state === 'Failed' && decidedAction(record.value) !== undefined);
+    if (settling && connection && !isProvisioningFinal(connection.provisioningState)) return undefined;
     if (state === 'Approving' || state === 'Rejecting') {
       return settle(record, connection, state === 'Approving' ? 'Approved' : 'Rejected');
     }

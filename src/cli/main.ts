@@ -111,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'audit') {
     const params = new URLSearchParams();
     const map: Array<[string, string | undefined]> = [
-      ['vault', values.vault],
+      ['vault', expectVaultId(values.vault)],
       ['connection', values.connection],
       ['subscription', values.subscription],
       ['actor', values.actor],
@@ -224,6 +224,13 @@ function need(value: string | undefined, flag: string): string {
   return value;
 }
 
+function expectVaultId(value: string | undefined): string | undefined {
+  if (value !== undefined && !value.includes('/')) {
+    throw new UsageError(`--vault takes the vault's resource ID, e.g. /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/${value}`);
+  }
+  return value;
+}
+
 function expectOk(result: HttpResult): unknown {
   if (result.status >= 200 && result.status < 300) return result.body;
   const message = (result.body as { error?: unknown } | undefined)?.error;
@@ -240,6 +247,11 @@ export function run(argv: string[] = process.argv.slice(2)): void {
   main(argv).then(
     (code) => process.exit(code),
     (error: unknown) => {
+      const code = (error as { code?: string }).code;
+      if (code === 'ECONNREFUSED') {
+        console.error(`linkgate: nothing answers at ${(error as { address?: string; port?: number }).address ?? '127.0.0.1'}:${(error as { port?: number }).port ?? ''}. Is the stack running (npm start)? Or pass --api / --emulator.`);
+        process.exit(1);
+      }
       console.error(error instanceof UsageError ? error.message : `linkgate: ${(error as Error).message}`);
       process.exit(error instanceof UsageError ? 2 : 1);
     },

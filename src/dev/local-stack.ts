@@ -3,7 +3,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { allFunctions } from '../../functions/all.js';
 import type { Logger } from '../app/ports.js';
-import { loadConfig } from '../config.js';
+import { ConfigError, loadConfig } from '../config.js';
 import { createServices, setServices, type Services } from '../composition.js';
 import type { AuditEntry } from '../domain/audit.js';
 import { startArmEmulator, type ArmEmulator } from './arm-emulator/index.js';
@@ -89,7 +89,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
 
     // The bot posts to the Teams emulator on the dev host, so the host's port is fixed first.
-    const requestedPort = options.port ?? Number(env.LINKGATE_PORT ?? 7071);
+    const requestedPort = options.port ?? readPort(env.LINKGATE_PORT);
     const port = requestedPort === 0 ? await freePort() : requestedPort;
     const hostUrl = `http://127.0.0.1:${port}`;
     const embeddedTeams = !env.LINKGATE_TEAMS_BOT_ID;
@@ -99,7 +99,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env.LINKGATE_TEAMS_AUTH = 'dev-anonymous';
       env.LINKGATE_TEAMS_SERVICE_URL = `${hostUrl}${CONNECTOR_PATH}`;
       env.LINKGATE_REVIEW_CONVERSATION ??= DEMO_TEAMS.channelId;
-      env.LINKGATE_REVIEW_APPROVERS ??= [DEMO_PEOPLE.approverAda.objectId, DEMO_PEOPLE.approverGrace.objectId].join(',');
+      // Rita is listed too, so the demo shows the self-approval check on her own request.
+      env.LINKGATE_REVIEW_APPROVERS ??= [DEMO_PEOPLE.approverAda.objectId, DEMO_PEOPLE.approverGrace.objectId, DEMO_PEOPLE.requesterRita.objectId].join(',');
     }
 
     const config = loadConfig(env);
@@ -133,8 +134,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const schema = options.eventSchema ?? 'EventGridSchema';
     if (emulator && schema) await emulator.subscribe(webhookUrl, { schema });
 
+    const stateFile = join(stateDir, STATE_FILE);
+    closers.push(async () => rmSync(stateFile, { force: true }));
     writeFileSync(
-      join(stateDir, STATE_FILE),
+      stateFile,
       JSON.stringify(
         { functionsUrl: host.url, teamsUrl: teams?.pageUrl, emulatorUrl: emulator?.url, emulatorCaFile: env.LINKGATE_ARM_CA_FILE, pid: process.pid, startedAt: new Date().toISOString() },
         null,
@@ -156,6 +159,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await closeAll(closers);
     throw error;
   }
+}
+
+function readPort(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 7071;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError('LINKGATE_PORT', `must be a port number from 0 to 65535, got '${value}'`);
+  }
+  return port;
 }
 
 function freePort(): Promise<number> {

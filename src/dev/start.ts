@@ -11,7 +11,8 @@ async function main(): Promise<void> {
   const stack = await startLocalStack({
     onAudit: printAudit,
     log: { info: () => {}, warn: (m) => console.warn(`  ! ${m}`), error: (m) => console.error(`  ✖ ${m}`) },
-    ...(quietHost ? { hostLog: (line: string) => (/error|fail/i.test(line) && !/Succeeded/.test(line) ? console.log(`  host: ${line}`) : undefined) } : {}),
+    // Quiet by default: only failed invocations (the host's own "Executed … (Failed, …)" line).
+    ...(quietHost ? { hostLog: (line: string) => (/^Executed '[^']+' \(Failed,/.test(line) ? console.log(`  host: ${line}`) : undefined) } : {}),
   });
   const shutdown = async () => {
     console.log('\nStopping…');
@@ -61,7 +62,7 @@ Linkgate local stack
     console.log(`
 The Fabrikam request waits for a person. Open ${stack.teams.pageUrl}, choose "Ada Approver",
 add a comment and press Approve (or Reject, which is permanent). Bob Bystander sees a read-only card;
-Rita Requester cannot approve her own request.`);
+Rita Requester is an approver too, but cannot approve her own request (her card says so).`);
   }
   console.log(`
 Try it:

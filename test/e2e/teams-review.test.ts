@@ -51,7 +51,8 @@ describe('Teams review through /api/messages and the local stack', () => {
     expect(cardText(ada.body)).toContain(word);
     expect(cardText(grace.body)).toContain(word);
     const humans = (await auditEntries(stack, { connection: ref.id })).filter((e) => e.kind === 'human');
-    expect(humans).toHaveLength(1);
+    expect(humans.filter((e) => e.outcome === 'duplicate')).toHaveLength(1);
+    expect(humans.filter((e) => e.outcome === 'approve' || e.outcome === 'reject')).toHaveLength(2);
   });
 
   it('a bystander who presses Approve gets a clear message and nothing changes', async () => {

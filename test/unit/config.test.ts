@@ -61,6 +61,20 @@ describe('configuration', () => {
     expect(failure({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_SERVICE_URL: 'http://smba.example' }).setting).toBe('LINKGATE_TEAMS_SERVICE_URL');
   });
 
+  it('refuses dev shortcuts that would reach real Azure or run on an Azure host', () => {
+    const dev = { ...BASE, LINKGATE_DEV_MODE: 'true' };
+    expect(failure({ ...dev, WEBSITE_INSTANCE_ID: 'abc123' }).setting).toBe('LINKGATE_DEV_MODE');
+    expect(failure({ ...dev, LINKGATE_CREDENTIAL: 'dev-token' }).message).toMatch(/local ARM emulator/);
+    expect(
+      failure({ ...dev, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_AUTH: 'dev-anonymous', LINKGATE_TEAMS_SERVICE_URL: 'https://smba.trafficmanager.net/teams' }).message,
+    ).toMatch(/local Teams emulator/);
+    expect(failure({ LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_ENDPOINT: 'http://acct.table.core.windows.net' }).setting).toBe('LINKGATE_TABLES_ENDPOINT');
+    expect(
+      failure({ LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_CONNECTION_STRING: 'DefaultEndpointsProtocol=http;AccountName=a;AccountKey=b' }).setting,
+    ).toBe('LINKGATE_TABLES_CONNECTION_STRING');
+    expect(loadConfig({ LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_ENDPOINT: 'http://127.0.0.1:10002/devstoreaccount1' }).tables.kind).toBe('endpoint');
+  });
+
   it('configures the bot with its managed identity by default', () => {
     const config = loadConfig({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, AZURE_CLIENT_ID: '0d0d0000-0000-4000-8000-000000000001' });
     expect(config.teams).toEqual({
@@ -76,6 +90,7 @@ describe('configuration', () => {
     const config = loadConfig({
       ...BASE,
       LINKGATE_DEV_MODE: 'true',
+      LINKGATE_ARM_ENDPOINT: 'https://127.0.0.1:8443',
       LINKGATE_CREDENTIAL: 'dev-token',
       LINKGATE_TEAMS_BOT_ID: BOT,
       LINKGATE_TEAMS_AUTH: 'dev-anonymous',

@@ -211,7 +211,7 @@ describe('parseRule: review settings', () => {
     [{ ...base, action: 'approve', review: {} }, 'review'],
     [{ ...base, review: { approverGroups: ['ada00000-0000-4000-8000-0000000000a1'] } }, 'review.approverGroups'],
     [{ ...base, review: { approvers: ['ada@contoso.com'] } }, 'review.approvers[0]'],
-    [{ ...base, review: { remindAfterHours: 0 } }, 'review.remindAfterHours'],
+    [{ ...base, review: { remindAfterHours: -1 } }, 'review.remindAfterHours'],
     [{ ...base, review: { expireAfterDays: 'soon' } }, 'review.expireAfterDays'],
     [{ ...base, review: { timeoutAction: 'approve' } }, 'review.timeoutAction'],
     [{ ...base, review: { channel: 'x' } }, 'review.channel'],

@@ -33,9 +33,9 @@ export interface ReviewSettings {
   readonly conversation?: string;
   /** Entra object IDs of the people who may decide. */
   readonly approvers?: readonly string[];
-  /** Hours after the card is posted before a reminder is posted in its thread. */
+  /** Hours after the request went to review before a reminder is posted in the card's thread; 0: none. */
   readonly remindAfterHours?: number;
-  /** Days after the request before the review expires. */
+  /** Days after the request went to review before the review expires; 0: never. */
   readonly expireAfterDays?: number;
   /** What expiry does: leave the connection Pending (default) or reject it. */
   readonly timeoutAction?: TimeoutAction;
@@ -119,7 +119,7 @@ export function parseReviewSettings(input: unknown, prefix = 'review'): ReviewSe
   rejectUnknown(raw, REVIEW_FIELDS, `${prefix}.`);
   const out: { -readonly [K in keyof ReviewSettings]: ReviewSettings[K] } = {};
   if (raw.conversation !== undefined) out.conversation = requireString(raw.conversation, `${prefix}.conversation`, 512);
-  if (raw.approvers !== undefined) out.approvers = requireGuidList(raw.approvers, `${prefix}.approvers`);
+  if (raw.approvers !== undefined) out.approvers = requireGuidList(raw.approvers, `${prefix}.approvers`, 'an Entra object ID (a GUID)');
   if (raw.remindAfterHours !== undefined) out.remindAfterHours = requireNumber(raw.remindAfterHours, `${prefix}.remindAfterHours`, 24 * 30);
   if (raw.expireAfterDays !== undefined) out.expireAfterDays = requireNumber(raw.expireAfterDays, `${prefix}.expireAfterDays`, 365);
   if (raw.timeoutAction !== undefined) {
@@ -132,8 +132,8 @@ export function parseReviewSettings(input: unknown, prefix = 'review'): ReviewSe
 }
 
 function requireNumber(value: unknown, field: string, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > max) {
-    throw new RuleValidationError(field, `must be a number greater than 0 and at most ${max}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new RuleValidationError(field, `must be a number from 0 (off) to ${max}`);
   }
   return value;
 }
@@ -212,9 +212,9 @@ function requireStringList(value: unknown, field: string): string[] {
   return value.map((item, index) => requireString(item, `${field}[${index}]`));
 }
 
-function requireGuidList(value: unknown, field: string): string[] {
+function requireGuidList(value: unknown, field: string, noun = 'a subscription GUID'): string[] {
   return requireStringList(value, field).map((item, index) => {
-    if (!isGuid(item)) throw new RuleValidationError(`${field}[${index}]`, `'${item}' is not a subscription GUID`);
+    if (!isGuid(item)) throw new RuleValidationError(`${field}[${index}]`, `'${item}' is not ${noun}`);
     return item.toLowerCase();
   });
 }
