@@ -192,7 +192,11 @@ function loadTeams(env: Env, devMode: boolean, homeTenantId: string): TeamsConfi
     }
     auth = { kind: 'dev-anonymous' };
   } else if (authKind === 'managed-identity') {
-    const clientId = optional(env, 'LINKGATE_TEAMS_MANAGED_IDENTITY_CLIENT_ID') ?? optional(env, 'AZURE_CLIENT_ID') ?? botId;
+    // The Teams SDK treats a managed identity client ID equal to the bot ID as "the bot is this
+    // user-assigned identity", and any other value as a federated credential on an app
+    // registration (token-manager in @microsoft/teams.apps). So the default is the bot ID, and
+    // AZURE_CLIENT_ID (the identity used for ARM and Tables) is deliberately not borrowed.
+    const clientId = optional(env, 'LINKGATE_TEAMS_MANAGED_IDENTITY_CLIENT_ID') ?? botId;
     if (!isGuid(clientId)) throw new ConfigError('LINKGATE_TEAMS_MANAGED_IDENTITY_CLIENT_ID', `must be a client ID GUID, got '${clientId}'`);
     auth = { kind: 'managed-identity', managedIdentityClientId: clientId.toLowerCase() };
   } else {

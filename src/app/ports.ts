@@ -10,8 +10,13 @@ export interface ConnectionsPort {
   /** All connections of a vault, or `undefined` when the vault does not exist (any more). */
   list(vault: VaultRef): Promise<PrivateEndpointConnection[] | undefined>;
   /** `undefined` when the connection is gone (404, or 204 with no body). */
-  get(ref: ConnectionRef): Promise<PrivateEndpointConnection | undefined>;
-  setStatus(ref: ConnectionRef, change: StatusChange): Promise<SetStatusResult>;
+  get(ref: ConnectionRef, options?: CallOptions): Promise<PrivateEndpointConnection | undefined>;
+  setStatus(ref: ConnectionRef, change: StatusChange, options?: CallOptions): Promise<SetStatusResult>;
+}
+
+export interface CallOptions {
+  /** Ends the call, retries and back-off waits included, when a caller's deadline passes. */
+  readonly signal?: AbortSignal;
 }
 
 export interface StatusChange {

@@ -63,7 +63,11 @@ export interface ReviewCardView {
   readonly notice?: string;
 }
 
-/** Posting is proactive: to a stored conversation. Implementations pace per conversation and retry 429s. */
+/**
+ * Posting is proactive: to a stored conversation. Implementations pace per conversation and retry 429s.
+ * An error with `permanent: true` will fail the same way again (unknown conversation, deleted
+ * message, bot removed); anything else may succeed later.
+ */
 export interface ReviewNotifier {
   post(conversationId: string, view: ReviewCardView): Promise<{ readonly activityId: string }>;
   update(conversationId: string, activityId: string, view: ReviewCardView): Promise<void>;

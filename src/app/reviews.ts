@@ -56,7 +56,11 @@ export function createReviews(deps: ReviewDeps) {
       await post(record, false);
     },
     async cardStale(record) {
-      await updateCard(record);
+      // Bounded, because this can run inside a click whose answer Teams is waiting for. The record
+      // keeps `cardStale` until the update lands, so the review timer repairs one that is cut short.
+      const update = updateCard(record);
+      update.catch((error: unknown) => deps.log.warn(`Card update for ${record.value.connectionName}: ${(error as Error).message}`));
+      await Promise.race([update, new Promise<void>((resolve) => setTimeout(resolve, CARD_UPDATE_WAIT_MS).unref())]);
     },
   };
   workflow.attachReviews(hooks);
@@ -72,7 +76,27 @@ export function createReviews(deps: ReviewDeps) {
       if (claimed.kind === 'conflict') return false;
       current = claimed.record;
     }
-    const { activityId } = await notifier.post(conversationId, viewOf(current.value, 'shared'));
+    let activityId: string;
+    try {
+      ({ activityId } = await notifier.post(conversationId, viewOf(current.value, 'shared')));
+    } catch (error) {
+      if (!isPermanent(error)) throw error;
+      await cardRefused(current, `could not be posted to ${conversationId}`, error);
+      return false;
+    }
+    // The message ID is kept first: without it a later run would post a second card.
+    await patch(current, (value) => ({
+      ...value,
+      cardConversationId: conversationId,
+      cardActivityId: activityId,
+      cardPostedAt: clock.now(),
+      cardState: 'AwaitingReview',
+      cardClaimUntil: undefined,
+      cardError: undefined,
+      cardRetryAt: undefined,
+      // A decision may have landed while the card was being posted.
+      cardStale: value.state !== 'AwaitingReview' || undefined,
+    }));
     await audit.append({
       kind: 'action',
       outcome: 'posted',
@@ -81,24 +105,46 @@ export function createReviews(deps: ReviewDeps) {
       ...context(current.value),
       detail: { conversationId, activityId, approvers: current.value.approvers ?? [] },
     });
-    await patch(current, (value) => ({
-      ...value,
-      cardConversationId: conversationId,
-      cardActivityId: activityId,
-      cardPostedAt: clock.now(),
-      cardState: 'AwaitingReview',
-      cardClaimUntil: undefined,
-      // A decision may have landed while the card was being posted.
-      cardStale: value.state !== 'AwaitingReview' || undefined,
-    }));
     return true;
+  }
+
+  /**
+   * Teams refused for good (unknown conversation, bot removed, message deleted). Say so once in
+   * the audit, keep the reason on the record, and try again only after CARD_RETRY_MS, so a wrong
+   * conversation in a rule is visible instead of failing silently every minute.
+   */
+  async function cardRefused(record: Versioned<ApprovalRecord>, what: string, error: unknown): Promise<void> {
+    const message = (error as Error).message;
+    deps.log.warn(`Review card for ${record.value.connectionName} ${what}: ${message}`);
+    await patch(record, (value) => ({
+      ...value,
+      cardError: `${what}: ${message}`.slice(0, 1000),
+      cardRetryAt: new Date(clock.now().getTime() + CARD_RETRY_MS),
+      cardClaimUntil: undefined,
+      cardStale: undefined,
+    }));
+    if (record.value.cardError) return; // already reported
+    await audit.append({
+      kind: 'error',
+      outcome: 'failed',
+      actor: { type: 'system', id: 'teams' },
+      summary: `The review card ${what}: ${message}. Check the rule's review.conversation (linkgate teams channels). The request still waits for a decision.`,
+      ...context(record.value),
+      detail: { error: message },
+    });
   }
 
   async function updateCard(record: Versioned<ApprovalRecord>): Promise<void> {
     const { notifier } = deps;
     const { cardConversationId, cardActivityId } = record.value;
     if (!notifier || !cardConversationId || !cardActivityId) return;
-    await notifier.update(cardConversationId, cardActivityId, viewOf(record.value, 'shared'));
+    try {
+      await notifier.update(cardConversationId, cardActivityId, viewOf(record.value, 'shared'));
+    } catch (error) {
+      if (!isPermanent(error)) throw error;
+      await cardRefused(record, 'could not be updated', error);
+      return;
+    }
     await patch(record, (value) => ({ ...value, cardState: record.value.state, cardStale: value.state !== record.value.state || undefined }));
   }
 
@@ -146,18 +192,35 @@ export function createReviews(deps: ReviewDeps) {
       ...context(record.value),
       detail: { comment: comment ?? null, tenantId: action.user.tenantId ?? null },
     });
-    const decided = await workflow.transition(
-      record,
-      { type: 'human', action: action.verb },
-      {
-        decisionAction: action.verb,
-        decidedBy: `user:${action.user.id.toLowerCase()}`,
-        decidedByName: action.user.name,
-        decisionComment: comment,
-        statusDescription: truncate(`${verb} by ${action.user.name} via Linkgate${comment ? `: ${comment}` : '.'}`, 140),
-        leaseUntil: workflow.leaseEnd(),
-      },
-    );
+    // One deadline for the whole click: Teams wants an answer within seconds.
+    const signal = AbortSignal.timeout(deps.clickBudgetMs);
+    const started = Date.now();
+    let decided: Versioned<ApprovalRecord> | undefined;
+    // Bookkeeping (a reminder, the card's message ID, who requested it) also moves the ETag
+    // without changing the state; only another decision may make this click lose.
+    for (let attempt = 0; attempt < 5 && !decided; attempt += 1) {
+      decided = await workflow.transition(
+        record,
+        { type: 'human', action: action.verb },
+        {
+          decisionAction: action.verb,
+          decidedBy: `user:${action.user.id.toLowerCase()}`,
+          decidedByName: action.user.name,
+          decisionComment: comment,
+          statusDescription: truncate(`${verb} by ${action.user.name} via Linkgate${comment ? `: ${comment}` : '.'}`, 140),
+          leaseUntil: workflow.leaseEnd(),
+        },
+      );
+      if (decided) break;
+      const fresh = await approvals.get(ref);
+      if (!fresh || fresh.value.state !== 'AwaitingReview' || fresh.value.generation !== action.generation) {
+        record = fresh ?? record;
+        break;
+      }
+      const recheck = checkHumanDecision(fresh.value, action.user.id, action.verb, action.comment);
+      if (!recheck.ok) return { outcome: 'not-allowed', view: viewOf(fresh.value, audienceFor(fresh.value, action.user.id), recheck.message) };
+      record = fresh;
+    }
     if (!decided) {
       // Someone else decided first: say so in the audit, and show the clicker what won.
       record = (await approvals.get(ref)) ?? record;
@@ -177,8 +240,9 @@ export function createReviews(deps: ReviewDeps) {
     let outcome: CardActionResult['outcome'] = 'decided';
     let notice: string | undefined;
     try {
-      const connection = await deps.connections.get(ref);
-      if (connection) await workflow.act(decided, connection, { timeoutMs: deps.clickBudgetMs });
+      const connection = await deps.connections.get(ref, { signal });
+      const left = Math.max(1, deps.clickBudgetMs - (Date.now() - started));
+      if (connection) await workflow.act(decided, connection, { timeoutMs: left, signal });
       else await workflow.settle(decided, undefined, action.verb === 'approve' ? 'Approved' : 'Rejected');
     } catch (error) {
       outcome = 'in-progress';
@@ -322,6 +386,16 @@ export function createReviews(deps: ReviewDeps) {
   }
 
   return { handleCardAction, runTimer, hooks };
+}
+
+/** How long a state change waits for its card update before going on without it. */
+const CARD_UPDATE_WAIT_MS = 3_000;
+
+/** How long a card that Teams refused for good waits before the next try. */
+const CARD_RETRY_MS = 60 * 60_000;
+
+function isPermanent(error: unknown): boolean {
+  return (error as { permanent?: unknown } | null)?.permanent === true;
 }
 
 /** The posted card's model, from the approval record alone. */

@@ -14,6 +14,8 @@ export interface Hint {
   readonly vault: VaultRef;
   readonly source: 'event' | 'sweep' | 'manual';
   readonly eventId?: string;
+  /** When Azure raised the event. */
+  readonly eventTime?: Date;
   readonly eventType?: string;
   readonly operationName?: string;
   readonly subject?: string;
@@ -93,6 +95,7 @@ export function createWorkflow(deps: WorkflowDeps) {
   async function handleHint(hint: Hint): Promise<HintResult> {
     if (hint.source === 'event') {
       await audit('hint', 'received', system('resourceEvents'), `${hint.eventType ?? 'event'} ${hint.operationName ?? ''}`.trim(), {
+        ...hintAuditKey(hint, clock.now()),
         vaultId: hint.vault.key,
         correlationId: hint.eventId,
         detail: { eventType: hint.eventType, operationName: hint.operationName, subject: hint.subject, caller: hint.callerObjectId },
@@ -135,6 +138,21 @@ export function createWorkflow(deps: WorkflowDeps) {
     } else if (isTerminal(record.value.state)) {
       if (!isNewRequest(record.value, connection)) return 'already-handled';
       const reopened = await approvals.replace(newRecord(connection, hint, record.value.generation + 1), record.etag);
+      if (reopened.kind === 'conflict') return 'owned-elsewhere';
+      record = reopened.record;
+    } else if (!sameEndpoint(record.value, connection)) {
+      // The connection was deleted and requested again under the same name from another
+      // endpoint while the old request was open: close the old one (its card says so) and
+      // start over, so nobody approves a request they never saw.
+      await audit('result', 'vanished', system('workflow'), 'The connection was deleted and requested again from another private endpoint; the earlier request is closed.', {
+        ...auditContext(record.value),
+        detail: { previousEndpoint: record.value.privateEndpointId, newEndpoint: connection.rawPrivateEndpointId },
+      });
+      if (!(await transition(record, { type: 'vanished' }, {}))) return 'owned-elsewhere';
+      // Read again: updating the old card moved the ETag.
+      const closed = await approvals.get(connection.ref);
+      if (closed?.value.state !== 'Vanished') return 'owned-elsewhere';
+      const reopened = await approvals.replace(newRecord(connection, hint, record.value.generation + 1), closed.etag);
       if (reopened.kind === 'conflict') return 'owned-elsewhere';
       record = reopened.record;
     } else if (!record.value.requestedBy && isRequestEvent(hint) && hint.callerObjectId) {
@@ -231,35 +249,42 @@ export function createWorkflow(deps: WorkflowDeps) {
   async function act(
     record: Versioned<ApprovalRecord>,
     connection: PrivateEndpointConnection,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ): Promise<ConnectionOutcome> {
     const approving = record.value.state === 'Approving';
+    if (!sameEndpoint(record.value, connection)) {
+      // Never approve or reject an endpoint other than the one that was decided on.
+      return settle(record, undefined, approving ? 'Approved' : 'Rejected');
+    }
+    const call = options.signal ? { signal: options.signal } : {};
     const target = approving ? 'Approved' : 'Rejected';
     const actor = actorOf(record.value.decidedBy);
     const description = record.value.statusDescription ?? `${target} by Linkgate.`;
     await audit('action', approving ? 'approve' : 'reject', actor, `Setting status to ${target}: "${description}"`, auditContext(record.value));
     try {
-      let result = await connections.setStatus(connection.ref, { status: target, description, etag: connection.etag });
+      let result = await connections.setStatus(connection.ref, { status: target, description, etag: connection.etag }, call);
       if (result.kind === 'conflict') {
         // The connection moved on since it was read. If it is still Pending, write once more
         // against its new ETag; otherwise someone else decided and that is recorded below.
-        const fresh = await connections.get(connection.ref);
+        const fresh = await connections.get(connection.ref, call);
         if (fresh?.status !== 'Pending') return settle(record, fresh, target);
-        result = await connections.setStatus(connection.ref, { status: target, description, etag: fresh.etag });
+        result = await connections.setStatus(connection.ref, { status: target, description, etag: fresh.etag }, call);
         if (result.kind === 'conflict') throw new LinkgateError(`The connection kept changing while ${target.toLowerCase()}: ${result.message}`);
       }
       if (result.kind === 'gone') return settle(record, undefined, target);
       if (result.kind === 'refused') {
-        const fresh = await connections.get(connection.ref);
+        const fresh = await connections.get(connection.ref, call);
         if (fresh?.status !== 'Pending') return settle(record, fresh, target);
         await fail(record, new LinkgateError(`Azure refused the change: ${result.message}`), 'acting');
         return 'failed';
       }
-      return settle(record, await waitUntilFinal(connection.ref, options.timeoutMs ?? settings.actionTimeoutMs), target);
+      return settle(record, await waitUntilFinal(connection.ref, options.timeoutMs ?? settings.actionTimeoutMs, call), target);
     } catch (error) {
-      if (error instanceof ActionTimeoutError) {
+      if (error instanceof ActionTimeoutError || options.signal?.aborted) {
+        // The PUT may or may not have landed; either way the record stays in flight, and a
+        // resumed PUT (idempotent) or the next reconcile finishes it.
         await releaseLease(record);
-        throw error;
+        throw error instanceof ActionTimeoutError ? error : new ActionTimeoutError(`The ${target.toLowerCase()} did not finish in time; it is retried`, { cause: error });
       }
       await fail(record, error, 'acting');
       throw error;
@@ -273,11 +298,11 @@ export function createWorkflow(deps: WorkflowDeps) {
     }
   }
 
-  async function waitUntilFinal(ref: ConnectionRef, timeoutMs: number): Promise<PrivateEndpointConnection | undefined> {
+  async function waitUntilFinal(ref: ConnectionRef, timeoutMs: number, call: { signal?: AbortSignal }): Promise<PrivateEndpointConnection | undefined> {
     const deadline = clock.now().getTime() + timeoutMs;
     let delay = 250;
     for (;;) {
-      const current = await connections.get(ref);
+      const current = await connections.get(ref, call);
       if (!current || isProvisioningFinal(current.provisioningState)) return current;
       if (clock.now().getTime() + delay > deadline) {
         throw new ActionTimeoutError(`provisioningState stayed '${current.provisioningState}' for ${timeoutMs} ms`);
@@ -472,9 +497,26 @@ function isRequestEvent(hint: Hint): boolean {
   return /privateendpointconnectionproxies/i.test(hint.operationName ?? '');
 }
 
+/**
+ * Event Grid delivers at least once: a redelivered event gets the same audit id and time (its
+ * event ID and time), so the store keeps one entry. Times far from now are not trusted as keys.
+ */
+function hintAuditKey(hint: Hint, now: Date): { id?: string; time?: Date } {
+  if (!hint.eventId || !hint.eventTime) return {};
+  if (Math.abs(hint.eventTime.getTime() - now.getTime()) > 24 * 3_600_000) return {};
+  return { id: `evt.${hint.eventId.replace(/[^A-Za-z0-9._~-]/g, '_').slice(0, 120)}`, time: hint.eventTime };
+}
+
 /** The approve/reject a record already carries (from a rule or a person), if any. */
 function decidedAction(record: ApprovalRecord): 'approve' | 'reject' | undefined {
   return record.decisionAction === 'approve' || record.decisionAction === 'reject' ? record.decisionAction : undefined;
+}
+
+/** False only when both endpoints are known and differ: the connection belongs to another request. */
+function sameEndpoint(record: ApprovalRecord, connection: PrivateEndpointConnection): boolean {
+  const current = (connection.privateEndpoint?.id ?? connection.rawPrivateEndpointId)?.toLowerCase();
+  const recorded = record.privateEndpointId?.toLowerCase();
+  return current === undefined || recorded === undefined || current === recorded;
 }
 
 function isOwnResult(record: ApprovalRecord, connection: PrivateEndpointConnection, action: 'approve' | 'reject'): boolean {

@@ -42,6 +42,9 @@ export interface ApprovalRecord {
   readonly cardState?: string;
   /** True while the posted card shows an older state than the record. */
   readonly cardStale?: boolean;
+  /** Why the card could not be posted or updated, when Teams refused for good; and when to try again. */
+  readonly cardError?: string;
+  readonly cardRetryAt?: Date;
   /** Whoever holds this may post the card; keeps two instances from posting it twice. */
   readonly cardClaimUntil?: Date;
   /** A person's decision: display name and comment. */

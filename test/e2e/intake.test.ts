@@ -102,6 +102,16 @@ describe('Event Grid intake at the dev host, with events delivered by hand', () 
     expect(stack.emulator!.getConnection(ref.id)?.properties.privateLinkServiceConnectionState.status).toBe('Pending');
   });
 
+  it('keeps one audit entry for an event Event Grid delivers twice', async () => {
+    const ref = await pending('pe-redelivered');
+    const event = proxyWriteEvent({ ...demoVault, childName: ref.name, id: 'redelivered-evt-1', eventTime: new Date().toISOString() });
+    await postJson(stack.webhookUrl, [event], { 'aeg-event-type': 'Notification' });
+    await postJson(stack.webhookUrl, [event], { 'aeg-event-type': 'Notification' });
+    const hints = (await auditEntries(stack, { outcome: 'received' })).filter((e) => e.correlationId === 'redelivered-evt-1');
+    expect(hints).toHaveLength(1);
+    expect(putsFor(stack, ref.name)).toHaveLength(1);
+  });
+
   it('refuses a body that is not JSON with 400 and invokes nothing', async () => {
     const answer = await postJson(stack.webhookUrl, '{not json', { 'aeg-event-type': 'Notification' });
     expect(answer.status).toBe(400);

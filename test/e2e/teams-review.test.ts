@@ -73,6 +73,20 @@ describe('Teams review through /api/messages and the local stack', () => {
     }, 'the card to say it was decided outside Linkgate');
   });
 
+  it('answers a click within its deadline when ARM throttles, and the sweep finishes the approval', async () => {
+    const { ref, message } = await reviewCard('pe-throttled');
+    // Retry-After 18 s is within what the ARM policy waits out, but beyond a click's 8 s budget.
+    stack.emulator!.injectFault({ method: 'PUT', pathIncludes: ref.name, status: 429, retryAfterSeconds: 18, times: 1 });
+    const started = Date.now();
+    const answer = await stack.teams!.click({ activityId: message.id, objectId: DEMO_PEOPLE.approverAda.objectId, verb: 'approve', data: { approvalKey: ref.id, generation: 1, comment: 'throttled' } });
+    expect(Date.now() - started).toBeLessThan(12_000);
+    expect(cardText(answer.body)).toMatch(/Approving|still applying|tries again/);
+    expect(stack.emulator!.getConnection(ref.id)?.properties.privateLinkServiceConnectionState.status).toBe('Pending');
+    await stack.host.runTimer('sweep');
+    expect(stack.emulator!.getConnection(ref.id)?.properties.privateLinkServiceConnectionState.status).toBe('Approved');
+    expect(stack.emulator!.getConnection(ref.id)?.properties.privateLinkServiceConnectionState.description).toBe('Approved by Ada Approver via Linkgate: throttled');
+  }, 30_000);
+
   it('a click that cannot be understood changes nothing', async () => {
     const { ref, message } = await reviewCard('pe-garbled');
     const answer = await stack.teams!.click({ activityId: message.id, objectId: DEMO_PEOPLE.approverAda.objectId, verb: 'approve', data: { approvalKey: ref.id, generation: 'one' } });

@@ -81,7 +81,7 @@ describe('configuration', () => {
       botId: BOT,
       tenantId: TENANT,
       serviceUrl: 'https://smba.trafficmanager.net/teams',
-      auth: { kind: 'managed-identity', managedIdentityClientId: '0d0d0000-0000-4000-8000-000000000001' },
+      auth: { kind: 'managed-identity', managedIdentityClientId: BOT },
     });
     expect(config.credential).toEqual({ kind: 'default', managedIdentityClientId: '0d0d0000-0000-4000-8000-000000000001' });
   });

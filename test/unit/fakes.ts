@@ -253,7 +253,10 @@ export class FakeNotifier implements ReviewNotifier {
   readonly updates: Array<{ conversationId: string; activityId: string; view: ReviewCardView }> = [];
   readonly replies: Array<{ conversationId: string; activityId: string; text: string }> = [];
   failPosts = 0;
+  /** Posts answer 404 ConversationNotFound, which will not change on a retry. */
+  refusePosts = false;
   async post(conversationId: string, view: ReviewCardView) {
+    if (this.refusePosts) throw Object.assign(new Error('Teams answered 404 ConversationNotFound'), { permanent: true });
     if (this.failPosts > 0) {
       this.failPosts -= 1;
       throw new Error('Teams answered 503');

@@ -55,6 +55,7 @@ describe('parseResourceEvent: Key Vault connection events become hints', () => {
         vault: expect.objectContaining({ key: VAULT_KEY, name: VAULT_NAME, subscriptionId: VAULT_SUBSCRIPTION_ID, resourceGroup: VAULT_RESOURCE_GROUP }),
         source: 'event',
         eventId: 'e1b7c2d4-0001-4a5b-9c8d-7e6f5a4b3c21',
+        eventTime: new Date(event.eventTime),
         eventType: 'Microsoft.Resources.ResourceWriteSuccess',
         operationName: 'Microsoft.KeyVault/vaults/privateEndpointConnectionProxies/write',
         subject: event.data.resourceUri,

@@ -153,6 +153,57 @@ describe('reviews: cards, clicks, first decision wins', () => {
     expect(h.notifier.lastViewOf('act-1')?.status).toMatchObject({ state: 'approved', by: { name: 'Ada' } });
   });
 
+  it('a click is not lost when bookkeeping moved the record’s ETag in between', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    const replace = h.approvals.replace.bind(h.approvals);
+    let interfered = false;
+    h.approvals.replace = async (record, etag) => {
+      if (!interfered && record.state === 'Approving') {
+        interfered = true;
+        const current = (await h.approvals.get(ref))!;
+        await replace({ ...current.value, remindedAt: h.clock.now() }, current.etag); // a reminder claim lands first
+      }
+      return replace(record, etag);
+    };
+    const result = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve', 'ok'));
+    expect(interfered).toBe(true);
+    expect(result.outcome).toBe('decided');
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Approved');
+    expect(h.audit.entries.filter((e) => e.outcome === 'duplicate')).toHaveLength(0);
+  });
+
+  it('a name reused by another endpoint while the review is open closes the old card and never approves the new endpoint from it', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    h.connections.connections.delete(ref.key);
+    h.connections.add(ref.name, OTHER_SUB.replace('bbbb', 'eeee'), 'someone else');
+    await h.workflow.handleHint({ ...h.hint, eventId: 'reused' });
+    expect(h.notifier.lastViewOf('act-1')?.status.state).toBe('vanished');
+    const record = (await h.approvals.get(ref))!.value;
+    expect(record).toMatchObject({ generation: 2, state: 'AwaitingReview', requestMessage: 'someone else' });
+    const old = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve', 'from the old card', 1));
+    expect(old.outcome).toBe('stale');
+    expect(h.connections.puts).toHaveLength(0);
+  });
+
+  it('a conversation Teams refuses for good is audited once and not retried every minute', async () => {
+    const h = reviewHarness();
+    h.notifier.refusePosts = true;
+    const { ref } = await awaitingReview(h);
+    h.clock.advance(2 * 60_000);
+    await h.reviews.runTimer();
+    await h.reviews.runTimer();
+    const errors = h.audit.entries.filter((e) => e.kind === 'error' && e.connectionId === ref.key);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.summary).toMatch(/could not be posted to 19:approvals@thread.tacv2/);
+    expect((await h.approvals.get(ref))?.value.cardError).toMatch(/ConversationNotFound/);
+    h.notifier.refusePosts = false;
+    h.clock.advance(61 * 60_000);
+    await h.reviews.runTimer();
+    expect(h.notifier.posts).toHaveLength(1);
+  });
+
   it('refresh gives approvers their buttons and everyone else a read-only view', async () => {
     const h = reviewHarness();
     const { ref } = await awaitingReview(h, 'pe-ext.1', REQUESTER.id);

@@ -1,4 +1,6 @@
-import { RestError, type PipelinePolicy } from '@azure/core-rest-pipeline';
+import { RestError, type PipelinePolicy, type PipelineRequest } from '@azure/core-rest-pipeline';
+
+type AbortSignalLike = NonNullable<PipelineRequest['abortSignal']>;
 
 export interface ArmRetryOptions {
   /** Retries after the first attempt. */
@@ -12,7 +14,7 @@ export interface ArmRetryOptions {
    * 10 s, 30 s, 1 min, ...). An Event Grid delivery must be answered within 30 s.
    */
   readonly maxRetryAfterMs: number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  readonly sleep?: (ms: number, signal?: AbortSignalLike) => Promise<void>;
   readonly random?: () => number;
 }
 
@@ -29,7 +31,7 @@ const RETRYABLE_STATUS = new Set([500, 502, 503, 504]);
  * full jitter. Every ARM call Linkgate makes is a GET or an idempotent PUT, so a retry is safe.
  */
 export function armRetryPolicy(options: ArmRetryOptions): PipelinePolicy {
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = options.sleep ?? abortableSleep;
   const random = options.random ?? Math.random;
   return {
     name: ARM_RETRY_POLICY_NAME,
@@ -39,10 +41,10 @@ export function armRetryPolicy(options: ArmRetryOptions): PipelinePolicy {
           const response = await next(request);
           const delay = retryDelay(response.status, response.headers.get('retry-after'), attempt);
           if (delay === undefined || attempt >= options.maxRetries) return response;
-          await sleep(delay);
+          await sleep(delay, request.abortSignal);
         } catch (error) {
           if (!isTransientNetworkError(error) || attempt >= options.maxRetries) throw error;
-          await sleep(backoff(attempt));
+          await sleep(backoff(attempt), request.abortSignal);
         }
       }
     },
@@ -65,6 +67,25 @@ export function armRetryPolicy(options: ArmRetryOptions): PipelinePolicy {
     const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** attempt);
     return Math.floor(random() * ceiling);
   }
+}
+
+/** Waits, unless the request's caller gives up first (a click's deadline, say). */
+function abortableSleep(ms: number, signal?: AbortSignalLike): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new RestError('The request was aborted', { code: 'REQUEST_ABORTED' }));
+      return;
+    }
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new RestError('The request was aborted', { code: 'REQUEST_ABORTED' }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /** Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */

@@ -1,6 +1,6 @@
 import { KeyVaultManagementClient, type PrivateEndpointConnection as ArmConnectionModel } from '@azure/arm-keyvault';
 import { RestError } from '@azure/core-rest-pipeline';
-import type { ConnectionsPort, SetStatusResult, StatusChange } from '../../app/ports.js';
+import type { CallOptions, ConnectionsPort, SetStatusResult, StatusChange } from '../../app/ports.js';
 import { toConnectionStatus, type PrivateEndpointConnection } from '../../domain/connection.js';
 import { InvalidInputError } from '../../domain/errors.js';
 import { connectionRef, parsePrivateEndpointId, vaultOf, type ConnectionRef, type PrivateEndpointRef, type VaultRef } from '../../domain/resource-id.js';
@@ -29,11 +29,12 @@ export class KeyVaultConnections implements ConnectionsPort {
     return found;
   }
 
-  async get(ref: ConnectionRef): Promise<PrivateEndpointConnection | undefined> {
+  async get(ref: ConnectionRef, options: CallOptions = {}): Promise<PrivateEndpointConnection | undefined> {
     const { vault } = ref;
     let status: number | undefined;
     try {
       const item = await this.client(vault.subscriptionId).privateEndpointConnections.get(vault.resourceGroup, vault.name, ref.name, {
+        ...(options.signal ? { abortSignal: options.signal } : {}),
         onResponse: (raw) => {
           status = raw.status;
         },
@@ -48,13 +49,19 @@ export class KeyVaultConnections implements ConnectionsPort {
     }
   }
 
-  async setStatus(ref: ConnectionRef, change: StatusChange): Promise<SetStatusResult> {
+  async setStatus(ref: ConnectionRef, change: StatusChange, options: CallOptions = {}): Promise<SetStatusResult> {
     const { vault } = ref;
     try {
-      const item = await this.client(vault.subscriptionId).privateEndpointConnections.put(vault.resourceGroup, vault.name, ref.name, {
-        ...(change.etag ? { etag: change.etag } : {}),
-        privateLinkServiceConnectionState: { status: change.status, description: change.description },
-      });
+      const item = await this.client(vault.subscriptionId).privateEndpointConnections.put(
+        vault.resourceGroup,
+        vault.name,
+        ref.name,
+        {
+          ...(change.etag ? { etag: change.etag } : {}),
+          privateLinkServiceConnectionState: { status: change.status, description: change.description },
+        },
+        options.signal ? { abortSignal: options.signal } : {},
+      );
       return { kind: 'accepted', connection: item?.id ? toDomain(vault, item) : undefined };
     } catch (error) {
       if (isStatus(error, 404)) return { kind: 'gone' };

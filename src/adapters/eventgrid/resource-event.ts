@@ -38,7 +38,7 @@ export async function parseResourceEvent(raw: unknown): Promise<Intake> {
   }
   const envelope = await parseEnvelope(raw as Record<string, unknown>);
   if ('error' in envelope) return { kind: 'invalid', eventId: idOf(raw), error: envelope.error, raw };
-  const { id, type, subject, data } = envelope;
+  const { id, type, subject, data, time } = envelope;
 
   if (!ACCEPTED_EVENT_TYPES.some((accepted) => accepted.toLowerCase() === type.toLowerCase())) {
     return { kind: 'unrelated', eventId: id, eventType: type, reason: `event type ${type} is not a resource success event` };
@@ -76,6 +76,7 @@ export async function parseResourceEvent(raw: unknown): Promise<Intake> {
       vault,
       source: 'event',
       eventId: id,
+      ...(time instanceof Date && !Number.isNaN(time.getTime()) ? { eventTime: time } : {}),
       eventType: type,
       operationName,
       subject: target,
@@ -84,18 +85,18 @@ export async function parseResourceEvent(raw: unknown): Promise<Intake> {
   };
 }
 
-type Envelope = { id: string; type: string; subject: string | undefined; data: unknown } | { error: string };
+type Envelope = { id: string; type: string; subject: string | undefined; data: unknown; time: Date | undefined } | { error: string };
 
 async function parseEnvelope(raw: Record<string, unknown>): Promise<Envelope> {
   try {
     if ('specversion' in raw) {
       const [event] = await deserializer.deserializeCloudEvents(raw);
       if (!event) return { error: 'empty CloudEvent' };
-      return { id: event.id, type: event.type, subject: event.subject, data: event.data };
+      return { id: event.id, type: event.type, subject: event.subject, data: event.data, time: event.time };
     }
     const [event] = await deserializer.deserializeEventGridEvents(raw);
     if (!event) return { error: 'empty Event Grid event' };
-    return { id: event.id, type: event.eventType, subject: event.subject, data: event.data };
+    return { id: event.id, type: event.eventType, subject: event.subject, data: event.data, time: event.eventTime };
   } catch (error) {
     const schema = 'specversion' in raw ? 'CloudEvents 1.0' : 'Event Grid schema';
     return { error: `not a valid ${schema} event: ${(error as Error).message}` };

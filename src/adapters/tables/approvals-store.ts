@@ -141,6 +141,8 @@ function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Version
     ...optionalString(entity, 'lastError'),
     ...optionalString(entity, 'reviewConversationId'),
     ...optionalString(entity, 'observedStatus'),
+    ...optionalString(entity, 'cardError'),
+    ...optionalDate(entity, 'cardRetryAt'),
     ...optionalString(entity, 'cardConversationId'),
     ...optionalString(entity, 'cardActivityId'),
     ...optionalString(entity, 'cardState'),

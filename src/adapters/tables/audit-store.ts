@@ -68,6 +68,15 @@ import { ensureTable, isTableError } from './table-clients.js';
 export const AUDIT_TABLE_NAME = 'audit';
 
 export const DEFAULT_PAGE_SIZE = 50;
+
+/** Attempts per index row before an append gives up and the caller's trigger is retried. */
+const APPEND_ATTEMPTS = 3;
+
+/** A 4xx other than 408/429 will not change on a retry. */
+function isClientError(error: unknown): boolean {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
 export const MAX_PAGE_SIZE = 1000;
 /** JSON text of `detail` above this many characters is stored truncated. */
 export const MAX_DETAIL_CHARS = 30_000;
@@ -486,11 +495,25 @@ export class TableAuditStore {
 
     const rows: AuditRow[] = [{ partitionKey: timePartition(month), rowKey, ...columns }];
     if (vaultId !== undefined && vaultId !== '') rows.push({ partitionKey: vaultPartition(vaultId).key, rowKey, ...columns });
-    const results = await Promise.allSettled(rows.map((row) => this.insert(row)));
+    // Each row is retried here with the same keys (a repeat is a harmless 409), so a passing
+    // fault does not leave an entry in one index and not the other.
+    const results = await Promise.allSettled(rows.map((row) => this.insertWithRetry(row)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
 
     return toEntry(rows[0] as AuditRow);
+  }
+
+  private async insertWithRetry(row: AuditRow): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.insert(row);
+        return;
+      } catch (error) {
+        if (attempt >= APPEND_ATTEMPTS || isClientError(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      }
+    }
   }
 
   async query(q: AuditQuery): Promise<AuditPage> {

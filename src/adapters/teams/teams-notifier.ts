@@ -64,6 +64,14 @@ export class TeamsDeliveryError extends Error {
     super(message, options);
     this.name = 'TeamsDeliveryError';
   }
+
+  /**
+   * Teams will give the same answer again: the conversation or message does not exist, or the
+   * bot may not post there. Callers stop retrying and tell someone (see ReviewNotifier).
+   */
+  get permanent(): boolean {
+    return this.status !== undefined && [400, 401, 403, 404, 413].includes(this.status);
+  }
 }
 
 const RETRYABLE = new Set([412, 429, 502, 504]);
