@@ -466,6 +466,97 @@ describe('install tracking', () => {
     expect(conversations.saved).toEqual([]);
     expect(log.lines).toContainEqual({ level: 'warn', message: expect.stringContaining(FOREIGN_TENANT) });
   });
+
+  // A team whose General channel (ID = team ID) is where the install arrives, and the channel
+  // picked during install, named in channelData.settings.selectedChannel.
+  const TEAM = '19:7ea3f00d0c6a4e1f@thread.tacv2';
+  const OTHER_TEAM = '19:0the4tea3b6a4e1f@thread.tacv2';
+  const onGeneral = { id: TEAM, conversationType: 'channel', tenantId: TENANT, isGroup: true };
+  const teamData = { tenant: { id: TENANT }, team: { id: TEAM, name: 'Platform' }, settings: { selectedChannel: { id: CHANNEL, name: 'Approvals' } } };
+  const installedInTeam = (overrides: Partial<ConversationReference> = {}): ConversationReference => ({
+    conversationId: TEAM,
+    conversationType: 'channel',
+    teamId: TEAM,
+    teamName: 'Platform',
+    tenantId: TENANT,
+    serviceUrl: ACTIVITY_SERVICE_URL,
+    botId: `28:${BOT_ID}`,
+    installedAt: NOW,
+    ...overrides,
+  });
+
+  it('saves the General channel the install arrived on and the channel picked during install', async () => {
+    const { conversations, response } = await deliver(botAdded({ conversation: onGeneral, channelData: { eventType: 'teamMemberAdded', ...teamData } }));
+    expect(response.status).toBe(200);
+    expect(conversations.saved).toEqual([installedInTeam({ name: 'General' }), installedInTeam({ conversationId: CHANNEL, name: 'Approvals' })]);
+  });
+
+  it('does the same for installationUpdate, whose channel is the conversation, and takes a picked channel without a name', async () => {
+    const install = {
+      ...botAdded(),
+      type: 'installationUpdate',
+      action: 'add',
+      membersAdded: undefined,
+      conversation: onGeneral,
+      channelData: { ...teamData, settings: { selectedChannel: { id: CHANNEL } }, channel: { id: TEAM }, source: { name: 'message' } },
+    };
+    const { conversations } = await deliver(install);
+    expect(conversations.saved).toEqual([installedInTeam({ name: 'General' }), installedInTeam({ conversationId: CHANNEL })]);
+  });
+
+  it('saves one conversation when the install arrives on the picked channel itself', async () => {
+    const { conversations } = await deliver(
+      botAdded({
+        conversation: { id: CHANNEL, conversationType: 'channel', tenantId: TENANT, isGroup: true, name: 'Approvals' },
+        channelData: { eventType: 'teamMemberAdded', ...teamData, settings: { selectedChannel: { id: CHANNEL } } },
+      }),
+    );
+    expect(conversations.saved).toEqual([installedInTeam({ conversationId: CHANNEL, name: 'Approvals' })]);
+  });
+
+  it('marks every stored conversation of the team removed when the bot leaves the team, and no other', async () => {
+    const { bot, conversations } = makeBot();
+    const headers = bearer(signJwt(connectorClaims()));
+    await bot.handle({ body: botAdded({ conversation: onGeneral, channelData: { eventType: 'teamMemberAdded', ...teamData } }), headers });
+    await conversations.save(installedInTeam({ conversationId: '19:elsewhere@thread.tacv2', teamId: OTHER_TEAM }));
+    const left = botAdded({ membersAdded: undefined, membersRemoved: [{ id: `28:${BOT_ID}` }], conversation: onGeneral, channelData: { eventType: 'teamMemberRemoved', tenant: { id: TENANT }, team: { id: TEAM } } });
+
+    const response = await bot.handle({ body: left, headers });
+
+    expect(response.status).toBe(200);
+    expect(conversations.removed).toEqual([
+      { conversationId: TEAM, at: NOW },
+      { conversationId: CHANNEL, at: NOW },
+    ]);
+    expect((await conversations.list()).filter((c) => !c.removedAt).map((c) => c.conversationId)).toEqual(['19:elsewhere@thread.tacv2']);
+  });
+
+  it('marks the team\'s conversations removed on installationUpdate remove, and the channel it names', async () => {
+    const { bot, conversations } = makeBot();
+    const headers = bearer(signJwt(connectorClaims()));
+    await conversations.save(installedInTeam({ conversationId: '19:third@thread.tacv2' }));
+    const uninstall = { ...botAdded(), type: 'installationUpdate', action: 'remove', membersAdded: undefined, conversation: onGeneral, channelData: teamData };
+
+    await bot.handle({ body: uninstall, headers });
+
+    expect(conversations.removed.map((r) => r.conversationId).sort()).toEqual([CHANNEL, TEAM, '19:third@thread.tacv2'].sort());
+  });
+
+  it('ignores a removal from another tenant', async () => {
+    const { bot, conversations, log } = makeBot();
+    await conversations.save(installedInTeam());
+    const left = botAdded({
+      membersAdded: undefined,
+      membersRemoved: [{ id: `28:${BOT_ID}` }],
+      conversation: { ...onGeneral, tenantId: FOREIGN_TENANT },
+      channelData: { eventType: 'teamMemberRemoved', tenant: { id: FOREIGN_TENANT }, team: { id: TEAM } },
+    });
+
+    await bot.handle({ body: left, headers: bearer(signJwt(connectorClaims())) });
+
+    expect(conversations.removed).toEqual([]);
+    expect(log.lines).toContainEqual({ level: 'warn', message: expect.stringContaining(FOREIGN_TENANT) });
+  });
 });
 
 describe('TableConversationsStore against Azurite', () => {
@@ -511,6 +602,26 @@ describe('TableConversationsStore against Azurite', () => {
     const { bot } = makeBot({ conversations });
     await bot.handle({ body: botAdded(), headers: bearer(signJwt(connectorClaims())) });
     expect(await conversations.get(CHANNEL)).toMatchObject({ conversationId: CHANNEL, name: 'Approvals', teamName: 'Platform', installedAt: NOW });
+  });
+
+  it('holds both conversations of a team install, and the team removal marks both', async () => {
+    const conversations = store();
+    const { bot } = makeBot({ conversations });
+    const headers = bearer(signJwt(connectorClaims()));
+    const team = '19:7ea3f00d0c6a4e1f@thread.tacv2';
+    const general = { id: team, conversationType: 'channel', tenantId: TENANT, isGroup: true };
+    await bot.handle({
+      body: botAdded({ conversation: general, channelData: { eventType: 'teamMemberAdded', tenant: { id: TENANT }, team: { id: team, name: 'Platform' }, settings: { selectedChannel: { id: CHANNEL, name: 'Approvals' } } } }),
+      headers,
+    });
+    expect((await conversations.list()).map((c) => [c.conversationId, c.name, c.teamId]).sort()).toEqual([
+      [CHANNEL, 'Approvals', team],
+      [team, 'General', team],
+    ]);
+
+    const at = new Date('2026-03-01T10:00:00Z');
+    await bot.handle({ body: botAdded({ membersAdded: undefined, membersRemoved: [{ id: `28:${BOT_ID}` }], conversation: general, channelData: { eventType: 'teamMemberRemoved', tenant: { id: TENANT }, team: { id: team } } }), headers });
+    expect((await conversations.list()).map((c) => c.removedAt)).toEqual([at, at]);
   });
 });
 

@@ -386,35 +386,57 @@ describe('teams emulator: the Teams side', () => {
     expect(bad.status).toBe(400);
   });
 
-  it('installBot() sends conversationUpdate (teamMemberAdded) and installationUpdate (add)', async () => {
+  it('installBot() sends conversationUpdate (teamMemberAdded) and installationUpdate (add) on the picked channel, as Teams does', async () => {
     // Act
     await teams.installBot();
 
     // Assess
+    const picked = channel;
+    const selectedChannel = { id: channel };
     const [update, install] = received.map((r) => r.activity);
     expect(update).toMatchObject({
       type: 'conversationUpdate',
       channelId: 'msteams',
       serviceUrl: teams.serviceUrl,
       membersAdded: [{ id: DEMO_TEAMS.botId }],
-      conversation: { id: channel, conversationType: 'channel', tenantId: DEMO_TEAMS.tenantId, isGroup: true },
+      conversation: { id: picked, conversationType: 'channel', tenantId: DEMO_TEAMS.tenantId, isGroup: true },
       recipient: { id: DEMO_TEAMS.botId, name: 'Linkgate' },
       from: { aadObjectId: ada.objectId },
       channelData: {
         eventType: 'teamMemberAdded',
+        settings: { selectedChannel },
         team: { id: DEMO_TEAMS.teamId, name: DEMO_TEAMS.teamName },
         tenant: { id: DEMO_TEAMS.tenantId },
-        channel: { id: channel, name: DEMO_TEAMS.channelName },
       },
     });
+    expect(update.channelData.channel).toBeUndefined();
     expect(install).toMatchObject({
       type: 'installationUpdate',
       action: 'add',
-      conversation: { id: channel, conversationType: 'channel' },
-      channelData: { team: { id: DEMO_TEAMS.teamId }, tenant: { id: DEMO_TEAMS.tenantId }, channel: { id: channel } },
+      conversation: { id: picked, conversationType: 'channel', tenantId: DEMO_TEAMS.tenantId },
+      channelData: {
+        settings: { selectedChannel },
+        channel: { id: picked },
+        team: { id: DEMO_TEAMS.teamId, name: DEMO_TEAMS.teamName },
+        tenant: { id: DEMO_TEAMS.tenantId },
+      },
     });
     expect(teams.sent().map((a) => a.type)).toEqual(['conversationUpdate', 'installationUpdate']);
     expect(((await (await fetch(`${host.url}/teams/state`)).json()) as any).installed).toBe(true);
+  });
+
+  it('knows the team\'s General channel (ID = team ID) as a conversation the bot can post to', async () => {
+    // Act
+    const posted = await call('POST', activities(DEMO_TEAMS.teamId), cardActivity('Hello General'));
+
+    // Assess
+    expect(teams.conversations()).toEqual([
+      { id: channel, name: DEMO_TEAMS.channelName },
+      { id: DEMO_TEAMS.teamId, name: 'General' },
+    ]);
+    expect(posted.status).toBe(201);
+    expect(teams.messages(DEMO_TEAMS.teamId).map((m) => m.id)).toEqual([posted.body.id]);
+    expect(teams.messages(channel)).toEqual([]);
   });
 
   it('serves the page, its script and the official renderer', async () => {

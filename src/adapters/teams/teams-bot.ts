@@ -305,49 +305,129 @@ function errorResponse(text: string): AdaptiveCardActionErrorResponse {
 
 // ---------------------------------------------------------------------------------------------
 // Where the bot is installed
+//
+// Teams announces an install in a team (`conversationUpdate` with the bot added, then
+// `installationUpdate`) on one conversation: the team's General channel in its earlier documented
+// shape (conversation ID = team ID), the channel the installer picked in its current one. That
+// picked channel is also named in `channelData.settings.selectedChannel`
+// (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/subscribe-to-conversation-events),
+// and the bot can post to every channel of a team it belongs to. So an install stores the
+// conversation it arrived on and, when another channel is named, that channel too: the approvals
+// channel an operator picked must be listed even when the install arrived on General.
 
 type ConversationActivity = IConversationUpdateActivity | InstallUpdateActivity;
+type NamedChannel = { readonly id: string; readonly name: string | undefined };
+
+/** Graph calls a team's primary channel, whose ID is the team ID, General (https://learn.microsoft.com/graph/api/team-get-primarychannel). */
+const GENERAL_CHANNEL_NAME = 'General';
 
 async function trackConversationUpdate(activity: IConversationUpdateActivity, options: TeamsBotOptions, at: Date): Promise<void> {
   if (activity.membersAdded?.some((member) => isThisBot(member.id, activity, options))) await remember(activity, options, at);
-  if (activity.membersRemoved?.some((member) => isThisBot(member.id, activity, options))) await forget(activity, options, at);
+  if (activity.membersRemoved?.some((member) => isThisBot(member.id, activity, options))) {
+    // `teamMemberRemoved` with the bot: it left the team, so no channel of the team is a target.
+    // Other events (a shared channel's `channelMemberRemoved`) concern that conversation alone.
+    await forget(activity, options, at, String(activity.channelData?.eventType) === 'teamMemberRemoved');
+  }
 }
 
 async function trackInstallationUpdate(activity: InstallUpdateActivity, options: TeamsBotOptions, at: Date): Promise<void> {
   const action = String(activity.action);
   if (action === 'add' || action === 'add-upgrade') await remember(activity, options, at);
-  else if (action === 'remove' || action === 'remove-upgrade') await forget(activity, options, at);
+  // The app left the scope it was installed in: in a team, the whole team.
+  else if (action === 'remove' || action === 'remove-upgrade') await forget(activity, options, at, true);
 }
 
 async function remember(activity: ConversationActivity, options: TeamsBotOptions, at: Date): Promise<void> {
   const tenantId = conversationTenant(activity);
-  if (tenantId && tenantId.toLowerCase() !== options.tenantId.toLowerCase()) {
+  if (isForeignTenant(tenantId, options)) {
     // Cards name vaults and requesters of this tenant; a conversation elsewhere is never a target.
     options.log.warn(`Bot added to conversation ${logField(activity.conversation.id)} of tenant ${logField(tenantId)}, not ${options.tenantId}; not recorded`);
     return;
   }
   const channelData = activity.channelData;
   const conversation = activity.conversation;
-  const name = channelData?.channel?.name ?? conversation.name;
-  const reference: ConversationReference = {
-    conversationId: baseConversationId(conversation.id),
-    conversationType: String(conversation.conversationType ?? 'unknown'),
-    ...(name ? { name } : {}),
-    ...(channelData?.team?.id ? { teamId: channelData.team.id } : {}),
-    ...(channelData?.team?.name ? { teamName: channelData.team.name } : {}),
+  const conversationId = baseConversationId(conversation.id);
+  const team = channelData?.team;
+  const shared = {
+    ...(team?.id ? { teamId: team.id } : {}),
+    ...(team?.name ? { teamName: team.name } : {}),
     ...(tenantId ? { tenantId } : {}),
     serviceUrl: activity.serviceUrl ?? options.serviceUrl,
     botId: activity.recipient?.id || options.botId,
     installedAt: at,
   };
-  await options.conversations.save(reference);
-  options.log.info(`Bot installed in ${reference.conversationType} ${logField(reference.conversationId)} (${logField(reference.teamName ?? reference.name ?? 'unnamed')})`);
+  const name = channelName(activity, conversationId) ?? conversation.name ?? (team?.id && conversationId === team.id ? GENERAL_CHANNEL_NAME : undefined);
+  const references: ConversationReference[] = [
+    { conversationId, conversationType: String(conversation.conversationType ?? 'unknown'), ...(name ? { name } : {}), ...shared },
+    ...otherChannels(activity, conversationId).map((channel) => ({
+      conversationId: channel.id,
+      conversationType: 'channel',
+      ...(channel.name ? { name: channel.name } : {}),
+      ...shared,
+    })),
+  ];
+  for (const reference of references) {
+    await options.conversations.save(reference);
+    options.log.info(`Bot installed in ${reference.conversationType} ${logField(reference.conversationId)} (${logField(reference.name ?? reference.teamName ?? 'unnamed')})`);
+  }
 }
 
-async function forget(activity: ConversationActivity, options: TeamsBotOptions, at: Date): Promise<void> {
+/**
+ * Marks the conversation the removal arrived on, and any channel it names, removed; when the bot
+ * left a whole team, every stored conversation of that team as well.
+ */
+async function forget(activity: ConversationActivity, options: TeamsBotOptions, at: Date, wholeTeam: boolean): Promise<void> {
+  const tenantId = conversationTenant(activity);
+  if (isForeignTenant(tenantId, options)) {
+    // Nothing of another tenant is stored, and its team IDs must not reach this tenant's rows.
+    options.log.warn(`Bot removed from conversation ${logField(activity.conversation.id)} of tenant ${logField(tenantId)}, not ${options.tenantId}; ignored`);
+    return;
+  }
   const conversationId = baseConversationId(activity.conversation.id);
-  await options.conversations.markRemoved(conversationId, at);
-  options.log.info(`Bot removed from ${logField(conversationId)}`);
+  const removed = new Set([conversationId, ...otherChannels(activity, conversationId).map((channel) => channel.id)]);
+  const teamId = activity.channelData?.team?.id;
+  if (wholeTeam && teamId) {
+    for (const reference of await options.conversations.list()) {
+      if (reference.teamId === teamId && !reference.removedAt) removed.add(reference.conversationId);
+    }
+  }
+  for (const id of removed) {
+    await options.conversations.markRemoved(id, at);
+    options.log.info(`Bot removed from ${logField(id)}`);
+  }
+}
+
+/** The name channelData gives the conversation itself (`channel` without an ID is the conversation's). */
+function channelName(activity: ConversationActivity, conversationId: string): string | undefined {
+  const channelData = activity.channelData;
+  for (const channel of [channelData?.channel, channelData?.settings?.selectedChannel]) {
+    const name = textOf(channel?.name);
+    const id = textOf(channel?.id);
+    if (name && (!id || baseConversationId(id) === conversationId)) return name;
+  }
+  return undefined;
+}
+
+/** Channels other than the conversation named by `settings.selectedChannel` and `channel`, each once. */
+function otherChannels(activity: ConversationActivity, conversationId: string): NamedChannel[] {
+  const channelData = activity.channelData;
+  const found = new Map<string, NamedChannel>();
+  for (const channel of [channelData?.settings?.selectedChannel, channelData?.channel]) {
+    const raw = textOf(channel?.id);
+    if (!raw) continue;
+    const id = baseConversationId(raw);
+    if (id === conversationId) continue;
+    found.set(id, { id, name: found.get(id)?.name ?? textOf(channel?.name) });
+  }
+  return [...found.values()];
+}
+
+function textOf(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() ? value.trim() : undefined;
+}
+
+function isForeignTenant(tenantId: string | undefined, options: TeamsBotOptions): boolean {
+  return tenantId !== undefined && tenantId.toLowerCase() !== options.tenantId.toLowerCase();
 }
 
 /** In Teams the bot's account ID is `28:<app ID>`; the activity's recipient is the bot. */

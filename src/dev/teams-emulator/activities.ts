@@ -74,9 +74,24 @@ export function adaptiveCardInvoke(ctx: ActivityContext, person: EmulatedPerson,
 }
 
 /**
+ * Every team has a General channel whose conversation ID is the team ID: Teams' earlier example of
+ * the bot being added to a team has `conversation.id` equal to `channelData.team.id`
+ * (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/subscribe-to-conversation-events),
+ * and Graph calls it the team's primary channel, General
+ * (https://learn.microsoft.com/graph/api/team-get-primarychannel).
+ */
+export const GENERAL_CHANNEL_NAME = 'General';
+
+/**
  * What Teams sends when the app is added to a team: the bot joins as a member
- * (`conversationUpdate` / `teamMemberAdded`). The conversation is the channel the bot should post
- * to; Teams itself names the team's General channel here, whose ID is the team ID.
+ * (`conversationUpdate` / `teamMemberAdded`), then the `installationUpdate` (action `add`).
+ *
+ * Shaped like Microsoft's current example
+ * (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/subscribe-to-conversation-events):
+ * both arrive on the channel picked in the install dialog, which is also named in
+ * `channelData.settings.selectedChannel` (by ID alone), while `channelData.team.id` is the team
+ * (its General channel). An earlier version of that page showed the events arriving on General
+ * with no selected channel; the bot stores whichever conversations an install names, so both work.
  */
 export function botAddedToTeam(ctx: ActivityContext, installer: EmulatedPerson): Record<string, unknown> {
   const { team } = ctx;
@@ -85,15 +100,19 @@ export function botAddedToTeam(ctx: ActivityContext, installer: EmulatedPerson):
     type: 'conversationUpdate',
     membersAdded: [{ id: team.botId }],
     channelData: {
-      eventType: 'teamMemberAdded',
+      settings: { selectedChannel: { id: team.channelId } },
       team: { id: team.teamId, name: team.teamName },
+      eventType: 'teamMemberAdded',
       tenant: { id: team.tenantId },
-      channel: { id: team.channelId, name: team.channelName },
     },
   };
 }
 
-/** The `installationUpdate` (action `add`) that accompanies the installation. */
+/**
+ * The `installationUpdate` (action `add`) that accompanies the installation. Unlike the
+ * `conversationUpdate`, Teams' example also carries `channelData.channel` (the conversation's
+ * channel, by ID only) and `source`.
+ */
 export function appInstalled(ctx: ActivityContext, installer: EmulatedPerson): Record<string, unknown> {
   const { team } = ctx;
   return {
@@ -102,7 +121,7 @@ export function appInstalled(ctx: ActivityContext, installer: EmulatedPerson): R
     action: 'add',
     channelData: {
       settings: { selectedChannel: { id: team.channelId } },
-      channel: { id: team.channelId, name: team.channelName },
+      channel: { id: team.channelId },
       team: { id: team.teamId, name: team.teamName },
       tenant: { id: team.tenantId },
       source: { name: 'message' },

@@ -92,12 +92,19 @@ interface StoredMessage {
 
 interface StoredConversation {
   readonly id: string;
+  readonly name: string | undefined;
   readonly messages: StoredMessage[];
+}
+
+/** A conversation the connector knows: a channel (a team's General channel among them) or a chat. */
+export interface EmulatedConversation {
+  readonly id: string;
+  readonly name?: string;
 }
 
 export interface ConnectorOptions {
   /** Conversations that exist (a channel, a team's General channel); anything else is 404. */
-  readonly conversations: readonly string[];
+  readonly conversations: readonly EmulatedConversation[];
   readonly defaultFrom: EmulatedAccount;
   readonly now: () => Date;
   readonly rateLimit: boolean;
@@ -121,8 +128,13 @@ export class ConnectorEmulator {
   private lastId = 0;
 
   constructor(private readonly opts: ConnectorOptions) {
-    for (const id of opts.conversations) this.conversations.set(id.toLowerCase(), { id, messages: [] });
+    for (const { id, name } of opts.conversations) this.conversations.set(id.toLowerCase(), { id, name, messages: [] });
     this.limiter = new SlidingWindowLimiter(TEAMS_BOT_LIMITS, () => opts.now().getTime());
+  }
+
+  /** The conversations that exist here, in the order they were given. */
+  knownConversations(): EmulatedConversation[] {
+    return [...this.conversations.values()].map(({ id, name }) => (name === undefined ? { id } : { id, name }));
   }
 
   /** Messages of one conversation (default: all), oldest first, replies nested; copies. */

@@ -21,13 +21,13 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DevHost } from '../dev-host.js';
 import { DEMO } from '../demo-world.js';
-import { adaptiveCardInvoke, appInstalled, botAddedToTeam, teamsUserId, type ActivityContext, type EmulatedPerson, type EmulatedTeam } from './activities.js';
+import { adaptiveCardInvoke, appInstalled, botAddedToTeam, GENERAL_CHANNEL_NAME, teamsUserId, type ActivityContext, type EmulatedPerson, type EmulatedTeam } from './activities.js';
 import { sendJson } from '../dev-host.js';
-import { ConnectorEmulator, type ConnectorChange, type EmulatedMessage } from './connector.js';
+import { ConnectorEmulator, type ConnectorChange, type EmulatedConversation, type EmulatedMessage } from './connector.js';
 import { PAGE_CSS, PAGE_SCRIPT, pageHtml } from './page.js';
 
 export type { EmulatedPerson, EmulatedTeam } from './activities.js';
-export type { ConnectorChange, EmulatedAccount, EmulatedAttachment, EmulatedMessage, EmulatedVersion } from './connector.js';
+export type { ConnectorChange, EmulatedAccount, EmulatedAttachment, EmulatedConversation, EmulatedMessage, EmulatedVersion } from './connector.js';
 
 export const CONNECTOR_PATH = '/teams-emulator/connector';
 export const PAGE_PATH = '/teams';
@@ -58,12 +58,17 @@ export interface TeamsEmulator {
   readonly pageUrl: string;
   /** `${devHost.url}/teams-emulator/connector` */
   readonly serviceUrl: string;
-  /** Sends the activities Teams sends when the app is added to the team's channel; rejects unless the bot answers 2xx. */
+  /**
+   * Sends the activities Teams sends when the app is added to the team, on its General channel,
+   * with `team.channelId` as the channel picked during install; rejects unless the bot answers 2xx.
+   */
   installBot(): Promise<void>;
   /** Sends an Action.Execute invoke as a person, like clicking in Teams; returns the invoke response body. */
   click(input: ClickInput): Promise<{ status: number; body: unknown }>;
   /** Like click(), with every field the page can send (title, action ID, trigger). */
   invoke(input: InvokeRequest): Promise<{ status: number; body: unknown }>;
+  /** The conversations the connector accepts posts to: `team.channelId` and the team's General channel. */
+  conversations(): EmulatedConversation[];
   /** Posted messages, oldest first, with replies and update history; default: every conversation. */
   messages(conversationId?: string): EmulatedMessage[];
   /** Activities sent to the bot so far (installs and invokes), oldest first. */
@@ -101,8 +106,12 @@ export function attachTeamsEmulator(host: DevHost, opts: TeamsEmulatorOptions): 
   let closed = false;
 
   const connector = new ConnectorEmulator({
-    // The channel, and the team's General channel, whose ID is the team ID in Teams.
-    conversations: [team.channelId, team.teamId],
+    // The channel, and the team's General channel, whose ID is the team ID in Teams: the install
+    // arrives there, so the bot may post there too.
+    conversations: [
+      { id: team.channelId, name: team.channelName },
+      { id: team.teamId, name: GENERAL_CHANNEL_NAME },
+    ],
     defaultFrom: { id: team.botId, name: botName, role: 'bot' },
     now,
     rateLimit: opts.rateLimit ?? true,
@@ -277,6 +286,7 @@ export function attachTeamsEmulator(host: DevHost, opts: TeamsEmulatorOptions): 
     installBot,
     click: (input) => invoke({ ...input, trigger: 'manual' }),
     invoke,
+    conversations: () => connector.knownConversations(),
     messages: (conversationId) => connector.messages(conversationId),
     sent: () => structuredClone(sentActivities),
     close: async () => endStreams(),
