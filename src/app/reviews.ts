@@ -240,7 +240,14 @@ export function createReviews(deps: ReviewDeps) {
     let outcome: CardActionResult['outcome'] = 'decided';
     let notice: string | undefined;
     try {
-      const connection = await deps.connections.get(ref, { signal });
+      let connection;
+      try {
+        connection = await deps.connections.get(ref, { signal });
+      } catch (error) {
+        // Not yet acted: record the failure so the decision is retried as it stands.
+        await workflow.fail(decided, error, 'reading the connection');
+        throw error;
+      }
       const left = Math.max(1, deps.clickBudgetMs - (Date.now() - started));
       if (connection) await workflow.act(decided, connection, { timeoutMs: left, signal });
       else await workflow.settle(decided, undefined, action.verb === 'approve' ? 'Approved' : 'Rejected');
@@ -248,7 +255,7 @@ export function createReviews(deps: ReviewDeps) {
       outcome = 'in-progress';
       notice =
         error instanceof ActionTimeoutError
-          ? 'Azure accepted the change and is still applying it; this card updates when it is done.'
+          ? 'Azure is still working on this change (it is slow or throttling); Linkgate finishes it and this card updates.'
           : `Azure has not accepted the change yet (${(error as Error).message}); Linkgate keeps your decision and tries again.`;
       deps.log.warn(`Acting on ${ref.name} after ${action.user.name}'s decision: ${(error as Error).message}`);
     }
