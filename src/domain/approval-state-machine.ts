@@ -84,23 +84,11 @@ function target(from: ApprovalState, event: ApprovalEvent): ApprovalState | unde
       return isInFlight(from) ? from : undefined;
     case 'decided':
       if (from !== 'Deciding') return undefined;
-      switch (event.action) {
-        case 'approve':
-          return 'Approving';
-        case 'reject':
-          return 'Rejecting';
-        case 'review':
-          return 'AwaitingReview';
-        case 'ignore':
-          return 'Ignored';
-        default:
-          return undefined;
-      }
+      if (event.action === 'review') return 'AwaitingReview';
+      if (event.action === 'ignore') return 'Ignored';
+      return acting(event.action);
     case 'human':
-      if (from !== 'AwaitingReview') return undefined;
-      if (event.action === 'approve') return 'Approving';
-      if (event.action === 'reject') return 'Rejecting';
-      return undefined;
+      return from === 'AwaitingReview' ? acting(event.action) : undefined;
     case 'confirmed':
       if (from === 'Approving') return 'Approved';
       if (from === 'Rejecting') return 'Rejected';
@@ -112,16 +100,18 @@ function target(from: ApprovalState, event: ApprovalEvent): ApprovalState | unde
     case 'failed':
       return isInFlight(from) ? 'Failed' : undefined;
     case 'retry':
-      if (from !== 'Failed') return undefined;
-      if (event.action === 'approve') return 'Approving';
-      if (event.action === 'reject') return 'Rejecting';
-      return undefined;
+      return from === 'Failed' ? acting(event.action) : undefined;
     case 'expired':
       if (from !== 'AwaitingReview') return undefined;
-      if (event.action === 'leave-pending') return 'Expired';
-      if (event.action === 'reject') return 'Rejecting';
-      return undefined;
+      return event.action === 'leave-pending' ? 'Expired' : acting(event.action);
   }
+}
+
+/** The in-flight state for an approve or reject; anything else (untyped input) is refused. */
+function acting(action: string): ApprovalState | undefined {
+  if (action === 'approve') return 'Approving';
+  if (action === 'reject') return 'Rejecting';
+  return undefined;
 }
 
 function describe(event: ApprovalEvent): string {

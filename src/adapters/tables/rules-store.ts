@@ -56,27 +56,23 @@ export class TableRulesStore implements RulesPort {
   }
 }
 
+/** A column holding JSON text; undefined when absent. Errors name the column. */
+function jsonColumn(row: Record<string, unknown>, column: string): unknown {
+  const value = row[column];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new Error(`${column}: must be a JSON string`);
+  try {
+    return JSON.parse(value) as unknown;
+  } catch (error) {
+    throw new Error(`${column}: is not valid JSON (${(error as Error).message})`);
+  }
+}
+
 function fromRow(row: Record<string, unknown>): StoredRule {
   const name = typeof row.name === 'string' ? row.name : String(row.rowKey);
   try {
-    let conditions: unknown = {};
-    if (row.conditions !== undefined) {
-      if (typeof row.conditions !== 'string') throw new Error('conditions: must be a JSON string');
-      try {
-        conditions = JSON.parse(row.conditions);
-      } catch (error) {
-        throw new Error(`conditions: is not valid JSON (${(error as Error).message})`);
-      }
-    }
-    let review: unknown;
-    if (row.review !== undefined) {
-      if (typeof row.review !== 'string') throw new Error('review: must be a JSON string');
-      try {
-        review = JSON.parse(row.review);
-      } catch (error) {
-        throw new Error(`review: is not valid JSON (${(error as Error).message})`);
-      }
-    }
+    const conditions = jsonColumn(row, 'conditions') ?? {};
+    const review = jsonColumn(row, 'review');
     const rule = parseRule({
       name,
       priority: typeof row.priority === 'bigint' ? Number(row.priority) : row.priority,
