@@ -2,7 +2,7 @@ import tseslint from 'typescript-eslint';
 
 // Type-aware rules that catch what tests miss in a serverless handler: a floating promise is a lost approval.
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'bin/**', 'scripts/**', '*.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', 'coverage/**', 'bin/**', 'scripts/**/*.cjs', '*.mjs'] },
   ...tseslint.configs.recommended,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

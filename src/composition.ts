@@ -1,9 +1,9 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
 import { systemClock, type Clock, type Logger } from './app/ports.js';
 import type { ReviewNotifier } from './app/review-ports.js';
 import { createReviews, type Reviews } from './app/reviews.js';
-import { createTeamsBot } from './adapters/teams/teams-bot.js';
+import { lazyDefaultAzureCredential } from './adapters/identity/lazy-credential.js';
+import { createLazyTeamsBot } from './adapters/teams/lazy-teams-bot.js';
 import { TableConversationsStore } from './adapters/tables/conversations-store.js';
 import { createSweep } from './app/sweep.js';
 import { createWorkflow } from './app/workflow.js';
@@ -44,7 +44,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     retry: { maxRetries: config.arm.maxRetries, baseDelayMs: 500, maxDelayMs: 8_000, maxRetryAfterMs: config.arm.maxRetryAfterMs },
   };
   // The dev token is for the ARM emulator alone: a real Table endpoint always gets an Entra credential.
-  const tablesCredential = config.credential.kind === 'dev-token' ? new DefaultAzureCredential() : credential;
+  const tablesCredential = config.credential.kind === 'dev-token' ? lazyDefaultAzureCredential() : credential;
   const tables: TablesConnection =
     config.tables.kind === 'endpoint'
       ? { kind: 'endpoint', endpoint: config.tables.endpoint, credential: tablesCredential }
@@ -82,7 +82,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   // the arrow below is only called after both exist.
   const late: { handleCardAction?: Reviews['handleCardAction'] } = {};
   const teams = config.teams
-    ? createTeamsBot({
+    ? createLazyTeamsBot({
         botId: config.teams.botId,
         tenantId: config.teams.tenantId,
         serviceUrl: config.teams.serviceUrl,
@@ -141,7 +141,7 @@ export function setServices(services: Services | undefined): void {
 
 function createCredential(config: Config): TokenCredential {
   if (config.credential.kind === 'dev-token') return devTokenCredential;
-  return new DefaultAzureCredential(
+  return lazyDefaultAzureCredential(
     config.credential.managedIdentityClientId ? { managedIdentityClientId: config.credential.managedIdentityClientId } : {},
   );
 }
