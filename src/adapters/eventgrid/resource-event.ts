@@ -1,5 +1,6 @@
 import { EventGridDeserializer } from '@azure/eventgrid';
 import type { Hint } from '../../app/workflow.js';
+import resourceEvents from '../../domain/definitions/resource-events.json';
 import { vaultOf } from '../../domain/resource-id.js';
 
 /**
@@ -14,19 +15,19 @@ export type Intake =
   | { readonly kind: 'unrelated'; readonly eventId: string; readonly eventType: string; readonly reason: string }
   | { readonly kind: 'invalid'; readonly eventId?: string; readonly error: string; readonly raw: unknown };
 
-/** Event types that can mean a vault's connections changed. Failures and cancels changed nothing. */
-export const ACCEPTED_EVENT_TYPES = [
-  'Microsoft.Resources.ResourceWriteSuccess',
-  'Microsoft.Resources.ResourceActionSuccess',
-  'Microsoft.Resources.ResourceDeleteSuccess',
-] as const;
+/**
+ * Event types that can mean a vault's connections changed; failures and cancels changed nothing.
+ * Read from the definition the deployment's Event Grid filter is built from (infra/).
+ */
+export const ACCEPTED_EVENT_TYPES: readonly string[] = Object.freeze([...resourceEvents.includedEventTypes]);
 
 /**
- * Which of these Azure raises when someone requests an endpoint to a vault is not documented
+ * Which operation Azure raises when someone requests an endpoint to a vault is not documented
  * (privateEndpointConnectionProxies/validate/action and /write are likely), so every operation
- * under this prefix is a hint: privateEndpointConnections/* and privateEndpointConnectionProxies/*.
+ * under these prefixes is a hint: privateEndpointConnections/* and privateEndpointConnectionProxies/*.
+ * Lower-cased once here; Event Grid's StringBeginsWith filter is case-insensitive too.
  */
-export const OPERATION_PREFIX = 'microsoft.keyvault/vaults/privateendpointconnection';
+export const OPERATION_PREFIXES: readonly string[] = Object.freeze(resourceEvents.operationNamePrefixes.map((prefix) => prefix.toLowerCase()));
 
 const OBJECT_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid'];
 
@@ -51,7 +52,7 @@ export async function parseResourceEvent(raw: unknown): Promise<Intake> {
   if (typeof operationName !== 'string' || operationName.trim() === '') {
     return { kind: 'invalid', eventId: id, error: 'data.operationName is missing or not a string', raw };
   }
-  if (!operationName.toLowerCase().startsWith(OPERATION_PREFIX)) {
+  if (!OPERATION_PREFIXES.some((prefix) => operationName.toLowerCase().startsWith(prefix))) {
     return { kind: 'unrelated', eventId: id, eventType: type, reason: `operation ${operationName} is not about Key Vault private endpoint connections` };
   }
   const resourceUri = fields.resourceUri;

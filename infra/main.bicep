@@ -1,0 +1,237 @@
+// Linkgate: everything `azd provision` creates. Subscription scope, because the custom roles,
+// their assignments and the Event Grid system topics live in the watched subscriptions, outside
+// the app's resource group. The Event Grid subscriptions to the resourceEvents function come in a
+// second deployment (events.bicep), run by the postdeploy hook once the function exists: Event
+// Grid validates the endpoint when a subscription is created, and the function appears only after
+// the code is deployed.
+targetScope = 'subscription'
+
+metadata description = 'Linkgate: approval workflow for Azure Private Endpoint connections'
+
+@minLength(1)
+@maxLength(48)
+@description('Name of the azd environment. Tags every resource and seeds the resource token.')
+param environmentName string
+
+@minLength(1)
+@description('Region of the resource group, function app, storage and monitoring (one that offers Flex Consumption).')
+param location string
+
+@description('Subscriptions whose Key Vaults Linkgate watches, comma-separated. Empty: the subscription deployed to.')
+param watchedSubscriptionIds string = ''
+
+@description('More subscriptions, comma-separated, whose tenant Linkgate may read to recognise in-tenant requesters. The watched ones are always included.')
+param tenantLookupSubscriptionIds string = ''
+
+@description('Resource IDs of existing Microsoft.Resources.Subscriptions system topics to reuse, comma-separated (Azure allows one per subscription).')
+param existingSystemTopicIds string = ''
+
+@description('Teams conversation (channel) ID that review cards go to by default, for example 19:...@thread.tacv2. Can be set after the Teams app is installed.')
+param reviewConversationId string = ''
+
+@description('Entra object IDs of the default approvers, comma-separated.')
+param reviewApproverObjectIds string = ''
+
+@minValue(40)
+@maxValue(1000)
+@description('Most instances the Flex Consumption plan scales out to.')
+param maximumInstanceCount int = 40
+
+var tags = { 'azd-env-name': environmentName, application: 'linkgate' }
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var homeSubscriptionId = toLower(subscription().subscriptionId)
+var resourceGroupName = 'rg-${environmentName}'
+
+var listedWatched = filter(map(split(watchedSubscriptionIds, ','), id => toLower(trim(id))), id => !empty(id))
+var watched = empty(listedWatched) ? [homeSubscriptionId] : union(listedWatched, [])
+var lookupOnly = filter(
+  union(filter(map(split(tenantLookupSubscriptionIds, ','), id => toLower(trim(id))), id => !empty(id)), []),
+  id => !contains(watched, id)
+)
+
+// An existing topic: /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.EventGrid/systemTopics/{name}
+var existingTopics = map(
+  filter(map(split(existingSystemTopicIds, ','), id => trim(id)), id => !empty(id)),
+  id => { subscriptionId: toLower(split(id, '/')[2]), resourceGroup: split(id, '/')[4], name: last(split(id, '/')), existing: true }
+)
+var eventsResourceGroupName = 'rg-${environmentName}-events'
+var topics = map(watched, sub => contains(map(existingTopics, t => t.subscriptionId), sub)
+  ? first(filter(existingTopics, t => t.subscriptionId == sub))
+  : {
+      subscriptionId: sub
+      resourceGroup: sub == homeSubscriptionId ? resourceGroupName : eventsResourceGroupName
+      name: 'evgt-linkgate-${resourceToken}'
+      existing: false
+    })
+
+var tableNames = ['rules', 'approvals', 'audit', 'tenantcache', 'conversations']
+
+// Names and IDs known before anything runs, so role assignment names (guid(...)) are stable and
+// What-If can predict them; principal IDs appear only in the assignments' properties.
+var identityName = 'id-linkgate-${resourceToken}'
+var identityId = resourceId(homeSubscriptionId, resourceGroupName, 'Microsoft.ManagedIdentity/userAssignedIdentities', identityName)
+var approverRoleId = guid(subscription().id, environmentName, 'linkgate-approver')
+var tenantLookupRoleId = guid(subscription().id, environmentName, 'linkgate-tenant-lookup')
+var deadLetterContainerName = 'deadletters'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: resourceGroupName
+  location: location
+  tags: tags
+}
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  scope: rg
+  params: {
+    name: identityName
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'stlg${resourceToken}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    assignmentSeed: identityId
+    tableNames: tableNames
+    deploymentContainerName: 'app-package'
+    deadLetterContainerName: deadLetterContainerName
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    workspaceName: 'log-linkgate-${resourceToken}'
+    applicationInsightsName: 'appi-linkgate-${resourceToken}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+    assignmentSeed: identityId
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'linkgate-roles-${resourceToken}'
+  params: {
+    environmentName: environmentName
+    approverRoleId: approverRoleId
+    tenantLookupRoleId: tenantLookupRoleId
+    approverScopes: map(union(watched, [homeSubscriptionId]), sub => '/subscriptions/${sub}')
+    tenantLookupScopes: map(union(watched, lookupOnly, [homeSubscriptionId]), sub => '/subscriptions/${sub}')
+  }
+}
+
+module watchedSubscriptions 'modules/watched-subscription.bicep' = [
+  for (topic, i) in topics: {
+    name: 'linkgate-watch-${resourceToken}-${i}'
+    scope: subscription(topic.subscriptionId)
+    params: {
+      location: location
+      tags: tags
+      principalId: identity.outputs.principalId
+      identityId: identityId
+      approverRoleId: approverRoleId
+      tenantLookupRoleId: tenantLookupRoleId
+      topic: topic
+      createResourceGroup: !topic.existing && topic.resourceGroup != resourceGroupName
+    }
+    // The roles are referenced by GUID, not by symbol, so the order is stated.
+    dependsOn: [roles]
+  }
+]
+
+module tenantLookupSubscriptions 'modules/tenant-lookup-subscription.bicep' = [
+  for (sub, i) in lookupOnly: {
+    name: 'linkgate-lookup-${resourceToken}-${i}'
+    scope: subscription(sub)
+    params: {
+      principalId: identity.outputs.principalId
+      assignmentSeed: identityId
+      tenantLookupRoleId: tenantLookupRoleId
+    }
+    dependsOn: [roles]
+  }
+]
+
+// Everything the app reads at start (src/config.ts). Each one is also an output of the same name,
+// so `azd env get-values` gives a local run against this deployment the same configuration.
+var appSettings = {
+  AZURE_CLIENT_ID: identity.outputs.clientId
+  LINKGATE_HOME_TENANT_ID: tenant().tenantId
+  LINKGATE_ARM_ENDPOINT: environment().resourceManager
+  LINKGATE_TABLES_ENDPOINT: storage.outputs.tableEndpoint
+  LINKGATE_SWEEP_SUBSCRIPTIONS: join(watched, ',')
+  LINKGATE_TEAMS_BOT_ID: identity.outputs.clientId
+  LINKGATE_TEAMS_TENANT_ID: tenant().tenantId
+  LINKGATE_REVIEW_CONVERSATION: reviewConversationId
+  LINKGATE_REVIEW_APPROVERS: reviewApproverObjectIds
+  APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
+}
+
+module functionApp 'modules/function-app.bicep' = {
+  name: 'function-app'
+  scope: rg
+  params: {
+    planName: 'plan-linkgate-${resourceToken}'
+    name: 'func-linkgate-${resourceToken}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    appSettings: appSettings
+    maximumInstanceCount: maximumInstanceCount
+  }
+}
+
+module bot 'modules/bot.bicep' = {
+  name: 'bot'
+  scope: rg
+  params: {
+    name: 'bot-linkgate-${resourceToken}'
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    tenantId: tenant().tenantId
+    messagingEndpoint: 'https://${functionApp.outputs.defaultHostName}/api/messages'
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output LINKGATE_API_URL string = 'https://${functionApp.outputs.defaultHostName}'
+
+output AZURE_CLIENT_ID string = appSettings.AZURE_CLIENT_ID
+output LINKGATE_HOME_TENANT_ID string = appSettings.LINKGATE_HOME_TENANT_ID
+output LINKGATE_ARM_ENDPOINT string = appSettings.LINKGATE_ARM_ENDPOINT
+output LINKGATE_TABLES_ENDPOINT string = appSettings.LINKGATE_TABLES_ENDPOINT
+output LINKGATE_SWEEP_SUBSCRIPTIONS string = appSettings.LINKGATE_SWEEP_SUBSCRIPTIONS
+output LINKGATE_TEAMS_BOT_ID string = appSettings.LINKGATE_TEAMS_BOT_ID
+output LINKGATE_TEAMS_TENANT_ID string = appSettings.LINKGATE_TEAMS_TENANT_ID
+output LINKGATE_REVIEW_CONVERSATION string = appSettings.LINKGATE_REVIEW_CONVERSATION
+output LINKGATE_REVIEW_APPROVERS string = appSettings.LINKGATE_REVIEW_APPROVERS
+output APPLICATIONINSIGHTS_CONNECTION_STRING string = appSettings.APPLICATIONINSIGHTS_CONNECTION_STRING
+output APPLICATIONINSIGHTS_AUTHENTICATION_STRING string = appSettings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING
+
+// For the hooks (Teams package, Event Grid subscriptions, teardown); no app setting reads these.
+output LINKGATE_TEAMS_APP_ID string = guid(subscription().id, environmentName, 'teams-app')
+output LINKGATE_DEPLOY_BOT_NAME string = bot.outputs.name
+output LINKGATE_DEPLOY_IDENTITY_ID string = identity.outputs.id
+output LINKGATE_DEPLOY_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output LINKGATE_DEPLOY_FUNCTION_APP_ID string = functionApp.outputs.id
+output LINKGATE_DEPLOY_STORAGE_ID string = storage.outputs.id
+output LINKGATE_DEPLOY_DEAD_LETTER_CONTAINER string = deadLetterContainerName
+output LINKGATE_DEPLOY_EVENT_TOPICS array = topics
+output LINKGATE_DEPLOY_ROLE_IDS array = [roles.outputs.approverRoleId, roles.outputs.tenantLookupRoleId]

@@ -1,0 +1,72 @@
+// Linkgate's subscription on one system topic: the resource events resourceEvents acts on, to
+// the function itself (endpoint type AzureFunction: no webhook URL and no function key), with
+// Event Grid's retry schedule and dead-lettering to blob storage through Linkgate's identity.
+param topicName string
+@description('{ includedEventTypes, operationNamePrefixes }: src/domain/definitions/resource-events.json.')
+param filter object
+@description('The function app, in its own subscription and resource group.')
+param functionApp { subscriptionId: string, resourceGroup: string, name: string }
+param identityId string
+param deadLetterStorageId string
+param deadLetterContainerName string
+
+resource topic 'Microsoft.EventGrid/systemTopics@2022-06-15' existing = {
+  name: topicName
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' existing = {
+  name: functionApp.name
+  scope: resourceGroup(functionApp.subscriptionId, functionApp.resourceGroup)
+
+  resource resourceEvents 'functions' existing = {
+    name: 'resourceEvents'
+  }
+}
+
+resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
+  parent: topic
+  name: 'linkgate-resource-events'
+  properties: {
+    eventDeliverySchema: 'EventGridSchema'
+    destination: {
+      endpointType: 'AzureFunction'
+      properties: {
+        resourceId: site::resourceEvents.id
+        maxEventsPerBatch: 1
+        preferredBatchSizeInKilobytes: 64
+      }
+    }
+    filter: {
+      includedEventTypes: filter.includedEventTypes
+      // One StringBeginsWith filter with every prefix as a value (Event Grid: at most 25 values).
+      advancedFilters: [
+        {
+          operatorType: 'StringBeginsWith'
+          key: 'data.operationName'
+          values: filter.operationNamePrefixes
+        }
+      ]
+    }
+    // Event Grid's own maximum: 30 attempts over 24 hours
+    // (https://learn.microsoft.com/azure/event-grid/delivery-and-retry).
+    retryPolicy: {
+      maxDeliveryAttempts: 30
+      eventTimeToLiveInMinutes: 1440
+    }
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'UserAssigned'
+        userAssignedIdentity: identityId
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: deadLetterStorageId
+          blobContainerName: deadLetterContainerName
+        }
+      }
+    }
+  }
+}
+
+output id string = subscription.id
