@@ -235,3 +235,5 @@ output LINKGATE_DEPLOY_STORAGE_ID string = storage.outputs.id
 output LINKGATE_DEPLOY_DEAD_LETTER_CONTAINER string = deadLetterContainerName
 output LINKGATE_DEPLOY_EVENT_TOPICS array = topics
 output LINKGATE_DEPLOY_ROLE_IDS array = [roles.outputs.approverRoleId, roles.outputs.tenantLookupRoleId]
+output LINKGATE_DEPLOY_ROLE_ASSIGNMENT_IDS array = [for (topic, i) in topics: watchedSubscriptions[i].outputs.roleAssignmentIds]
+output LINKGATE_DEPLOY_LOOKUP_ROLE_ASSIGNMENT_IDS array = [for (sub, i) in lookupOnly: tenantLookupSubscriptions[i].outputs.roleAssignmentIds]

@@ -15,3 +15,5 @@ resource lookup 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', tenantLookupRoleId)
   }
 }
+
+output roleAssignmentIds string[] = [lookup.id]

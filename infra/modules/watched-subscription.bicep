@@ -70,3 +70,6 @@ module reusedTopic 'system-topic-identity.bicep' = if (topic.existing) {
     identityId: identityId
   }
 }
+
+@description('What the predown hook deletes: azd down removes resource groups, not subscription-scope assignments.')
+output roleAssignmentIds string[] = [approver.id, tenantLookup.id]

@@ -1,0 +1,71 @@
+/**
+ * azd `predown` hook: removes what `azd down` does not, because it lives outside the app's
+ * resource group: the Event Grid subscription on reused topics, the events resource groups in
+ * other watched subscriptions, the role assignments at subscription scope, and the two custom
+ * role definitions (which cannot be deleted while assignments remain, hence the order). Each
+ * step may find its object already gone; that is reported and the teardown goes on.
+ * Left in place on purpose: a reused system topic itself, which belongs to its owner (Linkgate's
+ * identity stays listed on it until they remove it).
+ */
+import { checkSignedIn, required, requiredArray, runSteps, type AzdEnvironment, type AzStep } from './az.js';
+
+interface Topic {
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly name: string;
+  readonly existing: boolean;
+}
+
+export function teardownSteps(env: AzdEnvironment): AzStep[] {
+  const homeGroup = required(env, 'AZURE_RESOURCE_GROUP');
+  const homeSubscription = required(env, 'AZURE_SUBSCRIPTION_ID');
+  const topics = requiredArray<Topic>(env, 'LINKGATE_DEPLOY_EVENT_TOPICS');
+  // Arrays of arrays: one per watched (and per lookup-only) subscription.
+  const roleAssignments = [
+    ...requiredArray<string[]>(env, 'LINKGATE_DEPLOY_ROLE_ASSIGNMENT_IDS'),
+    ...requiredArray<string[]>(env, 'LINKGATE_DEPLOY_LOOKUP_ROLE_ASSIGNMENT_IDS'),
+  ].flat();
+  const roleIds = requiredArray<string>(env, 'LINKGATE_DEPLOY_ROLE_IDS');
+  const steps: AzStep[] = [];
+  for (const topic of topics) {
+    if (topic.existing) {
+      steps.push({
+        description: `Remove Linkgate's event subscription from the reused topic ${topic.name}`,
+        args: ['eventgrid', 'system-topic', 'event-subscription', 'delete', '--name', 'linkgate-resource-events', '--system-topic-name', topic.name, '--resource-group', topic.resourceGroup, '--subscription', topic.subscriptionId, '--yes'],
+        mayFail: true,
+      });
+    } else if (!(topic.subscriptionId === homeSubscription.toLowerCase() && topic.resourceGroup === homeGroup)) {
+      steps.push({
+        description: `Delete ${topic.resourceGroup} (Linkgate's system topic) in subscription ${topic.subscriptionId}`,
+        args: ['group', 'delete', '--name', topic.resourceGroup, '--subscription', topic.subscriptionId, '--yes'],
+        mayFail: true,
+      });
+    }
+  }
+  // By exact ID (main.bicep outputs them), so nothing but Linkgate's own assignments is touched.
+  if (roleAssignments.length > 0) {
+    steps.push({
+      description: `Remove Linkgate's ${roleAssignments.length} role assignment(s) at subscription scope`,
+      args: ['role', 'assignment', 'delete', '--ids', ...roleAssignments],
+      mayFail: true,
+    });
+  }
+  for (const roleId of roleIds) {
+    steps.push({
+      description: `Delete the custom role ${roleId}`,
+      args: ['role', 'definition', 'delete', '--name', roleId, '--scope', `/subscriptions/${homeSubscription}`],
+      mayFail: true,
+    });
+  }
+  return steps;
+}
+
+if (require.main === module) {
+  try {
+    checkSignedIn(process.env);
+    runSteps(teardownSteps(process.env));
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 1;
+  }
+}
