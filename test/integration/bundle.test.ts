@@ -43,11 +43,12 @@ describe('the deployable bundle (npm run build)', () => {
     expect(probe.messages?.jsonBody?.error).toMatch(/Bot Framework activity/);
   });
 
-  it('keeps the Teams SDK and the cards package out of what every cold start loads', () => {
+  it('keeps the Teams SDK, MSAL and the Event Grid SDK out of what every cold start loads', () => {
     const statics = staticClosure(metafile, entryOutput(metafile));
     const eager = [...statics].flatMap((file) => Object.keys(metafile.outputs[file]!.inputs));
     expect(eager.filter((input) => /node_modules\/@microsoft\/teams\./.test(input))).toEqual([]);
     expect(eager.filter((input) => /node_modules\/@azure\/msal-/.test(input))).toEqual([]);
+    expect(eager.filter((input) => /node_modules\/@azure\/eventgrid\//.test(input))).toEqual([]);
     const lazy = Object.values(metafile.outputs).flatMap((output) => Object.keys(output.inputs));
     expect(lazy.some((input) => input.includes('node_modules/@microsoft/teams.apps/'))).toBe(true);
   });

@@ -1,4 +1,4 @@
-import { EventGridDeserializer } from '@azure/eventgrid';
+import type { EventGridDeserializer } from '@azure/eventgrid';
 import type { Hint } from '../../app/workflow.js';
 import resourceEvents from '../../domain/definitions/resource-events.json';
 import { vaultOf } from '../../domain/resource-id.js';
@@ -31,7 +31,21 @@ export const OPERATION_PREFIXES: readonly string[] = Object.freeze(resourceEvent
 
 const OBJECT_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid'];
 
-const deserializer = new EventGridDeserializer();
+/**
+ * Built on the first event: `@azure/eventgrid` is the largest package the entry point would
+ * otherwise load, and only resourceEvents uses it; the HTTP and timer functions start without it.
+ */
+let deserializer: Promise<EventGridDeserializer> | undefined;
+function getDeserializer(): Promise<EventGridDeserializer> {
+  deserializer ??= import('@azure/eventgrid').then(
+    (module) => new module.EventGridDeserializer(),
+    (error: unknown) => {
+      deserializer = undefined;
+      throw error;
+    },
+  );
+  return deserializer;
+}
 
 export async function parseResourceEvent(raw: unknown): Promise<Intake> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -89,13 +103,16 @@ export async function parseResourceEvent(raw: unknown): Promise<Intake> {
 type Envelope = { id: string; type: string; subject: string | undefined; data: unknown; time: Date | undefined } | { error: string };
 
 async function parseEnvelope(raw: Record<string, unknown>): Promise<Envelope> {
+  // Outside the try: a module that fails to load is our fault, not the event's, and must reach
+  // the trigger so that Event Grid delivers the event again.
+  const events = await getDeserializer();
   try {
     if ('specversion' in raw) {
-      const [event] = await deserializer.deserializeCloudEvents(raw);
+      const [event] = await events.deserializeCloudEvents(raw);
       if (!event) return { error: 'empty CloudEvent' };
       return { id: event.id, type: event.type, subject: event.subject, data: event.data, time: event.time };
     }
-    const [event] = await deserializer.deserializeEventGridEvents(raw);
+    const [event] = await events.deserializeEventGridEvents(raw);
     if (!event) return { error: 'empty Event Grid event' };
     return { id: event.id, type: event.eventType, subject: event.subject, data: event.data, time: event.eventTime };
   } catch (error) {
