@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     },
   };
   mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  writeFileSync(join(root, 'bench', 'results', 'startup.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(root, 'bench', 'results', `startup-node${process.versions.node.split('.')[0]}.json`), `${JSON.stringify(result, null, 2)}\n`);
   console.log(`Cold start, median of ${RUNS} fresh processes each (${process.version}):`);
   console.log('                      bundle        tsc build     bundle/tsc');
   console.log(`non-Teams import      ${fmt(result.bundle.importMs, 'ms')}  ${fmt(result.tsc.importMs, 'ms')}  ${result.ratio.importMs}`);
