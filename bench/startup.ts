@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEPLOY_DIR, buildDeployment } from '../scripts/build.js';
-import { installFakeWorkerCore, probeColdStart, type ProbeResult } from '../test/fixtures/worker-probe.js';
+import { probeColdStart, type ProbeResult } from '../test/fixtures/worker-probe.js';
 
 const root = join(__dirname, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 9);
@@ -26,21 +26,16 @@ interface Sample {
 
 async function main(): Promise<void> {
   await buildDeployment();
-  const bundleCore = installFakeWorkerCore(DEPLOY_DIR);
   const tscDir = join(root, 'dist', 'bench-tsc');
   rmSync(tscDir, { recursive: true, force: true });
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', root, '--outDir', tscDir, '--sourceMap', 'false'], { stdio: 'inherit' });
-  const tscCore = installFakeWorkerCore(tscDir);
 
-  const targets = {
-    bundle: { entry: join(DEPLOY_DIR, 'index.mjs'), workerCore: bundleCore },
-    tsc: { entry: join(tscDir, 'functions', 'index.js'), workerCore: tscCore },
-  };
+  const targets = { bundle: join(DEPLOY_DIR, 'index.mjs'), tsc: join(tscDir, 'functions', 'index.js') };
   const samples: Record<keyof typeof targets, Sample[]> = { bundle: [], tsc: [] };
   for (let i = 0; i < RUNS; i++) {
-    for (const [name, { entry, workerCore }] of Object.entries(targets) as [keyof typeof targets, { entry: string; workerCore: string }][]) {
-      const plain = await probeColdStart(entry, { workerCore });
-      const teams = await probeColdStart(entry, { teams: true, workerCore });
+    for (const [name, entry] of Object.entries(targets) as [keyof typeof targets, string][]) {
+      const plain = await probeColdStart(entry);
+      const teams = await probeColdStart(entry, { teams: true });
       samples[name].push(sample(plain, teams));
     }
   }
