@@ -1,6 +1,12 @@
 // Linkgate's subscription on one system topic: the resource events resourceEvents acts on, to
-// the function itself (endpoint type AzureFunction: no webhook URL and no function key), with
-// Event Grid's retry schedule and dead-lettering to blob storage through Linkgate's identity.
+// the function itself (endpoint type AzureFunction: no webhook URL and no function key in the
+// template), with Event Grid's retry schedule and dead-lettering to blob storage through
+// Linkgate's identity.
+// Known: Microsoft recommends the AzureFunction endpoint type over a webhook for functions
+// (https://learn.microsoft.com/azure/event-grid/handler-webhooks). Reported, not documented: on
+// Flex Consumption the first delivery after a scale from zero can be refused while the host
+// loads its keys (Azure/azure-functions-host#11834); Event Grid retries it within seconds, and
+// the sweep would find the connection anyway.
 param topicName string
 @description('{ includedEventTypes, operationNamePrefixes }: src/domain/definitions/resource-events.json.')
 param filter object
