@@ -69,10 +69,10 @@ export function runSteps(steps: readonly AzStep[], az: AzRunner = runAz, log: (l
 }
 
 /** The CLI must be signed in to the tenant azd deploys to, or every later step fails obscurely. */
-export function checkSignedIn(env: AzdEnvironment, az: AzRunner = runAz): void {
+export function checkSignedIn(env: AzdEnvironment, hook: 'postdeploy' | 'predown', az: AzRunner = runAz): void {
   const tenant = required(env, 'AZURE_TENANT_ID');
   const account = az(['account', 'show', '--query', 'tenantId', '--output', 'tsv']);
-  if (account.status !== 0) throw new HookError('The Azure CLI is not signed in. Run `az login --tenant ' + tenant + '` and then `azd hooks run ' + (env.AZD_HOOK_NAME ?? 'postdeploy') + '`.');
+  if (account.status !== 0) throw new HookError(`The Azure CLI is not signed in. Run \`az login --tenant ${tenant}\`, then \`azd hooks run ${hook}\`.`);
   if (account.stdout.trim().toLowerCase() !== tenant.toLowerCase()) {
     throw new HookError(`The Azure CLI is signed in to tenant ${account.stdout.trim()}, but azd deploys to ${tenant}. Run \`az login --tenant ${tenant}\`.`);
   }

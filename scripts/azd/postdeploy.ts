@@ -52,7 +52,7 @@ export async function waitForFunction(env: AzdEnvironment, az: AzRunner, seconds
 
 async function main(): Promise<void> {
   const env = process.env;
-  checkSignedIn(env);
+  checkSignedIn(env, 'postdeploy');
   console.log(`Waiting (up to ${WAIT_SECONDS} s) for ${FUNCTION_NAME} in ${required(env, 'AZURE_FUNCTION_APP_NAME')}…`);
   await waitForFunction(env, runAz, WAIT_SECONDS);
   runSteps([eventsDeploymentStep(env, join(__dirname, '..', '..'))]);

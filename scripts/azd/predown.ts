@@ -62,7 +62,7 @@ export function teardownSteps(env: AzdEnvironment): AzStep[] {
 
 if (require.main === module) {
   try {
-    checkSignedIn(process.env);
+    checkSignedIn(process.env, 'predown');
     runSteps(teardownSteps(process.env));
   } catch (error) {
     console.error(error instanceof Error ? error.message : error);

@@ -80,9 +80,9 @@ describe('postdeploy: Event Grid subscriptions once the function exists', () => 
   });
 
   it('refuses to run when the CLI is signed in elsewhere', () => {
-    expect(() => checkSignedIn(ENV, () => ok('99999999-9999-4999-8999-999999999999\n'))).toThrow(/signed in to tenant 9999.*az login --tenant 1111/);
-    expect(() => checkSignedIn(ENV, () => failed('Please run az login'))).toThrow(/not signed in/);
-    expect(() => checkSignedIn(ENV, () => ok('11111111-1111-4111-8111-111111111111\n'))).not.toThrow();
+    expect(() => checkSignedIn(ENV, 'postdeploy', () => ok('99999999-9999-4999-8999-999999999999\n'))).toThrow(/signed in to tenant 9999.*az login --tenant 1111/);
+    expect(() => checkSignedIn(ENV, 'postdeploy', () => failed('Please run az login'))).toThrow(/not signed in[\s\S]*azd hooks run postdeploy/);
+    expect(() => checkSignedIn(ENV, 'postdeploy', () => ok('11111111-1111-4111-8111-111111111111\n'))).not.toThrow();
   });
 });
 
