@@ -5,6 +5,10 @@
  *      (warnings leave Bicep's exit code at 0, so the SARIF is read instead of the exit code).
  *   2. `bicep build` / `build-params` to ARM JSON, compared with infra/compiled/, which the
  *      compiled-template tests read. A difference fails; `--update` writes the new JSON instead.
+ *   3. `bicep snapshot` of each sample deployment in infra/samples/: every expression Bicep can
+ *      evaluate before deploying is evaluated (names, IDs, scopes, lists parsed from parameters),
+ *      and the predicted resources are compared with the committed <sample>.snapshot.json, which
+ *      the snapshot tests read. `--update` rewrites them.
  *
  * Every call passes --no-restore: nothing here reaches a registry. Where the CLI comes from:
  * BICEP (a path), else `bicep` on PATH, else azd's copy (~/.azd/bin/bicep). CI restores it from
@@ -18,6 +22,15 @@ import { join, relative } from 'node:path';
 const root = join(__dirname, '..');
 const infra = join(root, 'infra');
 const compiledDir = join(infra, 'compiled');
+const samplesDir = join(infra, 'samples');
+
+/** The deployment context of the sample snapshots (what azd would pass). */
+export const SAMPLE_CONTEXT = {
+  subscriptionId: 'aaaaaaaa-0000-4000-8000-000000000001',
+  tenantId: '11111111-1111-4111-8111-111111111111',
+  location: 'swedencentral',
+  deploymentName: 'linkgate',
+} as const;
 
 /**
  * A representative azd environment for compiling events.bicepparam: two watched subscriptions,
@@ -119,12 +132,39 @@ function main(): number {
     }
   }
 
-  console.log(`${version}: linted ${files.length} files (${files.map((f) => relative(infra, f)).join(', ')}), compiled ${targets.length}`);
+  const samples = readdirSync(samplesDir).filter((f) => f.endsWith('.bicepparam')).sort();
+  for (const sample of samples) {
+    const run = spawnSync(
+      bicep,
+      [
+        'snapshot', join(samplesDir, sample),
+        '--mode', update ? 'overwrite' : 'validate',
+        '--subscription-id', SAMPLE_CONTEXT.subscriptionId,
+        '--tenant-id', SAMPLE_CONTEXT.tenantId,
+        '--location', SAMPLE_CONTEXT.location,
+        '--deployment-name', SAMPLE_CONTEXT.deploymentName,
+      ],
+      { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 },
+    );
+    const output = `${run.stdout}${run.stderr}`.replace(/\u001b\[[0-9;]*m/g, '').trim();
+    if (run.status !== 0) {
+      problems.push(
+        `infra/samples/${sample}: the snapshot differs from ${sample.replace(/\.bicepparam$/, '.snapshot.json')} (or could not be made); ` +
+          `run \`npm run check:infra -- --update\` and review the change:\n${output.split('\n').slice(0, 40).join('\n')}`,
+      );
+      continue;
+    }
+    const snapshot = JSON.parse(readFileSync(join(samplesDir, sample.replace(/\.bicepparam$/, '.snapshot.json')), 'utf8')) as { diagnostics?: unknown[] };
+    if (snapshot.diagnostics && snapshot.diagnostics.length > 0) problems.push(`infra/samples/${sample}: snapshot diagnostics ${JSON.stringify(snapshot.diagnostics)}`);
+    if (update) console.log(`updated infra/samples/${sample.replace(/\.bicepparam$/, '.snapshot.json')}`);
+  }
+
+  console.log(`${version}: linted ${files.length} files (${files.map((f) => relative(infra, f)).join(', ')}), compiled ${targets.length}, snapshotted ${samples.length} sample deployments`);
   if (problems.length > 0) {
     console.error(`${problems.length} problem(s):\n${problems.map((p) => `  ${p}`).join('\n')}`);
     return 1;
   }
-  console.log('0 diagnostics; infra/compiled is up to date');
+  console.log('0 diagnostics; infra/compiled and the sample snapshots are up to date');
   return 0;
 }
 
