@@ -1,6 +1,7 @@
 import type { EventGridDeserializer } from '@azure/eventgrid';
 import type { Hint } from '../../app/workflow.js';
 import resourceEvents from '../../domain/definitions/resource-events.json';
+import { loadOnFirstUse } from '../load-on-first-use.js';
 import { vaultOf } from '../../domain/resource-id.js';
 
 /**
@@ -35,17 +36,7 @@ const OBJECT_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectid
  * Built on the first event: `@azure/eventgrid` is the largest package the entry point would
  * otherwise load, and only resourceEvents uses it; the HTTP and timer functions start without it.
  */
-let deserializer: Promise<EventGridDeserializer> | undefined;
-function getDeserializer(): Promise<EventGridDeserializer> {
-  deserializer ??= import('@azure/eventgrid').then(
-    (module) => new module.EventGridDeserializer(),
-    (error: unknown) => {
-      deserializer = undefined;
-      throw error;
-    },
-  );
-  return deserializer;
-}
+const getDeserializer = loadOnFirstUse<EventGridDeserializer>(async () => new (await import('@azure/eventgrid')).EventGridDeserializer());
 
 export async function parseResourceEvent(raw: unknown): Promise<Intake> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {

@@ -1,5 +1,6 @@
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import type { DefaultAzureCredentialClientIdOptions } from '@azure/identity';
+import { loadOnFirstUse } from '../load-on-first-use.js';
 
 /** What is used of `@azure/identity`, typed structurally (its ESM and CommonJS typings differ). */
 interface IdentityModule {
@@ -11,23 +12,15 @@ interface IdentityModule {
  * (about 350 KiB of the bundle), which every cold start would otherwise parse before the first
  * function runs. The first request needs a token from the managed identity endpoint anyway, so
  * the load moves next to a network call it cannot avoid (README, "The build", has the numbers).
- * A failed load is not remembered: the next request tries again.
  */
 export function lazyDefaultAzureCredential(
   options: DefaultAzureCredentialClientIdOptions = {},
   load: () => Promise<IdentityModule> = () => import('@azure/identity'),
 ): TokenCredential {
-  let credential: Promise<TokenCredential> | undefined;
+  const credential = loadOnFirstUse(async () => new (await load()).DefaultAzureCredential(options));
   return {
     async getToken(scopes: string | string[], getTokenOptions?: GetTokenOptions): Promise<AccessToken | null> {
-      credential ??= load().then(
-        (module) => new module.DefaultAzureCredential(options),
-        (error: unknown) => {
-          credential = undefined;
-          throw error;
-        },
-      );
-      return (await credential).getToken(scopes, getTokenOptions);
+      return (await credential()).getToken(scopes, getTokenOptions);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { ReviewNotifier } from '../../app/review-ports.js';
+import { loadOnFirstUse } from '../load-on-first-use.js';
 import type { TeamsBot, TeamsBotOptions } from './teams-bot.js';
 
 type TeamsBotModule = Pick<typeof import('./teams-bot.js'), 'createTeamsBot'>;
@@ -7,20 +8,9 @@ type TeamsBotModule = Pick<typeof import('./teams-bot.js'), 'createTeamsBot'>;
  * The Teams bot, loaded on first use. The Teams SDK and the cards package are the largest part of
  * the bundle, and only `/api/messages` and posting a review card need them, so the event, audit,
  * rules and sweep functions start without parsing them (measured in the README's build section).
- * A failed load is not remembered: the next call tries again.
  */
 export function createLazyTeamsBot(options: TeamsBotOptions, load: () => Promise<TeamsBotModule> = () => import('./teams-bot.js')): TeamsBot {
-  let loading: Promise<TeamsBot> | undefined;
-  const bot = (): Promise<TeamsBot> => {
-    loading ??= load().then(
-      (module) => module.createTeamsBot(options),
-      (error: unknown) => {
-        loading = undefined;
-        throw error;
-      },
-    );
-    return loading;
-  };
+  const bot = loadOnFirstUse(async () => (await load()).createTeamsBot(options));
   const notifier: ReviewNotifier = {
     post: async (conversationId, view) => (await bot()).notifier.post(conversationId, view),
     update: async (conversationId, activityId, view) => (await bot()).notifier.update(conversationId, activityId, view),
