@@ -3,13 +3,15 @@ import { AuditQueryError } from '../src/adapters/tables/audit-store.js';
 import { getServices } from '../src/composition.js';
 import { AUDIT_OUTCOMES, type AuditOutcome, type AuditQuery } from '../src/domain/audit.js';
 import { InvalidInputError } from '../src/domain/errors.js';
-import { parseConnectionId, parseVaultId } from '../src/domain/resource-id.js';
+import { parseConnectionId, parseResourceId } from '../src/domain/resource-id.js';
+import { findResourceType, KEY_VAULT, RESOURCE_TYPES } from '../src/domain/resource-types.js';
 import type { HttpFunctionSpec } from './registry.js';
 
 /**
  * GET /api/audit — the audit trail, newest first, in pages.
- * Filters: vault, connection (resource IDs), subscription (requester's), actor, outcome,
- * from/to (ISO 8601), pageSize, continuationToken.
+ * Filters: resource (any registered resource's ID; `vault` is the older name and takes a Key
+ * Vault ID), type (a registered type's key or ARM type), connection (a connection ID),
+ * subscription (requester's), actor, outcome, from/to (ISO 8601), pageSize, continuationToken.
  */
 export async function auditApiHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   let query: AuditQuery;
@@ -36,12 +38,21 @@ export async function auditApiHandler(request: HttpRequest, context: InvocationC
 }
 
 export function parseAuditQuery(params: URLSearchParams): AuditQuery {
-  const known = ['vault', 'connection', 'subscription', 'actor', 'outcome', 'from', 'to', 'pageSize', 'continuationToken'];
+  const known = ['resource', 'vault', 'type', 'connection', 'subscription', 'actor', 'outcome', 'from', 'to', 'pageSize', 'continuationToken'];
   for (const key of params.keys()) {
     if (!known.includes(key)) throw new InvalidInputError(`Unknown query parameter '${key}'. Known: ${known.join(', ')}`, key);
   }
   const get = (name: string) => params.get(name)?.trim() || undefined;
   const vault = get('vault');
+  const resourceText = get('resource');
+  if (vault && resourceText) throw new InvalidInputError("Give either 'resource' or 'vault' (its older name), not both", 'resource');
+  const resource = resourceText ? parseResourceId(resourceText) : vault ? parseResourceId(vault) : undefined;
+  if (vault && resource?.type !== KEY_VAULT) throw new InvalidInputError(`'vault' takes a Key Vault ID; use 'resource' for a ${resource?.type.displayName}`, 'vault');
+  const typeText = get('type');
+  const type = typeText ? findResourceType(typeText) : undefined;
+  if (typeText && !type) {
+    throw new InvalidInputError(`type '${typeText}' is not a registered resource type (known: ${RESOURCE_TYPES.map((t) => t.key).join(', ')})`, 'type');
+  }
   const connection = get('connection');
   const subscription = get('subscription');
   const outcome = get('outcome');
@@ -61,7 +72,8 @@ export function parseAuditQuery(params: URLSearchParams): AuditQuery {
   const actor = get('actor');
   const token = get('continuationToken');
   return {
-    ...(vault ? { vaultId: parseVaultId(vault).key } : connectionRef ? { vaultId: connectionRef.vault.key } : {}),
+    ...(resource ? { resourceId: resource.key } : connectionRef ? { resourceId: connectionRef.resource.key } : {}),
+    ...(type ? { resourceType: type.type } : {}),
     ...(connectionRef ? { connectionId: connectionRef.key } : {}),
     ...(subscription ? { requesterSubscriptionId: subscription.toLowerCase() } : {}),
     ...(actor ? { actor } : {}),

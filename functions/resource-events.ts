@@ -13,7 +13,7 @@ const MAX_RAW_CHARS = 20_000;
  */
 export async function resourceEventsHandler(event: unknown, context: InvocationContext): Promise<void> {
   const services = getServices();
-  const intake = await parseResourceEvent(event);
+  const intake = await parseResourceEvent(event, { types: services.config.resourceTypes });
   if (intake.kind === 'unrelated') {
     context.log(`Ignored event ${intake.eventId}: ${intake.reason}`);
     return;

@@ -17,18 +17,41 @@ param deadLetterStorageId string
 @description('LINKGATE_DEPLOY_DEAD_LETTER_CONTAINER')
 param deadLetterContainerName string
 
-// The same definition resourceEvents reads to decide what it accepts.
+@description('LINKGATE_RESOURCE_TYPES from main.bicep: the watched types, comma-separated keys. Empty: all.')
+param watchedResourceTypes string = ''
+
+// The same definitions resourceEvents reads to decide what it accepts: the event types, and the
+// exact operation names of the watched resource types from the registry. The types are chosen as
+// in main.bicep.
 var resourceEvents = loadJsonContent('../src/domain/definitions/resource-events.json')
+var registeredTypes = loadJsonContent('../src/domain/definitions/resource-types.json').types
+var listedTypes = filter(map(split(toLower(watchedResourceTypes), ','), name => trim(name)), name => !empty(name) && name != 'all')
+var watchedTypes = empty(listedTypes)
+  ? registeredTypes
+  : filter(registeredTypes, type => contains(listedTypes, type.key) || contains(listedTypes, toLower(type.type)))
+var operations = flatten(map(watchedTypes, type => type.events))
+
+// Event Grid allows 25 advanced filter values per event subscription
+// (https://learn.microsoft.com/azure/event-grid/event-filtering#limitations), so the exact
+// operation list is split over as many subscriptions per topic as it needs: parts of 25.
+var filterValueLimit = 25
+var parts = (length(operations) + filterValueLimit - 1) / filterValueLimit
+var deliveries = flatten(map(topics, topic => map(range(0, parts), part => {
+  topic: topic
+  name: part == 0 ? 'linkgate-resource-events' : 'linkgate-resource-events-${part + 1}'
+  operations: take(skip(operations, part * filterValueLimit), filterValueLimit)
+})))
 
 module eventSubscriptions 'modules/event-subscription.bicep' = [
-  for (topic, i) in topics: {
+  for (delivery, i) in deliveries: {
     name: 'linkgate-events-${uniqueString(functionAppName)}-${i}'
-    scope: resourceGroup(topic.subscriptionId, topic.resourceGroup)
+    scope: resourceGroup(delivery.topic.subscriptionId, delivery.topic.resourceGroup)
     params: {
-      topicName: topic.name
+      topicName: delivery.topic.name
+      name: delivery.name
       filter: {
         includedEventTypes: resourceEvents.includedEventTypes
-        operationNamePrefixes: resourceEvents.operationNamePrefixes
+        operationNames: delivery.operations
       }
       functionApp: { subscriptionId: subscription().subscriptionId, resourceGroup: functionAppResourceGroup, name: functionAppName }
       identityId: identityId
@@ -38,4 +61,4 @@ module eventSubscriptions 'modules/event-subscription.bicep' = [
   }
 ]
 
-output eventSubscriptionIds array = [for (topic, i) in topics: eventSubscriptions[i].outputs.id]
+output eventSubscriptionIds array = [for (delivery, i) in deliveries: eventSubscriptions[i].outputs.id]

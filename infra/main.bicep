@@ -17,7 +17,7 @@ param environmentName string
 @description('Region of the resource group, function app, storage and monitoring (one that offers Flex Consumption).')
 param location string
 
-@description('Subscriptions whose Key Vaults Linkgate watches, comma-separated. Empty: the subscription deployed to.')
+@description('Subscriptions whose Private Link resources Linkgate watches, comma-separated. Empty: the subscription deployed to.')
 param watchedSubscriptionIds string = ''
 
 @description('More subscriptions, comma-separated, whose tenant Linkgate may read to recognise in-tenant requesters. The watched ones are always included.')
@@ -31,6 +31,9 @@ param reviewConversationId string = ''
 
 @description('Entra object IDs of the default approvers, comma-separated.')
 param reviewApproverObjectIds string = ''
+
+@description('Resource types to watch, comma-separated keys or ARM types from src/domain/definitions/resource-types.json (keyvault, storage, sql, ...). Empty or all: every registered type.')
+param watchedResourceTypes string = ''
 
 @minValue(40)
 @maxValue(1000)
@@ -63,6 +66,15 @@ var topics = map(watched, sub => contains(map(existingTopics, t => t.subscriptio
       name: 'evgt-linkgate-${resourceToken}'
       existing: false
     })
+
+// The watched types, from the registry the app reads (src/domain/definitions/resource-types.json):
+// the approver role grants exactly their actions. events.bicep picks the same types for its filters.
+var registeredTypes = loadJsonContent('../src/domain/definitions/resource-types.json').types
+var listedTypes = filter(map(split(toLower(watchedResourceTypes), ','), name => trim(name)), name => !empty(name) && name != 'all')
+var watchedTypes = empty(listedTypes)
+  ? registeredTypes
+  : filter(registeredTypes, type => contains(listedTypes, type.key) || contains(listedTypes, toLower(type.type)))
+var approverActions = flatten(map(watchedTypes, type => concat(type.permissions.read, type.permissions.approve)))
 
 var tableNames = ['rules', 'approvals', 'audit', 'tenantcache', 'conversations']
 
@@ -124,6 +136,7 @@ module roles 'modules/roles.bicep' = {
     environmentName: environmentName
     approverRoleId: approverRoleId
     tenantLookupRoleId: tenantLookupRoleId
+    approverActions: approverActions
     approverScopes: map(union(watched, [homeSubscriptionId]), sub => '/subscriptions/${sub}')
     tenantLookupScopes: map(union(watched, lookupOnly, [homeSubscriptionId]), sub => '/subscriptions/${sub}')
   }
@@ -169,6 +182,7 @@ var appSettings = {
   LINKGATE_ARM_ENDPOINT: environment().resourceManager
   LINKGATE_TABLES_ENDPOINT: storage.outputs.tableEndpoint
   LINKGATE_SWEEP_SUBSCRIPTIONS: join(watched, ',')
+  LINKGATE_RESOURCE_TYPES: join(map(watchedTypes, type => type.key), ',')
   LINKGATE_TEAMS_BOT_ID: identity.outputs.clientId
   LINKGATE_TEAMS_TENANT_ID: tenant().tenantId
   LINKGATE_REVIEW_CONVERSATION: reviewConversationId
@@ -218,6 +232,7 @@ output LINKGATE_HOME_TENANT_ID string = appSettings.LINKGATE_HOME_TENANT_ID
 output LINKGATE_ARM_ENDPOINT string = appSettings.LINKGATE_ARM_ENDPOINT
 output LINKGATE_TABLES_ENDPOINT string = appSettings.LINKGATE_TABLES_ENDPOINT
 output LINKGATE_SWEEP_SUBSCRIPTIONS string = appSettings.LINKGATE_SWEEP_SUBSCRIPTIONS
+output LINKGATE_RESOURCE_TYPES string = appSettings.LINKGATE_RESOURCE_TYPES
 output LINKGATE_TEAMS_BOT_ID string = appSettings.LINKGATE_TEAMS_BOT_ID
 output LINKGATE_TEAMS_TENANT_ID string = appSettings.LINKGATE_TEAMS_TENANT_ID
 output LINKGATE_REVIEW_CONVERSATION string = appSettings.LINKGATE_REVIEW_CONVERSATION

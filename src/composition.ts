@@ -8,7 +8,7 @@ import { TableConversationsStore } from './adapters/tables/conversations-store.j
 import { createSweep } from './app/sweep.js';
 import { createWorkflow } from './app/workflow.js';
 import type { ArmConnection } from './adapters/arm/arm-client-options.js';
-import { KeyVaultConnections } from './adapters/arm/keyvault-connections.js';
+import { ArmConnections } from './adapters/arm/arm-connections.js';
 import { SubscriptionTenantResolver } from './adapters/arm/subscription-tenants.js';
 import { TableApprovalsStore } from './adapters/tables/approvals-store.js';
 import { TableAuditStore } from './adapters/tables/audit-store.js';
@@ -51,7 +51,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
       : { kind: 'connectionString', connectionString: config.tables.connectionString };
   const table = (name: string) => createTableClient(tables, `${options.tablePrefix ?? ''}${name}`);
 
-  const connections = new KeyVaultConnections(arm);
+  const connections = new ArmConnections(arm);
   const approvals = new TableApprovalsStore(table(TABLES.approvals));
   const rules = new TableRulesStore(table(TABLES.rules));
   const audit = observeAudit(new TableAuditStore(table(TABLES.audit), { now: () => clock.now() }), options.onAudit);
@@ -76,7 +76,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
       reviewDefaults: config.reviewDefaults,
     },
   });
-  const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, log });
+  const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, types: config.resourceTypes, log });
   const conversations = new TableConversationsStore(table(TABLES.conversations));
   // The bot answers clicks through the review use cases, which post through the bot's notifier:
   // the arrow below is only called after both exist.

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { ConfigError } from './domain/errors.js';
 import { isGuid } from './domain/resource-id.js';
+import { parseResourceTypeList, type ResourceType } from './domain/resource-types.js';
 import type { ReviewDefaults } from './domain/review.js';
 
 /**
@@ -29,6 +31,8 @@ export interface Config {
   readonly actionTimeoutMs: number;
   readonly maxAttempts: number;
   readonly sweepSubscriptions: readonly string[];
+  /** The resource types whose events are acted on and that the sweep lists (LINKGATE_RESOURCE_TYPES; default all). */
+  readonly resourceTypes: readonly ResourceType[];
   readonly reviewDefaults: ReviewDefaults;
   /** Absent when no bot is configured: reviews are then recorded and wait, with no cards. */
   readonly teams?: TeamsConfig;
@@ -44,15 +48,6 @@ export interface TeamsConfig {
   readonly cloud?: { readonly openIdMetadataUrl: string; readonly tokenIssuer: string };
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`Configuration setting ${setting} ${message}`);
-    this.name = 'ConfigError';
-  }
-}
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -145,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     actionTimeoutMs: int(env, 'LINKGATE_ACTION_TIMEOUT_SECONDS', 20, 1, 600) * 1000,
     maxAttempts: int(env, 'LINKGATE_MAX_ATTEMPTS', 5, 1, 100),
     sweepSubscriptions: Object.freeze(sweepSubscriptions),
+    resourceTypes: parseResourceTypeList(env.LINKGATE_RESOURCE_TYPES, 'LINKGATE_RESOURCE_TYPES'),
     reviewDefaults: Object.freeze(reviewDefaults),
     ...(teams ? { teams: Object.freeze(teams) } : {}),
   });

@@ -8,7 +8,9 @@
 // loads its keys (Azure/azure-functions-host#11834); Event Grid retries it within seconds, and
 // the sweep would find the connection anyway.
 param topicName string
-@description('{ includedEventTypes, operationNamePrefixes }: src/domain/definitions/resource-events.json.')
+@description('linkgate-resource-events, then -2, -3, ... when the operations need more than one subscription.')
+param name string
+@description('{ includedEventTypes, operationNames }: resource-events.json and at most 25 operations from resource-types.json.')
 param filter object
 @description('The function app, in its own subscription and resource group.')
 param functionApp { subscriptionId: string, resourceGroup: string, name: string }
@@ -31,7 +33,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' existing = {
 
 resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = {
   parent: topic
-  name: 'linkgate-resource-events'
+  name: name
   properties: {
     eventDeliverySchema: 'EventGridSchema'
     destination: {
@@ -44,12 +46,13 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-
     }
     filter: {
       includedEventTypes: filter.includedEventTypes
-      // One StringBeginsWith filter with every prefix as a value (Event Grid: at most 25 values).
+      // One StringIn filter with the exact operation names (Event Grid compares case-insensitively
+      // and allows at most 25 values per subscription).
       advancedFilters: [
         {
-          operatorType: 'StringBeginsWith'
+          operatorType: 'StringIn'
           key: 'data.operationName'
-          values: filter.operationNamePrefixes
+          values: filter.operationNames
         }
       ]
     }

@@ -1,5 +1,6 @@
-// Linkgate's two custom roles. Their actions come from the data files the code's tests read too
-// (src/domain/definitions), so a new resource type extends the role and the tests at once.
+// Linkgate's two custom roles. The approver role's actions are the read and approve permissions of
+// the watched types in the resource type registry (src/domain/definitions/resource-types.json,
+// gathered by main.bicep), so a new resource type extends the role and the tests at once.
 // Role names are unique in a tenant, hence the environment name in each.
 targetScope = 'subscription'
 
@@ -8,6 +9,8 @@ param environmentName string
 param approverRoleId string
 @description('GUID of the tenant lookup role definition.')
 param tenantLookupRoleId string
+@description('The read and approve actions of the watched resource types.')
+param approverActions string[]
 @description('Scopes the approver role may be assigned at: the watched subscriptions.')
 param approverScopes string[]
 @description('Scopes the tenant lookup role may be assigned at.')
@@ -24,7 +27,7 @@ resource approverRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
     type: 'CustomRole'
     permissions: [
       {
-        actions: approver.actions
+        actions: approverActions
         notActions: []
         dataActions: []
         notDataActions: []

@@ -3,15 +3,24 @@ import type { AuditEntry } from '../domain/audit.js';
 import type { PrivateEndpointConnection } from '../domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../domain/policy/engine.js';
 import type { Rule } from '../domain/policy/rule.js';
-import type { ConnectionRef, VaultRef } from '../domain/resource-id.js';
+import type { ConnectionRef, ResourceRef } from '../domain/resource-id.js';
+import type { ResourceType } from '../domain/resource-types.js';
 
-/** Key Vault management plane, as Linkgate needs it. */
+/**
+ * The private endpoint connections of any registered resource type, through Azure Resource
+ * Manager's generic contract ({resourceId}/privateEndpointConnections[/{name}]).
+ */
 export interface ConnectionsPort {
-  /** All connections of a vault, or `undefined` when the vault does not exist (any more). */
-  list(vault: VaultRef): Promise<PrivateEndpointConnection[] | undefined>;
+  /** All connections of a resource, or `undefined` when the resource does not exist (any more). */
+  list(resource: ResourceRef): Promise<PrivateEndpointConnection[] | undefined>;
   /** `undefined` when the connection is gone (404, or 204 with no body). */
   get(ref: ConnectionRef, options?: CallOptions): Promise<PrivateEndpointConnection | undefined>;
   setStatus(ref: ConnectionRef, change: StatusChange, options?: CallOptions): Promise<SetStatusResult>;
+}
+
+/** Finds the resources of a type in a subscription (for the sweep). */
+export interface ResourceDirectory {
+  listResources(subscriptionId: string, type: ResourceType): Promise<ResourceRef[]>;
 }
 
 export interface CallOptions {
@@ -22,6 +31,8 @@ export interface CallOptions {
 export interface StatusChange {
   readonly status: 'Approved' | 'Rejected';
   readonly description: string;
+  /** Sent back in the PUT body: Azure Policy definitions that restrict approvals evaluate it. */
+  readonly privateEndpointId?: string;
   /** The connection's ETag as last read; Azure may refuse the write when it moved on. */
   readonly etag?: string;
 }
@@ -51,10 +62,10 @@ export type ReplaceResult<T> = { readonly kind: 'replaced'; readonly record: Ver
 
 export interface ApprovalsPort {
   get(connection: ConnectionRef): Promise<Versioned<ApprovalRecord> | undefined>;
-  /** Records of a vault that are not in a terminal state. */
-  listOpen(vault: VaultRef): Promise<Versioned<ApprovalRecord>[]>;
-  /** Vault IDs that have records not in a terminal state (for the sweep). */
-  vaultsWithOpenRecords(): Promise<string[]>;
+  /** Records of a resource that are not in a terminal state. */
+  listOpen(resource: ResourceRef): Promise<Versioned<ApprovalRecord>[]>;
+  /** Resource IDs that have records not in a terminal state (for the sweep). */
+  resourcesWithOpenRecords(): Promise<string[]>;
   /** Records awaiting review, and records whose posted card no longer shows their state. */
   listForReviewTimer(): Promise<Versioned<ApprovalRecord>[]>;
   create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>>;

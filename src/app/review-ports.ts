@@ -11,7 +11,16 @@ export interface ReviewCardModel {
   readonly approvalKey: string;
   /** The approval generation the card was made for; a click on an older generation is stale. */
   readonly generation: number;
-  readonly vault: { readonly id: string; readonly name: string; readonly resourceGroup: string; readonly subscriptionId: string };
+  /** The Private Link resource the endpoint wants to reach. `typeName` is for headings (`Storage account`), `noun` for sentences (`storage account`). */
+  readonly resource: {
+    readonly id: string;
+    readonly type: string;
+    readonly typeName: string;
+    readonly noun: string;
+    readonly name: string;
+    readonly resourceGroup: string;
+    readonly subscriptionId: string;
+  };
   readonly connectionName: string;
   readonly requester: {
     readonly privateEndpointId?: string;
@@ -26,7 +35,7 @@ export interface ReviewCardModel {
   /** The rule that sent the request to review, and why. */
   readonly rule: { readonly name?: string; readonly summary: string };
   readonly requestedAt: Date;
-  readonly links: { readonly vault: string; readonly privateEndpoint?: string };
+  readonly links: { readonly resource: string; readonly privateEndpoint?: string };
   /** Entra object IDs who may decide. */
   readonly approverIds: readonly string[];
   readonly expiresAt?: Date;

@@ -2,7 +2,7 @@ import type { ApprovalRecord, Versioned } from '../domain/approval.js';
 import { isTerminal } from '../domain/approval-state-machine.js';
 import type { Actor } from '../domain/audit.js';
 import { portalResourceUrl } from '../domain/portal.js';
-import { isGuid, parseConnectionId, parsePrivateEndpointId, parseVaultId, type ConnectionRef } from '../domain/resource-id.js';
+import { isGuid, parseConnectionId, parsePrivateEndpointId, parseResourceId, type ConnectionRef } from '../domain/resource-id.js';
 import { checkHumanDecision, dueReviewWork } from '../domain/review.js';
 import type { ApprovalsPort, AuditPort, Clock, ConnectionsPort, Logger } from './ports.js';
 import type {
@@ -378,12 +378,12 @@ export function createReviews(deps: ReviewDeps) {
       model: {
         approvalKey: key,
         generation: 0,
-        vault: { id: '', name: 'unknown', resourceGroup: '', subscriptionId: '' },
+        resource: { id: '', type: '', typeName: 'Resource', noun: 'resource', name: 'unknown', resourceGroup: '', subscriptionId: '' },
         connectionName: name,
         requester: { badge: 'unknown' },
         rule: { summary: '' },
         requestedAt: clock.now(),
-        links: { vault: 'https://portal.azure.com' },
+        links: { resource: 'https://portal.azure.com' },
         approverIds: [],
       },
       status: { state: 'failed', at: clock.now(), error: notice },
@@ -407,7 +407,7 @@ function isPermanent(error: unknown): boolean {
 
 /** The posted card's model, from the approval record alone. */
 export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCardModel {
-  const vault = parseVaultId(record.vaultId);
+  const resource = parseResourceId(record.resourceId);
   let endpointName: string | undefined;
   try {
     endpointName = record.privateEndpointId ? parsePrivateEndpointId(record.privateEndpointId).name : undefined;
@@ -417,7 +417,15 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
   return {
     approvalKey: record.connectionId,
     generation: record.generation,
-    vault: { id: vault.id, name: vault.name, resourceGroup: vault.resourceGroup, subscriptionId: vault.subscriptionId },
+    resource: {
+      id: resource.id,
+      type: resource.type.type,
+      typeName: resource.type.displayName,
+      noun: resource.type.noun,
+      name: resource.name,
+      resourceGroup: resource.resourceGroup,
+      subscriptionId: resource.subscriptionId,
+    },
     connectionName: record.connectionName,
     requester: {
       ...(record.privateEndpointId ? { privateEndpointId: record.privateEndpointId } : {}),
@@ -431,7 +439,7 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
     rule: { ...(record.ruleName ? { name: record.ruleName } : {}), summary: record.decisionSummary ?? '' },
     requestedAt: record.detectedAt,
     links: {
-      vault: portalResourceUrl(vault.id, { tenantId: homeTenantId }),
+      resource: portalResourceUrl(resource.id, { tenantId: homeTenantId, blade: resource.type.portalBlade }),
       ...(record.privateEndpointId
         ? { privateEndpoint: portalResourceUrl(record.privateEndpointId, isGuid(record.requesterTenantId ?? '') ? { tenantId: record.requesterTenantId } : {}) }
         : {}),
@@ -492,7 +500,7 @@ function userActor(user: Person): Actor {
 
 function context(record: ApprovalRecord) {
   return {
-    vaultId: record.vaultId.toLowerCase(),
+    resourceId: record.resourceId.toLowerCase(),
     connectionId: record.connectionId.toLowerCase(),
     ...(record.privateEndpointId ? { privateEndpointId: record.privateEndpointId } : {}),
     ...(record.requesterSubscriptionId ? { requesterSubscriptionId: record.requesterSubscriptionId } : {}),

@@ -5,13 +5,13 @@ import { isProvisioningFinal, requestMessageOf, type PrivateEndpointConnection }
 import { LinkgateError } from '../domain/errors.js';
 import { resolveReview, type ReviewDefaults } from '../domain/review.js';
 import { decide, type Decision, type RequesterTenant, type RequestFacts } from '../domain/policy/engine.js';
-import { parseConnectionId, type ConnectionRef, type VaultRef } from '../domain/resource-id.js';
+import { parseConnectionId, type ConnectionRef, type ResourceRef } from '../domain/resource-id.js';
 import { mapLimit } from './map-limit.js';
 import type { ApprovalsPort, AuditPort, Clock, ConnectionsPort, Logger, RulesPort, TenantResolver } from './ports.js';
 
 /** A reason to look at a vault again. Never trusted as a statement of fact. */
 export interface Hint {
-  readonly vault: VaultRef;
+  readonly resource: ResourceRef;
   readonly source: 'event' | 'sweep' | 'manual';
   readonly eventId?: string;
   /** When Azure raised the event. */
@@ -36,8 +36,8 @@ export type ConnectionOutcome =
   | 'gave-up';
 
 export interface HintResult {
-  readonly vaultId: string;
-  readonly vaultFound: boolean;
+  readonly resourceId: string;
+  readonly resourceFound: boolean;
   readonly outcomes: ReadonlyArray<{ readonly connectionId: string; readonly outcome: ConnectionOutcome }>;
 }
 
@@ -96,13 +96,13 @@ export function createWorkflow(deps: WorkflowDeps) {
     if (hint.source === 'event') {
       await audit('hint', 'received', system('resourceEvents'), `${hint.eventType ?? 'event'} ${hint.operationName ?? ''}`.trim(), {
         ...hintAuditKey(hint, clock.now()),
-        vaultId: hint.vault.key,
+        resourceId: hint.resource.key,
         correlationId: hint.eventId,
         detail: { eventType: hint.eventType, operationName: hint.operationName, subject: hint.subject, caller: hint.callerObjectId },
       });
     }
-    const current = await connections.list(hint.vault);
-    const open = await approvals.listOpen(hint.vault);
+    const current = await connections.list(hint.resource);
+    const open = await approvals.listOpen(hint.resource);
     const outcomes: { connectionId: string; outcome: ConnectionOutcome }[] = [];
 
     const pending = (current ?? []).filter((c) => c.status === 'Pending');
@@ -122,7 +122,7 @@ export function createWorkflow(deps: WorkflowDeps) {
         deps.log.warn(`Connection ${c.ref.id} reports status '${c.rawStatus}', which Linkgate does not understand; it is left alone.`);
       }
     }
-    return { vaultId: hint.vault.id, vaultFound: current !== undefined, outcomes };
+    return { resourceId: hint.resource.id, resourceFound: current !== undefined, outcomes };
   }
 
   async function processPending(connection: PrivateEndpointConnection, hint: Hint): Promise<ConnectionOutcome> {
@@ -262,13 +262,13 @@ export function createWorkflow(deps: WorkflowDeps) {
     const description = record.value.statusDescription ?? `${target} by Linkgate.`;
     await audit('action', approving ? 'approve' : 'reject', actor, `Setting status to ${target}: "${description}"`, auditContext(record.value));
     try {
-      let result = await connections.setStatus(connection.ref, { status: target, description, etag: connection.etag }, call);
+      let result = await connections.setStatus(connection.ref, { status: target, description, etag: connection.etag, ...endpointOf(connection) }, call);
       if (result.kind === 'conflict') {
         // The connection moved on since it was read. If it is still Pending, write once more
         // against its new ETag; otherwise someone else decided and that is recorded below.
         const fresh = await connections.get(connection.ref, call);
         if (fresh?.status !== 'Pending') return settle(record, fresh, target);
-        result = await connections.setStatus(connection.ref, { status: target, description, etag: fresh.etag }, call);
+        result = await connections.setStatus(connection.ref, { status: target, description, etag: fresh.etag, ...endpointOf(fresh) }, call);
         if (result.kind === 'conflict') throw new LinkgateError(`The connection kept changing while ${target.toLowerCase()}: ${result.message}`);
       }
       if (result.kind === 'gone') return settle(record, undefined, target);
@@ -303,7 +303,7 @@ export function createWorkflow(deps: WorkflowDeps) {
     let delay = 250;
     for (;;) {
       const current = await connections.get(ref, call);
-      if (!current || isProvisioningFinal(current.provisioningState)) return current;
+      if (!current || isProvisioningFinal(current.provisioningState, current.ref.resource.type)) return current;
       if (clock.now().getTime() + delay > deadline) {
         throw new ActionTimeoutError(`provisioningState stayed '${current.provisioningState}' for ${timeoutMs} ms`);
       }
@@ -358,7 +358,7 @@ export function createWorkflow(deps: WorkflowDeps) {
     // not documented, hence the sweep.) Anyone else's change is recorded at once: the status
     // already reads decided.
     const settling = isInFlight(state) || (state === 'Failed' && decidedAction(record.value) !== undefined);
-    if (settling && connection && !isProvisioningFinal(connection.provisioningState)) return undefined;
+    if (settling && connection && !isProvisioningFinal(connection.provisioningState, connection.ref.resource.type)) return undefined;
     if (state === 'Approving' || state === 'Rejecting') {
       return settle(record, connection, state === 'Approving' ? 'Approved' : 'Rejected');
     }
@@ -406,7 +406,7 @@ export function createWorkflow(deps: WorkflowDeps) {
       ? await deps.tenants.resolve(connection.privateEndpoint.subscriptionId)
       : { kind: 'unknown' };
     return {
-      vault: connection.ref.vault,
+      resource: connection.ref.resource,
       connectionName: connection.ref.name,
       privateEndpoint: connection.privateEndpoint,
       requesterTenant,
@@ -456,7 +456,7 @@ export function createWorkflow(deps: WorkflowDeps) {
     return withoutUndefined({
       connectionId: connection.ref.id,
       connectionName: connection.ref.name,
-      vaultId: connection.ref.vault.id,
+      resourceId: connection.ref.resource.id,
       state: 'Detected',
       generation,
       privateEndpointId: connection.privateEndpoint?.id ?? connection.rawPrivateEndpointId,
@@ -543,7 +543,7 @@ function requesterFields(facts: RequestFacts) {
 
 function auditContext(record: ApprovalRecord) {
   return withoutUndefined({
-    vaultId: record.vaultId.toLowerCase(),
+    resourceId: record.resourceId.toLowerCase(),
     connectionId: record.connectionId.toLowerCase(),
     privateEndpointId: record.privateEndpointId,
     requesterSubscriptionId: record.requesterSubscriptionId,
@@ -575,4 +575,9 @@ function system(name: string): Actor {
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The PUT carries the endpoint back as Azure reported it: Azure Policy definitions that restrict approvals evaluate it. */
+function endpointOf(connection: PrivateEndpointConnection): { privateEndpointId?: string } {
+  return connection.rawPrivateEndpointId ? { privateEndpointId: connection.rawPrivateEndpointId } : {};
 }

@@ -9,7 +9,7 @@ import type { RuleAction } from './policy/rule.js';
 export interface ApprovalRecord {
   readonly connectionId: string;
   readonly connectionName: string;
-  readonly vaultId: string;
+  readonly resourceId: string;
   readonly state: ApprovalState;
   readonly generation: number;
   readonly privateEndpointId?: string;

@@ -60,8 +60,10 @@ export interface AuditEntry {
   readonly actor: Actor;
   /** Human-readable one-liner, e.g. "Approved by rule 'in-tenant'". */
   readonly summary: string;
-  /** Normalised (lower-case) vault resource ID, when known. */
-  readonly vaultId?: string;
+  /** Normalised (lower-case) ID of the Private Link resource (vault, storage account, …), when known. */
+  readonly resourceId?: string;
+  /** Canonical ARM type of that resource (`Microsoft.Storage/storageAccounts`); the store derives it from the ID when absent. */
+  readonly resourceType?: string;
   /** Normalised (lower-case) private endpoint connection resource ID, when known. */
   readonly connectionId?: string;
   readonly privateEndpointId?: string;
@@ -77,7 +79,10 @@ export interface AuditEntry {
 }
 
 export interface AuditQuery {
-  readonly vaultId?: string;
+  /** One resource's history (its own partition). */
+  readonly resourceId?: string;
+  /** Canonical ARM type; matched case-insensitively. */
+  readonly resourceType?: string;
   readonly connectionId?: string;
   readonly requesterSubscriptionId?: string;
   /** Matches actor.id exactly (case-insensitive). */

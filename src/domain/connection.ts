@@ -1,15 +1,18 @@
 import type { ConnectionRef, PrivateEndpointRef } from './resource-id.js';
+import type { ResourceType } from './resource-types.js';
 
 /** The four states of a private link service connection (the status Azure reports). */
 export const CONNECTION_STATUSES = ['Pending', 'Approved', 'Rejected', 'Disconnected'] as const;
 export type ConnectionStatus = (typeof CONNECTION_STATUSES)[number];
 
-/** ARM provisioning states; only the non-transient ones end a wait. */
+/** ARM provisioning states that mean "not done yet" for every type; a type's registry entry adds its own (SQL: Approving, Rejecting, Dropping). */
 const TRANSIENT_PROVISIONING_STATES = new Set(['creating', 'updating', 'deleting', 'accepted', 'running', 'inprogress']);
 
-export function isProvisioningFinal(state: string | undefined): boolean {
+export function isProvisioningFinal(state: string | undefined, type?: ResourceType): boolean {
   // An absent provisioningState is treated as final: there is nothing further to wait for.
-  return state === undefined || !TRANSIENT_PROVISIONING_STATES.has(state.toLowerCase());
+  if (state === undefined) return true;
+  const value = state.toLowerCase();
+  return !TRANSIENT_PROVISIONING_STATES.has(value) && !(type?.transientProvisioningStates ?? []).some((s) => s.toLowerCase() === value);
 }
 
 /** Azure answers the status in the casing it likes; compare case-insensitively. */

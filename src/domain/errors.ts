@@ -41,3 +41,13 @@ export class InvalidTransitionError extends LinkgateError {
     super(`transition '${event}' is not allowed from state '${from}'`);
   }
 }
+
+/** A setting is missing or not understood. Raised at cold start, naming the setting. */
+export class ConfigError extends LinkgateError {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`Configuration setting ${setting} ${message}`);
+  }
+}

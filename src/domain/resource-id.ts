@@ -1,13 +1,16 @@
 import { InvalidInputError } from './errors.js';
+import { RESOURCE_TYPES, type ResourceType } from './resource-types.js';
 
 /**
  * Azure resource IDs are case-insensitive, and real Event Grid payloads mix
  * `/resourcegroups/` and `/resourceGroups/` (see shared AZURE-FACTS, "Casing").
- * IDs are parsed once at the boundary into these records: `id` is a canonical
- * spelling fit for display and ARM calls, `key` is its lower-case form for comparison
- * and storage keys.
+ * IDs are parsed once at the boundary into these records: `id` is the canonical spelling
+ * (lower-case subscription, `resourceGroups`, the registry's spelling of the provider and type)
+ * used for display and for every ARM call; `key` is its lower-case form for comparison and
+ * storage keys.
  */
-export interface VaultRef {
+export interface ResourceRef {
+  readonly type: ResourceType;
   readonly id: string;
   readonly key: string;
   readonly subscriptionId: string;
@@ -16,7 +19,7 @@ export interface VaultRef {
 }
 
 export interface ConnectionRef {
-  readonly vault: VaultRef;
+  readonly resource: ResourceRef;
   readonly name: string;
   readonly id: string;
   readonly key: string;
@@ -29,53 +32,78 @@ export interface PrivateEndpointRef {
   readonly name: string;
 }
 
-const VAULT_PATTERN =
-  /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.keyvault\/vaults\/([^/]+)(?:\/(.*))?$/i;
 const PRIVATE_ENDPOINT_PATTERN =
   /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/microsoft\.network\/privateendpoints\/([^/]+)\/?$/i;
 const GUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Segments before the provider namespace: '', subscriptions, {s}, resourceGroups, {rg}, providers. */
+const NAMESPACE_INDEX = 6;
 
 export function isGuid(value: string): boolean {
   return GUID_PATTERN.test(value);
 }
 
-export function vaultRef(subscriptionId: string, resourceGroup: string, name: string): VaultRef {
+/** A top-level resource of a registered type (the names of nested types are joined by '/'). */
+export function resourceRef(type: ResourceType, subscriptionId: string, resourceGroup: string, name: string): ResourceRef {
   const sub = subscriptionId.toLowerCase();
-  const id = `/subscriptions/${sub}/resourceGroups/${resourceGroup}/providers/Microsoft.KeyVault/vaults/${name}`;
-  return { id, key: id.toLowerCase(), subscriptionId: sub, resourceGroup, name };
+  const names = name.split('/');
+  const path = type.typeSegments.map((segment, index) => `${segment}/${names[index] ?? ''}`).join('/');
+  const id = `/subscriptions/${sub}/resourceGroups/${resourceGroup}/providers/${type.namespace}/${path}`;
+  return { type, id, key: id.toLowerCase(), subscriptionId: sub, resourceGroup, name };
 }
 
-/** The vault that a resource URI names or lives under, or undefined when it is not a Key Vault resource. */
-export function vaultOf(resourceUri: string): VaultRef | undefined {
-  const match = VAULT_PATTERN.exec(trimTrailingSlash(resourceUri));
-  if (!match) return undefined;
-  const [, sub, rg, name] = match;
-  if (!sub || !rg || !name) return undefined;
-  return vaultRef(sub, rg, name);
-}
-
-export function parseVaultId(resourceId: string): VaultRef {
-  const vault = vaultOf(resourceId);
-  if (!vault || vault.key !== trimTrailingSlash(resourceId).toLowerCase()) {
-    throw new InvalidInputError(`'${resourceId}' is not a Key Vault resource ID (/subscriptions/…/resourceGroups/…/providers/Microsoft.KeyVault/vaults/NAME)`, 'vaultId');
+/**
+ * The registered resource that a resource URI names or lives under (a connection, a proxy, a
+ * proxy's validate action), or undefined when it is none of the registered types. When two
+ * registered types match (a nested type under another), the longer one wins.
+ */
+export function resourceOf(resourceUri: string): ResourceRef | undefined {
+  const segments = trimTrailingSlash(resourceUri).split('/');
+  if (segments[0] !== '' || !same(segments[1], 'subscriptions') || !same(segments[3], 'resourcegroups') || !same(segments[5], 'providers')) {
+    return undefined;
   }
-  return vault;
+  const [sub, rg] = [segments[2], segments[4]];
+  if (!sub || !rg || !isName(sub) || !isName(rg)) return undefined;
+  let best: { type: ResourceType; names: string[] } | undefined;
+  for (const type of RESOURCE_TYPES) {
+    if (!same(segments[NAMESPACE_INDEX], type.namespace)) continue;
+    const names: string[] = [];
+    const matches = type.typeSegments.every((typeSegment, index) => {
+      const name = segments[NAMESPACE_INDEX + 1 + index * 2 + 1];
+      names.push(name ?? '');
+      return same(segments[NAMESPACE_INDEX + 1 + index * 2], typeSegment) && name !== undefined && isName(name);
+    });
+    if (matches && (!best || type.typeSegments.length > best.type.typeSegments.length)) best = { type, names };
+  }
+  return best ? resourceRef(best.type, sub, rg, best.names.join('/')) : undefined;
 }
 
-export function connectionRef(vault: VaultRef, name: string): ConnectionRef {
-  const id = `${vault.id}/privateEndpointConnections/${name}`;
-  return { vault, name, id, key: id.toLowerCase() };
+/** A registered resource's own ID, nothing below it. */
+export function parseResourceId(resourceId: string): ResourceRef {
+  const resource = resourceOf(resourceId);
+  if (!resource || resource.key !== trimTrailingSlash(resourceId).toLowerCase()) {
+    throw new InvalidInputError(
+      `'${resourceId}' is not the resource ID of a registered Private Link resource type (/subscriptions/…/resourceGroups/…/providers/NAMESPACE/TYPE/NAME; types: ${RESOURCE_TYPES.map((t) => t.type).join(', ')})`,
+      'resourceId',
+    );
+  }
+  return resource;
+}
+
+export function connectionRef(resource: ResourceRef, name: string): ConnectionRef {
+  const id = `${resource.id}/privateEndpointConnections/${name}`;
+  return { resource, name, id, key: id.toLowerCase() };
 }
 
 export function parseConnectionId(resourceId: string): ConnectionRef {
   const trimmed = trimTrailingSlash(resourceId);
-  const vault = vaultOf(trimmed);
-  const rest = vault ? trimmed.slice(vault.id.length + 1) : '';
+  const resource = resourceOf(trimmed);
+  const rest = resource ? trimmed.slice(resource.id.length + 1) : '';
   const match = /^privateendpointconnections\/([^/]+)$/i.exec(rest);
-  if (!vault || !match?.[1]) {
-    throw new InvalidInputError(`'${resourceId}' is not a Key Vault private endpoint connection ID`, 'connectionId');
+  if (!resource || !match?.[1] || !isName(match[1])) {
+    throw new InvalidInputError(`'${resourceId}' is not a private endpoint connection ID of a registered resource type`, 'connectionId');
   }
-  return connectionRef(vault, match[1]);
+  return connectionRef(resource, match[1]);
 }
 
 /** The requester's private endpoint; its subscription is path segment 2 of the ID. */
@@ -91,6 +119,15 @@ export function parsePrivateEndpointId(resourceId: string): PrivateEndpointRef {
     resourceGroup: rg,
     name,
   };
+}
+
+function same(segment: string | undefined, expected: string): boolean {
+  return segment !== undefined && segment.toLowerCase() === expected.toLowerCase();
+}
+
+/** `.` and `..` would be normalised into another path by any HTTP client; they name nothing in ARM. */
+function isName(segment: string): boolean {
+  return segment !== '' && segment !== '.' && segment !== '..';
 }
 
 function trimTrailingSlash(value: string): string {

@@ -123,7 +123,7 @@ describe('Event Grid intake at the dev host, with events delivered by hand', () 
     const quiet = { info: () => {}, warn: () => {}, error: () => {} };
     const first = createServices(config, { log: quiet });
     const second = createServices(config, { log: quiet });
-    const hint = { vault: ref.vault, source: 'event' as const, eventId: 'race' };
+    const hint = { resource: ref.resource, source: 'event' as const, eventId: 'race' };
     const results = await Promise.all([
       first.workflow.handleHint(hint),
       second.workflow.handleHint(hint),

@@ -4,7 +4,7 @@ import { DEMO } from '../../src/dev/demo-world.js';
 import type { LocalStack } from '../../src/dev/local-stack.js';
 import { auditEntries, eventually, getJson, postJson, putsFor, startTestStack } from './helpers.js';
 
-const vaultId = `/subscriptions/${DEMO.vaultSubscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.KeyVault/vaults/${DEMO.vaultName}`;
+const resourceId = `/subscriptions/${DEMO.vaultSubscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.KeyVault/vaults/${DEMO.vaultName}`;
 
 describe('end to end: emulator events → dev host → workflow → emulator and audit API', () => {
   let stack: LocalStack;
@@ -35,7 +35,7 @@ describe('end to end: emulator events → dev host → workflow → emulator and
     expect(decision).toMatchObject({
       actor: { type: 'rule', id: 'in-tenant' },
       ruleName: 'in-tenant',
-      vaultId: vaultId.toLowerCase(),
+      resourceId: resourceId.toLowerCase(),
       requesterSubscriptionId: DEMO.appSubscriptionId,
       requesterTenantId: DEMO.homeTenantId,
       requestMessage: 'payments api',
@@ -99,13 +99,13 @@ describe('end to end: emulator events → dev host → workflow → emulator and
   });
 
   it('answers the audit API with filters, newest first, and pages with continuation tokens', async () => {
-    const byVault = await getJson(`${stack.functionsUrl}/api/audit?vault=${encodeURIComponent(vaultId)}&pageSize=3`);
+    const byVault = await getJson(`${stack.functionsUrl}/api/audit?vault=${encodeURIComponent(resourceId)}&pageSize=3`);
     expect(byVault.status).toBe(200);
     expect(byVault.body.entries).toHaveLength(3);
     expect(byVault.body.continuationToken).toEqual(expect.any(String));
     const times = byVault.body.entries.map((e: { time: string }) => Date.parse(e.time));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
-    const next = await getJson(`${stack.functionsUrl}/api/audit?vault=${encodeURIComponent(vaultId)}&pageSize=3&continuationToken=${byVault.body.continuationToken}`);
+    const next = await getJson(`${stack.functionsUrl}/api/audit?vault=${encodeURIComponent(resourceId)}&pageSize=3&continuationToken=${byVault.body.continuationToken}`);
     const ids = new Set([...byVault.body.entries, ...next.body.entries].map((e: { id: string }) => e.id));
     expect(ids.size).toBe(6);
     const rejected = await getJson(`${stack.functionsUrl}/api/audit?outcome=rejected`);

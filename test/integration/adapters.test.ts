@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArmConnection } from '../../src/adapters/arm/arm-client-options.js';
-import { KeyVaultConnections } from '../../src/adapters/arm/keyvault-connections.js';
+import { ArmConnections } from '../../src/adapters/arm/arm-connections.js';
 import { SubscriptionTenantResolver, type TenantCache } from '../../src/adapters/arm/subscription-tenants.js';
 import { TableApprovalsStore } from '../../src/adapters/tables/approvals-store.js';
 import { TableRulesStore } from '../../src/adapters/tables/rules-store.js';
@@ -9,7 +9,8 @@ import { createTableClient } from '../../src/adapters/tables/table-clients.js';
 import { TableTenantCache } from '../../src/adapters/tables/tenant-cache-store.js';
 import type { ApprovalRecord } from '../../src/domain/approval.js';
 import type { RequesterTenant } from '../../src/domain/policy/engine.js';
-import { connectionRef, parseConnectionId, vaultRef } from '../../src/domain/resource-id.js';
+import { connectionRef, parseConnectionId, resourceRef } from '../../src/domain/resource-id.js';
+import { KEY_VAULT } from '../../src/domain/resource-types.js';
 import { startArmEmulator, type ArmEmulator } from '../../src/dev/arm-emulator/index.js';
 import { startAzuriteTables, type AzuriteTables } from '../../src/dev/azurite.js';
 
@@ -52,7 +53,7 @@ afterAll(async () => {
   await Promise.all([emulator?.close(), azurite?.close()]);
 });
 
-const vault = () => vaultRef(VAULT_SUB, 'rg-secrets', 'kv-adapters');
+const vault = () => resourceRef(KEY_VAULT, VAULT_SUB, 'rg-secrets', 'kv-adapters');
 const table = (name: string) => createTableClient({ kind: 'connectionString', connectionString: azurite.connectionString }, `${name}${++tableSeq}`);
 
 async function request(message = 'adapter test') {
@@ -60,12 +61,12 @@ async function request(message = 'adapter test') {
   return parseConnectionId(connection.id);
 }
 
-describe('KeyVaultConnections through @azure/arm-keyvault against the emulator', () => {
+describe('ArmConnections through the core pipeline against the emulator', () => {
   it('lists every connection across pages and reads the requester and message', async () => {
     // Prepare
     for (let i = 0; i < 3; i += 1) await request(`page test ${i}`);
     // Act
-    const listed = await new KeyVaultConnections(arm).list(vault());
+    const listed = await new ArmConnections(arm).list(vault());
     // Assess
     expect(listed?.length).toBeGreaterThanOrEqual(3);
     const first = listed?.find((c) => c.description === 'page test 0');
@@ -73,12 +74,12 @@ describe('KeyVaultConnections through @azure/arm-keyvault against the emulator',
   });
 
   it('answers undefined for a vault that does not exist', async () => {
-    expect(await new KeyVaultConnections(arm).list(vaultRef(VAULT_SUB, 'rg-secrets', 'kv-nowhere'))).toBeUndefined();
+    expect(await new ArmConnections(arm).list(resourceRef(KEY_VAULT, VAULT_SUB, 'rg-secrets', 'kv-nowhere'))).toBeUndefined();
   });
 
   it('approves with a PUT and sees provisioningState reach Succeeded', async () => {
     const ref = await request();
-    const connections = new KeyVaultConnections(arm);
+    const connections = new ArmConnections(arm);
     const before = await connections.get(ref);
     const result = await connections.setStatus(ref, { status: 'Approved', description: 'Approved by test', ...(before?.etag ? { etag: before.etag } : {}) });
     expect(result.kind).toBe('accepted');
@@ -93,19 +94,19 @@ describe('KeyVaultConnections through @azure/arm-keyvault against the emulator',
   it('reports approving a rejected connection as refused (Azure answers 400)', async () => {
     const ref = await request();
     await emulator.setConnectionStatus(ref.id, 'Rejected', 'no');
-    const result = await new KeyVaultConnections(arm).setStatus(ref, { status: 'Approved', description: 'try' });
+    const result = await new ArmConnections(arm).setStatus(ref, { status: 'Approved', description: 'try' });
     expect(result.kind).toBe('refused');
   });
 
   it('reports a stale ETag as a conflict', async () => {
     const ref = await request();
-    const result = await new KeyVaultConnections(arm).setStatus(ref, { status: 'Approved', description: 'x', etag: '"stale"' });
+    const result = await new ArmConnections(arm).setStatus(ref, { status: 'Approved', description: 'x', etag: '"stale"' });
     expect(result.kind).toBe('conflict');
   });
 
   it('reports a missing connection as gone, for get (404) and for put', async () => {
     const ref = connectionRef(vault(), 'does-not-exist');
-    const connections = new KeyVaultConnections(arm);
+    const connections = new ArmConnections(arm);
     expect(await connections.get(ref)).toBeUndefined();
     expect((await connections.setStatus(ref, { status: 'Approved', description: 'x' })).kind).toBe('gone');
   });
@@ -113,14 +114,14 @@ describe('KeyVaultConnections through @azure/arm-keyvault against the emulator',
   it('reads a 204 with an empty body as gone instead of failing', async () => {
     const ref = await request();
     emulator.injectFault({ method: 'GET', pathIncludes: ref.name, status: 204, emptyBody: true, times: 1 });
-    expect(await new KeyVaultConnections(arm).get(ref)).toBeUndefined();
+    expect(await new ArmConnections(arm).get(ref)).toBeUndefined();
   });
 
   it('honours Retry-After on 429 and then succeeds', async () => {
     const ref = await request();
     emulator.injectFault({ method: 'GET', pathIncludes: ref.name, status: 429, retryAfterSeconds: 1, times: 1 });
     const callsBefore = emulator.calls.length;
-    const read = await new KeyVaultConnections(arm).get(ref);
+    const read = await new ArmConnections(arm).get(ref);
     expect(read?.status).toBe('Pending');
     const mine = emulator.calls.slice(callsBefore).filter((c) => c.path.includes(ref.name));
     expect(mine.map((c) => c.status)).toEqual([429, 200]);
@@ -131,16 +132,16 @@ describe('KeyVaultConnections through @azure/arm-keyvault against the emulator',
   it('does not wait out a Retry-After longer than the configured bound', async () => {
     const ref = await request();
     emulator.injectFault({ method: 'GET', pathIncludes: ref.name, status: 429, retryAfterSeconds: 3600, times: 1 });
-    await expect(new KeyVaultConnections(arm).get(ref)).rejects.toMatchObject({ statusCode: 429 });
+    await expect(new ArmConnections(arm).get(ref)).rejects.toMatchObject({ statusCode: 429 });
   });
 
   it('retries 5xx a bounded number of times', async () => {
     const ref = await request();
     emulator.injectFault({ method: 'GET', pathIncludes: ref.name, status: 503, times: 2 });
-    expect((await new KeyVaultConnections(arm).get(ref))?.status).toBe('Pending');
+    expect((await new ArmConnections(arm).get(ref))?.status).toBe('Pending');
     emulator.injectFault({ method: 'GET', pathIncludes: ref.name, status: 500, times: 10 });
     const callsBefore = emulator.calls.length;
-    await expect(new KeyVaultConnections(arm).get(ref)).rejects.toMatchObject({ statusCode: 500 });
+    await expect(new ArmConnections(arm).get(ref)).rejects.toMatchObject({ statusCode: 500 });
     expect(emulator.calls.slice(callsBefore).filter((c) => c.path.includes(ref.name))).toHaveLength(4); // 1 + maxRetries 3
   });
 });
@@ -195,7 +196,7 @@ describe('Table stores against Azurite', () => {
     const record: ApprovalRecord = {
       connectionId: ref.id,
       connectionName: ref.name,
-      vaultId: ref.vault.id,
+      resourceId: ref.resource.id,
       state: 'Detected',
       generation: 1,
       attempts: 0,
@@ -213,8 +214,8 @@ describe('Table stores against Azurite', () => {
     const read = await store.get(ref);
     expect(read?.value).toMatchObject({ state: 'Deciding', generation: 1 });
     expect(read?.value.leaseUntil).toBeInstanceOf(Date);
-    expect((await store.listOpen(ref.vault)).map((r) => r.value.connectionName)).toEqual(['pe-x.1']);
-    expect(await store.vaultsWithOpenRecords()).toEqual([ref.vault.id]);
+    expect((await store.listOpen(ref.resource)).map((r) => r.value.connectionName)).toEqual(['pe-x.1']);
+    expect(await store.resourcesWithOpenRecords()).toEqual([ref.resource.id]);
   });
 
   it('rules: review settings survive the round trip through the table', async () => {

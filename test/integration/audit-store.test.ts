@@ -45,7 +45,7 @@ function input(overrides: Partial<AuditAppendInput> = {}): AuditAppendInput {
     outcome: 'approve',
     actor: { type: 'rule', id: 'in-tenant' },
     summary: "Approved by rule 'in-tenant'",
-    vaultId: VAULT_1,
+    resourceId: VAULT_1,
     connectionId: CONN_1,
     requesterSubscriptionId: SUB_A,
     ...overrides,
@@ -85,10 +85,10 @@ describe('TableAuditStore', () => {
     await store.append(input({ summary: 'first', time: at('2025-03-01T10:00:00Z') }));
     await store.append(input({ summary: 'third', time: at('2025-03-03T10:00:00Z') }));
     await store.append(input({ summary: 'second', time: at('2025-03-02T10:00:00Z') }));
-    await store.append(input({ summary: 'other vault', vaultId: VAULT_2, time: at('2025-03-02T11:00:00Z') }));
+    await store.append(input({ summary: 'other vault', resourceId: VAULT_2, time: at('2025-03-02T11:00:00Z') }));
 
     // Act
-    const page = await store.query({ vaultId: VAULT_1 });
+    const page = await store.query({ resourceId: VAULT_1 });
 
     // Assess
     expect(summaries(page.entries)).toEqual(['third', 'second', 'first']);
@@ -101,7 +101,7 @@ describe('TableAuditStore', () => {
     await store.append(input({ summary: 'only', time: at('2025-03-01T10:00:00Z') }));
 
     // Act
-    const page = await store.query({ vaultId: VAULT_1.toUpperCase() });
+    const page = await store.query({ resourceId: VAULT_1.toUpperCase() });
 
     // Assess
     expect(summaries(page.entries)).toEqual(['only']);
@@ -115,7 +115,7 @@ describe('TableAuditStore', () => {
     await store.append(input({ summary: 'conn-1 b', connectionId: CONN_1, time: at('2025-03-03T10:00:00Z') }));
 
     // Act
-    const page = await store.query({ vaultId: VAULT_1, connectionId: CONN_1 });
+    const page = await store.query({ resourceId: VAULT_1, connectionId: CONN_1 });
 
     // Assess
     expect(summaries(page.entries)).toEqual(['conn-1 b', 'conn-1 a']);
@@ -126,7 +126,7 @@ describe('TableAuditStore', () => {
     const { store } = freshStore();
     await store.append(input({ summary: 'before range', time: at('2025-01-31T23:59:59.999Z') }));
     await store.append(input({ summary: 'at from', time: at('2025-02-01T00:00:00.000Z') }));
-    await store.append(input({ summary: 'february', vaultId: VAULT_2, time: at('2025-02-20T08:00:00Z') }));
+    await store.append(input({ summary: 'february', resourceId: VAULT_2, time: at('2025-02-20T08:00:00Z') }));
     await store.append(input({ summary: 'march', time: at('2025-03-05T08:00:00Z') }));
     await store.append(input({ summary: 'at to', time: at('2025-03-10T00:00:00.000Z') }));
 
@@ -145,7 +145,7 @@ describe('TableAuditStore', () => {
     await store.append(input({ summary: 'new', time: at('2025-03-15T10:00:00Z') }));
 
     // Act
-    const page = await store.query({ vaultId: VAULT_1, from: at('2025-02-01T00:00:00Z'), to: at('2025-03-01T00:00:00Z') });
+    const page = await store.query({ resourceId: VAULT_1, from: at('2025-02-01T00:00:00Z'), to: at('2025-03-01T00:00:00Z') });
 
     // Assess
     expect(summaries(page.entries)).toEqual(['in range']);
@@ -185,7 +185,7 @@ describe('TableAuditStore', () => {
     await store.append(input({ summary: 'by rule', actor: { type: 'rule', id: 'in-tenant' }, time: at('2025-03-02T10:00:00Z') }));
 
     // Act
-    const page = await store.query({ vaultId: VAULT_1, actor: 'abc-object-ID' });
+    const page = await store.query({ resourceId: VAULT_1, actor: 'abc-object-ID' });
 
     // Assess
     expect(summaries(page.entries)).toEqual(['by alice']);
@@ -216,7 +216,7 @@ describe('TableAuditStore', () => {
     }
 
     // Act
-    const { entries, pages } = await queryAll(store, { vaultId: VAULT_1, pageSize: 5 });
+    const { entries, pages } = await queryAll(store, { resourceId: VAULT_1, pageSize: 5 });
 
     // Assess
     expect(pages).toBe(5);
@@ -236,7 +236,7 @@ describe('TableAuditStore', () => {
       '2025-03-01T00:00:00Z',
     ];
     for (const [i, t] of times.entries()) {
-      await store.append(input({ summary: `e${i}`, vaultId: i % 2 === 0 ? VAULT_1 : VAULT_2, time: at(t) }));
+      await store.append(input({ summary: `e${i}`, resourceId: i % 2 === 0 ? VAULT_1 : VAULT_2, time: at(t) }));
     }
 
     // Act
@@ -254,7 +254,7 @@ describe('TableAuditStore', () => {
     await store.append(input({ summary: 'b', time: at('2025-03-02T10:00:00Z') }));
 
     // Act
-    const page = await store.query({ vaultId: VAULT_1, pageSize: 2 });
+    const page = await store.query({ resourceId: VAULT_1, pageSize: 2 });
 
     // Assess
     expect(page.entries).toHaveLength(2);
@@ -266,7 +266,7 @@ describe('TableAuditStore', () => {
     const { store } = freshStore();
 
     // Act
-    const attempt = store.query({ vaultId: VAULT_1, continuationToken: 'not-a-token!' });
+    const attempt = store.query({ resourceId: VAULT_1, continuationToken: 'not-a-token!' });
 
     // Assess
     await expect(attempt).rejects.toBeInstanceOf(AuditQueryError);
@@ -277,10 +277,10 @@ describe('TableAuditStore', () => {
     const { store } = freshStore();
     await store.append(input({ summary: 'a', time: at('2025-03-01T10:00:00Z') }));
     await store.append(input({ summary: 'b', time: at('2025-03-02T10:00:00Z') }));
-    const first = await store.query({ vaultId: VAULT_1, pageSize: 1 });
+    const first = await store.query({ resourceId: VAULT_1, pageSize: 1 });
 
     // Act
-    const attempt = store.query({ vaultId: VAULT_1, outcome: 'reject', pageSize: 1, continuationToken: first.continuationToken });
+    const attempt = store.query({ resourceId: VAULT_1, outcome: 'reject', pageSize: 1, continuationToken: first.continuationToken });
 
     // Assess
     expect(first.continuationToken).toBeDefined();
@@ -310,7 +310,7 @@ describe('TableAuditStore', () => {
     // Assess
     expect(again.id).toBe('retry-1');
     expect(await indexRows(client)).toHaveLength(2);
-    expect((await store.query({ vaultId: VAULT_1 })).entries).toHaveLength(1);
+    expect((await store.query({ resourceId: VAULT_1 })).entries).toHaveLength(1);
     expect((await store.query({})).entries).toHaveLength(1);
   });
 
@@ -326,14 +326,14 @@ describe('TableAuditStore', () => {
 
     // Assess
     expect(await indexRows(client)).toHaveLength(2);
-    expect((await store.query({ vaultId: VAULT_1 })).entries.map((e) => e.time)).toEqual([written.time]);
+    expect((await store.query({ resourceId: VAULT_1 })).entries.map((e) => e.time)).toEqual([written.time]);
   });
 
   it('lists an entry without a vault in the time listing only', async () => {
     // Prepare
     const { store, client } = freshStore();
     await store.append(
-      input({ kind: 'hint', outcome: 'invalid', vaultId: undefined, connectionId: undefined, summary: 'garbled', time: at('2025-03-01T10:00:00Z') }),
+      input({ kind: 'hint', outcome: 'invalid', resourceId: undefined, connectionId: undefined, summary: 'garbled', time: at('2025-03-01T10:00:00Z') }),
     );
 
     // Act
@@ -341,7 +341,7 @@ describe('TableAuditStore', () => {
 
     // Assess
     expect(summaries(page.entries)).toEqual(['garbled']);
-    expect(page.entries[0]?.vaultId).toBeUndefined();
+    expect(page.entries[0]?.resourceId).toBeUndefined();
     expect((await indexRows(client)).map((r) => r.partitionKey)).toEqual(['t|2025-03']);
   });
 
@@ -352,7 +352,7 @@ describe('TableAuditStore', () => {
 
     // Act
     await store.append(input({ detail: huge, time: at('2025-03-01T10:00:00Z') }));
-    const stored = (await store.query({ vaultId: VAULT_1 })).entries[0];
+    const stored = (await store.query({ resourceId: VAULT_1 })).entries[0];
 
     // Assess
     const detail = stored?.detail as { truncated: boolean; originalLength: number; excerpt: string };
@@ -370,7 +370,7 @@ describe('TableAuditStore', () => {
       outcome: 'approved',
       actor: { type: 'user', id: 'object-id', name: 'Alice' },
       summary: 'Approved by Alice',
-      vaultId: VAULT_1,
+      resourceId: VAULT_1,
       connectionId: CONN_1,
       privateEndpointId: `/subscriptions/${SUB_B}/resourcegroups/rg-pe/providers/microsoft.network/privateendpoints/pe-one`,
       requesterSubscriptionId: SUB_B,
@@ -382,7 +382,7 @@ describe('TableAuditStore', () => {
     });
 
     // Act
-    const [read] = (await store.query({ vaultId: VAULT_1 })).entries;
+    const [read] = (await store.query({ resourceId: VAULT_1 })).entries;
 
     // Assess
     expect(read).toEqual(written);

@@ -36,7 +36,7 @@ function makeModel(overrides: Partial<ReviewCardModel> = {}): ReviewCardModel {
   return {
     approvalKey: `${VAULT_ID}/privateEndpointConnections/pe-app.1234`,
     generation: 7,
-    vault: { id: VAULT_ID, name: 'kv-prod', resourceGroup: 'rg-secrets', subscriptionId: '11111111-1111-1111-1111-111111111111' },
+    resource: { id: VAULT_ID, type: 'Microsoft.KeyVault/vaults', typeName: 'Key Vault', noun: 'key vault', name: 'kv-prod', resourceGroup: 'rg-secrets', subscriptionId: '11111111-1111-1111-1111-111111111111' },
     connectionName: 'pe-app.1234',
     requester: {
       privateEndpointId: PE_ID,
@@ -49,7 +49,7 @@ function makeModel(overrides: Partial<ReviewCardModel> = {}): ReviewCardModel {
     requestMessage: 'Needed for the payments API in the partner tenant.',
     rule: { name: 'external-tenants', summary: 'Requests from other tenants need a human.' },
     requestedAt: REQUESTED_AT,
-    links: { vault: portalResourceUrl(VAULT_ID), privateEndpoint: portalResourceUrl(PE_ID) },
+    links: { resource: portalResourceUrl(VAULT_ID), privateEndpoint: portalResourceUrl(PE_ID) },
     approverIds: approverIds(3),
     ...overrides,
   };
@@ -146,7 +146,7 @@ describe('toApprovalCard: every view is a valid Adaptive Card 1.5', () => {
 
     // Assess
     expect(links).toEqual([
-      { type: 'Action.OpenUrl', title: 'Open vault in portal', url: view.model.links.vault },
+      { type: 'Action.OpenUrl', title: 'Open key vault in portal', url: view.model.links.resource },
       { type: 'Action.OpenUrl', title: 'Open private endpoint', url: view.model.links.privateEndpoint },
     ]);
   });
@@ -173,9 +173,9 @@ describe('toApprovalCard: content', () => {
     const card = toApprovalCard(view);
 
     // Assess
-    expect(texts(card).slice(0, 2)).toEqual(['Private endpoint request for kv-prod', 'Awaiting review']);
+    expect(texts(card).slice(0, 2)).toEqual(['Private endpoint request for key vault kv-prod', 'Awaiting review']);
     expect(objectsOfType(card, 'FactSet')[0]?.facts).toEqual([
-      { title: 'Vault', value: 'kv-prod' },
+      { title: 'Key Vault', value: 'kv-prod' },
       { title: 'Resource group', value: 'rg-secrets' },
       { title: 'Subscription', value: '11111111-1111-1111-1111-111111111111' },
       { title: 'Requested', value: REQUESTED_TEXT },
@@ -205,7 +205,7 @@ describe('toApprovalCard: content', () => {
 
   it('says Unknown for what the request did not tell', () => {
     // Prepare
-    const view = makeView('viewer', AWAITING, { model: { requester: { badge: 'unknown' }, links: { vault: portalResourceUrl(VAULT_ID) } } });
+    const view = makeView('viewer', AWAITING, { model: { requester: { badge: 'unknown' }, links: { resource: portalResourceUrl(VAULT_ID) } } });
 
     // Act
     const card = toApprovalCard(view);
@@ -213,7 +213,7 @@ describe('toApprovalCard: content', () => {
 
     // Assess
     expect(facts.filter((f) => ['Private endpoint', 'Requester subscription', 'Requester tenant'].includes(f.title)).map((f) => f.value)).toEqual(['Unknown', 'Unknown', 'Unknown']);
-    expect(objectsOfType(card, 'Action.OpenUrl').map((a) => a.title)).toEqual(['Open vault in portal']);
+    expect(objectsOfType(card, 'Action.OpenUrl').map((a) => a.title)).toEqual(['Open key vault in portal']);
   });
 
   it('says "(no message)" when the requester wrote none', () => {
@@ -551,15 +551,15 @@ describe('envelopes', () => {
     // Assess
     expect(activity).toEqual({
       type: 'message',
-      summary: 'Awaiting review: private endpoint request for kv-prod',
+      summary: 'Awaiting review: private endpoint request for key vault kv-prod',
       attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', content: toApprovalCard(view) }],
     });
   });
 
   it.each([
-    [{ state: 'approved', by: ALICE, at: DECIDED_AT } as ReviewStatus, 'Approved by Alice Admin: private endpoint request for kv-prod'],
-    [{ state: 'expired', at: DECIDED_AT, action: 'leave-pending' } as ReviewStatus, 'Expired: private endpoint request for kv-prod'],
-    [{ state: 'approved', by: { id: 'x', name: '[Boss](https://evil.example)' }, at: DECIDED_AT } as ReviewStatus, 'Approved by Boss (https://evil.example): private endpoint request for kv-prod'],
+    [{ state: 'approved', by: ALICE, at: DECIDED_AT } as ReviewStatus, 'Approved by Alice Admin: private endpoint request for key vault kv-prod'],
+    [{ state: 'expired', at: DECIDED_AT, action: 'leave-pending' } as ReviewStatus, 'Expired: private endpoint request for key vault kv-prod'],
+    [{ state: 'approved', by: { id: 'x', name: '[Boss](https://evil.example)' }, at: DECIDED_AT } as ReviewStatus, 'Approved by Boss (https://evil.example): private endpoint request for key vault kv-prod'],
   ])('summary for %j is "%s"', (status, summary) => {
     // Prepare
     const view = makeView('shared', status);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/domain/errors.js';
 
 const TENANT = 'c0a1b2c3-0000-4000-8000-00000000c0de';
 const BOT = 'b07b0700-0000-4000-8000-000000000b07';

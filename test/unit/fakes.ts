@@ -21,7 +21,8 @@ import type { AuditEntry } from '../../src/domain/audit.js';
 import { toConnectionStatus, type PrivateEndpointConnection } from '../../src/domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../../src/domain/policy/engine.js';
 import { parseRule, type Rule } from '../../src/domain/policy/rule.js';
-import { connectionRef, parsePrivateEndpointId, vaultRef, type ConnectionRef, type VaultRef } from '../../src/domain/resource-id.js';
+import { connectionRef, parsePrivateEndpointId, resourceRef, type ConnectionRef, type ResourceRef } from '../../src/domain/resource-id.js';
+import { KEY_VAULT } from '../../src/domain/resource-types.js';
 
 export const HOME_TENANT = '11111111-1111-4111-8111-111111111111';
 export const OTHER_TENANT = '22222222-2222-4222-8222-222222222222';
@@ -32,7 +33,7 @@ export const OTHER_SUB = 'bbbbbbbb-0000-4000-8000-000000000003';
 export const DENIED_SUB = 'cccccccc-0000-4000-8000-000000000004';
 export const HIDDEN_SUB = 'dddddddd-0000-4000-8000-000000000005';
 
-export const VAULT: VaultRef = vaultRef(VAULT_SUB, 'rg-secrets', 'kv-payments');
+export const VAULT: ResourceRef = resourceRef(KEY_VAULT, VAULT_SUB, 'rg-secrets', 'kv-payments');
 
 export const DEMO_RULES: Rule[] = [
   parseRule({ name: 'deny-listed', priority: 10, action: 'reject', conditions: { requesterTenant: [DENIED_TENANT] } }),
@@ -72,7 +73,7 @@ export class FakeConnections implements ConnectionsPort {
   updatingReads = 1;
   private pendingUpdating = new Map<string, number>();
 
-  add(name: string, endpointSubscription: string, message = 'please', status = 'Pending', vault: VaultRef = VAULT): ConnectionRef {
+  add(name: string, endpointSubscription: string, message = 'please', status = 'Pending', vault: ResourceRef = VAULT): ConnectionRef {
     const ref = connectionRef(vault, name);
     this.connections.set(ref.key, {
       ref,
@@ -93,8 +94,8 @@ export class FakeConnections implements ConnectionsPort {
     }
   }
 
-  async list(vault: VaultRef): Promise<PrivateEndpointConnection[] | undefined> {
-    return [...this.connections.values()].filter((c) => c.ref.vault.key === vault.key).map((c) => this.view(c));
+  async list(vault: ResourceRef): Promise<PrivateEndpointConnection[] | undefined> {
+    return [...this.connections.values()].filter((c) => c.ref.resource.key === vault.key).map((c) => this.view(c));
   }
 
   async get(ref: ConnectionRef): Promise<PrivateEndpointConnection | undefined> {
@@ -179,11 +180,11 @@ export class FakeApprovals implements ApprovalsPort {
   async get(connection: ConnectionRef) {
     return this.rows.get(connection.key);
   }
-  async listOpen(vault: VaultRef) {
-    return [...this.rows.values()].filter((r) => r.value.vaultId.toLowerCase() === vault.key && !isTerminal(r.value.state));
+  async listOpen(vault: ResourceRef) {
+    return [...this.rows.values()].filter((r) => r.value.resourceId.toLowerCase() === vault.key && !isTerminal(r.value.state));
   }
-  async vaultsWithOpenRecords() {
-    return [...new Set([...this.rows.values()].filter((r) => !isTerminal(r.value.state)).map((r) => r.value.vaultId))];
+  async resourcesWithOpenRecords() {
+    return [...new Set([...this.rows.values()].filter((r) => !isTerminal(r.value.state)).map((r) => r.value.resourceId))];
   }
   async listForReviewTimer() {
     return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.cardStale === true);
@@ -245,7 +246,7 @@ export function harness(overrides: Partial<WorkflowSettings> = {}) {
     log: silentLog,
     settings: { ...SETTINGS, ...overrides },
   };
-  return { ...deps, workflow: createWorkflow(deps), hint: { vault: VAULT, source: 'event' as const, eventId: 'evt-1' } };
+  return { ...deps, workflow: createWorkflow(deps), hint: { resource: VAULT, source: 'event' as const, eventId: 'evt-1' } };
 }
 
 export class FakeNotifier implements ReviewNotifier {

@@ -5,6 +5,7 @@ import { TABLES } from '../../src/composition.js';
 import approverRole from '../../src/domain/definitions/approver-role.json';
 import resourceEvents from '../../src/domain/definitions/resource-events.json';
 import tenantLookupRole from '../../src/domain/definitions/tenant-lookup-role.json';
+import { findResourceType, RESOURCE_TYPES } from '../../src/domain/resource-types.js';
 import { SAMPLE_CONTEXT } from '../../scripts/check-infra.js';
 import { evaluate } from '../fixtures/arm-expression.js';
 
@@ -101,7 +102,11 @@ describe('sample: three watched subscriptions, one reused topic, one lookup-only
   });
 
   it('defines the roles with the data files\' actions, assignable exactly where they are assigned', () => {
-    expect(approver.properties.permissions).toEqual([{ actions: approverRole.actions, notActions: [], dataActions: [], notDataActions: [] }]);
+    // The sample watches Key Vault, storage and SQL only: their read and approve actions, nothing else.
+    const watched = ['keyvault', 'storage', 'sql'].map((key) => findResourceType(key)!);
+    const actions = watched.flatMap((t) => [...t.permissions.read, ...t.permissions.approve]);
+    expect(approver.properties.permissions).toEqual([{ actions, notActions: [], dataActions: [], notDataActions: [] }]);
+    expect(three.outputs.LINKGATE_RESOURCE_TYPES).toBe('keyvault,storage,sql');
     expect(lookup.properties.permissions).toEqual([{ actions: tenantLookupRole.actions, notActions: [], dataActions: [], notDataActions: [] }]);
     expect(approver.properties.roleName).toBe(`${approverRole.roleName} (linkgate-prod)`);
     expect([...approver.properties.assignableScopes].sort()).toEqual([HOME, SUB2, SUB3].map((s) => `/subscriptions/${s}`).sort());
@@ -205,6 +210,7 @@ describe('sample: the second deployment for it', () => {
     expect(subscriptions.map((s) => s.id)).toEqual(
       ofType(three, 'Microsoft.EventGrid/systemTopics').map((t) => `${t.id}/eventSubscriptions/linkgate-resource-events`),
     );
+    const operations = ['keyvault', 'storage', 'sql'].flatMap((key) => findResourceType(key)!.events);
     for (const subscription of subscriptions) {
       expect(subscription.properties).toEqual({
         eventDeliverySchema: 'EventGridSchema',
@@ -214,7 +220,7 @@ describe('sample: the second deployment for it', () => {
         },
         filter: {
           includedEventTypes: resourceEvents.includedEventTypes,
-          advancedFilters: [{ operatorType: 'StringBeginsWith', key: 'data.operationName', values: resourceEvents.operationNamePrefixes }],
+          advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: operations }],
         },
         retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 },
         deadLetterWithResourceIdentity: {
@@ -223,6 +229,26 @@ describe('sample: the second deployment for it', () => {
         },
       });
     }
+  });
+});
+
+describe('sample: every resource type watched', () => {
+  const all = snapshot('events-all-types');
+  const defaultsApprover = ofType(defaults, 'Microsoft.Authorization/roleDefinitions').find((r) => r.properties.roleName.startsWith(approverRole.roleName))!;
+
+  it('splits the exact operation list over as many event subscriptions as Event Grid\'s 25 values allow, in registry order', () => {
+    const subscriptions = ofType(all, 'Microsoft.EventGrid/systemTopics/eventSubscriptions');
+    const operations = RESOURCE_TYPES.flatMap((t) => t.events);
+    expect(subscriptions.map((s) => s.name)).toEqual(['evgt-linkgate-sample/linkgate-resource-events', 'evgt-linkgate-sample/linkgate-resource-events-2']);
+    const values = subscriptions.map((s) => s.properties.filter.advancedFilters[0].values as string[]);
+    for (const part of values) expect(part.length).toBeLessThanOrEqual(25);
+    expect(values.flat()).toEqual(operations);
+    for (const s of subscriptions) expect(s.properties.filter.advancedFilters).toHaveLength(1);
+  });
+
+  it('grants the approver role the read and approve actions of every registered type by default', () => {
+    expect(defaultsApprover.properties.permissions[0].actions).toEqual(RESOURCE_TYPES.flatMap((t) => [...t.permissions.read, ...t.permissions.approve]));
+    expect(defaults.outputs.LINKGATE_RESOURCE_TYPES).toBe(RESOURCE_TYPES.map((t) => t.key).join(','));
   });
 });
 

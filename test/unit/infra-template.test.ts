@@ -8,7 +8,10 @@ import resourceEvents from '../../src/domain/definitions/resource-events.json';
 import tenantLookupRole from '../../src/domain/definitions/tenant-lookup-role.json';
 import { allFunctions } from '../../functions/all.js';
 import { allResources, compiledDir, loadCompiled, moduleNamed, moduleParameter, ofType, type ArmResource, type ArmTemplate } from '../fixtures/arm-template.js';
-import { armEvent, vaultResourceId } from '../fixtures/events.js';
+import { armEvent } from '../fixtures/events.js';
+import { RESOURCE_TYPES } from '../../src/domain/resource-types.js';
+
+const SUBSCRIPTION = '3f2a9c4e-8b1d-4e6f-a5c7-2d9e0b4f7a13';
 
 /**
  * Tests of the ARM JSON that infra/*.bicep compiles to (infra/compiled, kept current by
@@ -49,33 +52,35 @@ function resourceIn(template: ArmTemplate, type: string): ArmResource {
 describe('custom roles', () => {
   const definitions = ofType(main, 'Microsoft.Authorization/roleDefinitions').map((placed) => placed.resource);
 
-  it('grants the approver role exactly the actions of src/domain/definitions/approver-role.json', () => {
+  it('grants the approver role the actions main.bicep gathers from the resource type registry', () => {
     const approver = only(definitions.filter((d) => d.properties.roleName.includes("variables('approver').roleName")), 'approver role');
     expect(approver.properties.roleName).toBe("[format('{0} ({1})', variables('approver').roleName, parameters('environmentName'))]");
     expect(approver.properties.permissions).toHaveLength(1);
     const [permission] = approver.properties.permissions;
-    // Bicep inlines loadJsonContent as a variable of the roles module; the role reads it.
-    expect(permission.actions).toMatch(/^\[variables\('approver'\)\.actions\]$/);
+    expect(permission.actions).toBe("[parameters('approverActions')]");
     const roles = moduleNamed(main, 'linkgate-roles');
+    expect(moduleParameter(roles, 'approverActions')).toBe("[variables('approverActions')]");
+    expect(main.variables!.approverActions).toMatch(/^\[flatten\(map\(variables\('watchedTypes'\), lambda\('type', concat\(lambdaVariables\('type'\)\.permissions\.read, lambdaVariables\('type'\)\.permissions\.approve\)\)\)\)\]$/);
     const loaded = roles.properties.template.variables;
     const fileVariable = Object.entries(loaded).find(([name]) => name.startsWith('$fxv#') && (loaded[name] as { roleName?: string }).roleName === approverRole.roleName);
     expect(fileVariable?.[1]).toEqual(approverRole);
     expect(permission).toMatchObject({ notActions: [], dataActions: [], notDataActions: [] });
   });
 
-  it('lists only what the approve and reject path needs, with both the write and the Approval action', () => {
-    expect([...approverRole.actions].sort()).toEqual(
-      [
-        'Microsoft.KeyVault/vaults/privateEndpointConnections/read',
-        'Microsoft.KeyVault/vaults/privateEndpointConnections/write',
-        'Microsoft.KeyVault/vaults/privateEndpointConnectionsApproval/action',
-        'Microsoft.KeyVault/vaults/read',
-      ].sort(),
-    );
-    expect(new Set(approverRole.actions).size).toBe(approverRole.actions.length);
-    for (const action of [...approverRole.actions, ...tenantLookupRole.actions]) expect(action).not.toContain('*');
-    expect(approverRole.actions).not.toContain('Microsoft.KeyVault/vaults/write');
-    expect(Object.keys(approverRole.why).sort()).toEqual([...approverRole.actions].sort());
+  it('lists only what reading and deciding connections needs, with both the write and the Approval action', () => {
+    for (const type of RESOURCE_TYPES) {
+      const actions = [...type.permissions.read, ...type.permissions.approve];
+      expect(new Set(actions).size, type.key).toBe(actions.length);
+      for (const action of actions) {
+        expect(action).not.toContain('*');
+        // Nothing that writes the resource itself (a vault write can grant data access through access policies).
+        expect(action.toLowerCase()).not.toBe(`${type.type.toLowerCase()}/write`);
+        expect(action.toLowerCase()).toMatch(/\/(read|privateendpointconnections\/(read|write)|privateendpointconnectionsapproval\/action)$/);
+      }
+      expect(type.permissions.read.map((a) => a.toLowerCase())).toContain(`${type.type.toLowerCase()}/read`);
+    }
+    expect(tenantLookupRole.actions.some((a) => a.includes('*'))).toBe(false);
+    expect(Object.keys(approverRole.why).sort()).toEqual(['approve', 'read']);
   });
 
   it('grants the tenant lookup role exactly its data file\'s action', () => {
@@ -219,50 +224,47 @@ describe('Event Grid', () => {
   const module = moduleNamed(events, 'linkgate-events');
   const filterModuleParameter = moduleParameter(module, 'filter') as Record<string, string>;
 
-  it('builds the filter from the definition resourceEvents reads', () => {
+  it('builds the filter from the definitions resourceEvents reads: event types, and exact operation names in parts of 25', () => {
     expect(filterModuleParameter).toEqual({
       includedEventTypes: "[variables('resourceEvents').includedEventTypes]",
-      operationNamePrefixes: "[variables('resourceEvents').operationNamePrefixes]",
+      operationNames: "[variables('deliveries')[copyIndex()].operations]",
     });
-    expect(events.variables!['$fxv#0']).toEqual(resourceEvents);
-    expect(events.variables!.resourceEvents).toBe("[variables('$fxv#0')]");
+    expect(Object.values(events.variables!)).toContainEqual(resourceEvents);
+    expect(events.variables!.filterValueLimit).toBe(25);
     expect(subscription.properties.filter).toEqual({
       includedEventTypes: "[parameters('filter').includedEventTypes]",
-      advancedFilters: [{ operatorType: 'StringBeginsWith', key: 'data.operationName', values: "[parameters('filter').operationNamePrefixes]" }],
+      advancedFilters: [{ operatorType: 'StringIn', key: 'data.operationName', values: "[parameters('filter').operationNames]" }],
     });
-    // Event Grid's limits: 25 values per filter, 512 characters a value.
-    expect(resourceEvents.operationNamePrefixes.length).toBeLessThanOrEqual(25);
-    for (const value of resourceEvents.operationNamePrefixes) expect(value.length).toBeLessThanOrEqual(512);
+    // Event Grid's limits: 512 characters a value.
+    for (const type of RESOURCE_TYPES) for (const value of type.events) expect(value.length).toBeLessThanOrEqual(512);
   });
 
-  it('lets through exactly the events resourceEvents acts on', async () => {
+  it('lets through exactly the events resourceEvents acts on, for every registered type', async () => {
     // Event Grid's semantics for this filter: the type is one of includedEventTypes and
-    // data.operationName begins with one of the values, both compared case-insensitively.
+    // data.operationName is one of the values, both compared case-insensitively.
+    const filtered = new Set(RESOURCE_TYPES.flatMap((t) => t.events).map((o) => o.toLowerCase()));
     const delivered = (type: string, operation: string) =>
-      resourceEvents.includedEventTypes.some((t) => t.toLowerCase() === type.toLowerCase()) &&
-      resourceEvents.operationNamePrefixes.some((p) => operation.toLowerCase().startsWith(p.toLowerCase()));
+      resourceEvents.includedEventTypes.some((t) => t.toLowerCase() === type.toLowerCase()) && filtered.has(operation.toLowerCase());
     const types = ['Write', 'Delete', 'Action'].flatMap((verb) => ['Success', 'Failure', 'Cancel'].map((end) => `Microsoft.Resources.Resource${verb}${end}`));
-    const operations = [
-      'Microsoft.KeyVault/vaults/privateEndpointConnections/write',
-      'Microsoft.KeyVault/vaults/privateEndpointConnections/delete',
-      'microsoft.keyvault/vaults/privateendpointconnectionproxies/write',
-      'Microsoft.KeyVault/vaults/privateEndpointConnectionProxies/validate/action',
-      'Microsoft.KeyVault/vaults/PrivateEndpointConnectionsApproval/action',
-      'Microsoft.KeyVault/vaults/write',
-      'Microsoft.KeyVault/vaults/accessPolicies/write',
-      'Microsoft.Storage/storageAccounts/privateEndpointConnections/write',
-    ];
     let deliveredCount = 0;
-    for (const type of types) {
-      for (const operation of operations) {
-        const resourceUri = `${vaultResourceId()}/privateEndpointConnections/pe-payments-api.9b2d4f6a`;
-        const intake = await parseResourceEvent(armEvent(type, operation, resourceUri, 'PUT', {}));
-        const expected = delivered(type, operation);
-        if (expected) deliveredCount++;
-        expect(intake.kind !== 'unrelated', `${type} ${operation}`).toBe(expected);
+    for (const resourceType of RESOURCE_TYPES) {
+      const operations = [
+        ...resourceType.events,
+        resourceType.events[0]!.toUpperCase(),
+        `${resourceType.type}/write`,
+        `${resourceType.type}/privateEndpointConnectionProxies/delete`,
+      ];
+      const resourceUri = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/${resourceType.type}/res1/privateEndpointConnections/pe-1`;
+      for (const type of types) {
+        for (const operation of operations) {
+          const intake = await parseResourceEvent(armEvent(type, operation, resourceUri, 'PUT', {}));
+          const expected = delivered(type, operation);
+          if (expected) deliveredCount++;
+          expect(intake.kind !== 'unrelated', `${type} ${operation}`).toBe(expected);
+        }
       }
     }
-    expect(deliveredCount).toBe(3 * 5);
+    expect(deliveredCount).toBe(3 * (RESOURCE_TYPES.reduce((n, t) => n + t.events.length, 0) + RESOURCE_TYPES.length));
   });
 
   it('delivers to the resourceEvents function itself, retries for 24 hours, and dead-letters through the identity', () => {
@@ -286,9 +288,10 @@ describe('Event Grid', () => {
     expect(subscription.properties).not.toHaveProperty('deadLetterDestination');
   });
 
-  it('makes one subscription per watched subscription\'s topic, with the parameters main.bicep outputs', () => {
-    expect(module.copy).toMatchObject({ count: "[length(parameters('topics'))]" });
-    expect(module.subscriptionId).toBe("[parameters('topics')[copyIndex()].subscriptionId]");
+  it('makes as many subscriptions per watched subscription\'s topic as the operations need, with the parameters main.bicep outputs', () => {
+    expect(module.copy).toMatchObject({ count: "[length(variables('deliveries'))]" });
+    expect(module.subscriptionId).toBe("[variables('deliveries')[copyIndex()].topic.subscriptionId]");
+    for (const name of ['LINKGATE_RESOURCE_TYPES']) expect(main.outputs, name).toHaveProperty(name);
     const sample = loadCompiled('events.parameters.sample.json') as unknown as { parameters: Record<string, { value: unknown }> };
     expect(Object.keys(sample.parameters).sort()).toEqual(Object.keys(events.parameters!).sort());
     for (const name of ['LINKGATE_DEPLOY_EVENT_TOPICS', 'LINKGATE_DEPLOY_IDENTITY_ID', 'LINKGATE_DEPLOY_STORAGE_ID', 'LINKGATE_DEPLOY_DEAD_LETTER_CONTAINER', 'AZURE_FUNCTION_APP_NAME', 'AZURE_RESOURCE_GROUP']) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide, type RequestFacts, type RequesterTenant, type StoredRule } from '../../src/domain/policy/engine.js';
 import { compileGlob } from '../../src/domain/policy/glob.js';
 import { parseRule } from '../../src/domain/policy/rule.js';
-import { parsePrivateEndpointId, parseVaultId } from '../../src/domain/resource-id.js';
+import { parsePrivateEndpointId, parseResourceId } from '../../src/domain/resource-id.js';
 
 const HOME_TENANT = 'c1d5e8a2-7f3b-4a9c-8e6d-0b2f4a6c8e1d';
 const PARTNER_TENANT = 'e4b9d2a7-1c6f-4f3e-9a8b-7d0c2e5f1a36';
@@ -10,14 +10,14 @@ const DENY_LISTED_TENANT = '7a3f1c9e-5b2d-4e8a-b6c0-9d4e2f7a1b58';
 const VAULT_SUBSCRIPTION = '3f2a9c4e-8b1d-4e6f-a5c7-2d9e0b4f7a13';
 const REQUESTER_SUBSCRIPTION = '9d0c6b2e-4a7f-4e3b-b1c8-6f2a5d9e0c47';
 
-const VAULT = parseVaultId(`/subscriptions/${VAULT_SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-payments`);
+const VAULT = parseResourceId(`/subscriptions/${VAULT_SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/vaults/kv-payments`);
 const PRIVATE_ENDPOINT = parsePrivateEndpointId(
   `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourceGroups/rg-payments-api/providers/Microsoft.Network/privateEndpoints/pe-payments-api`,
 );
 
 function facts(overrides: Partial<RequestFacts> = {}): RequestFacts {
   return {
-    vault: VAULT,
+    resource: VAULT,
     connectionName: 'pe-payments-api.9b2d4f6a-1c3e-4a5b-8d7f-0e2c4a6b8d1f',
     privateEndpoint: PRIVATE_ENDPOINT,
     requesterTenant: { kind: 'visible', tenantId: HOME_TENANT },
@@ -58,7 +58,7 @@ describe('decide: requester tenant', () => {
     // Assess
     expect(decision.action).toBe('approve');
     expect(decision.ruleName).toBe('home-tenant');
-    expect(decision.summary).toMatch(/^Rule 'home-tenant' \(priority 100\) matched: approve\. Because requesterTenant .* \(home\) is one of \[home\]\.$/);
+    expect(decision.summary).toMatch(/^Rule 'home-tenant' \(priority 100\) matched key vault kv-payments: approve\. Because requesterTenant .* \(home\) is one of \[home\]\.$/);
   });
 
   it('rejects a request from a deny-listed tenant GUID, whatever the case of the GUID in the rule', () => {
@@ -83,7 +83,7 @@ describe('decide: requester tenant', () => {
     // Assess
     expect(decision.action).toBe('review');
     expect(decision.ruleName).toBeUndefined();
-    expect(decision.summary).toBe('No rule matched: review by default.');
+    expect(decision.summary).toBe('No rule matched key vault kv-payments: review by default.');
   });
 
   it('matches a home tenant ID reported in upper case to the home selector', () => {
@@ -225,7 +225,7 @@ describe('decide: shadow rules', () => {
     const decision = decide([enforceApprove, shadowReject], request, HOME_TENANT);
 
     // Assess
-    expect(decision.summary).toMatch(/^Rule 'approve-payments-vaults' \(priority 50\) matched: approve\. Because .*\. Shadow: 'try-reject-partners' would reject\.$/);
+    expect(decision.summary).toMatch(/^Rule 'approve-payments-vaults' \(priority 50\) matched key vault kv-payments: approve\. Because .*\. Shadow: 'try-reject-partners' would reject\.$/);
   });
 
   it('leaves the default in place when only a shadow rule matches', () => {
@@ -238,7 +238,7 @@ describe('decide: shadow rules', () => {
     // Assess
     expect(decision.action).toBe('review');
     expect(decision.ruleName).toBeUndefined();
-    expect(decision.summary).toBe("No rule matched: review by default. Shadow: 'try-reject-partners' would reject.");
+    expect(decision.summary).toBe("No rule matched key vault kv-payments: review by default. Shadow: 'try-reject-partners' would reject.");
   });
 
   it('records no shadow match for a shadow rule whose conditions do not hold', () => {
@@ -272,6 +272,7 @@ describe('decide: explanation', () => {
         result: 'no-match',
         conditions: [
           { field: 'vault.name', held: true, expected: 'kv-*', actual: 'kv-payments' },
+          { field: 'resource.type', held: true, expected: 'one of [Microsoft.KeyVault/vaults]', actual: 'Microsoft.KeyVault/vaults' },
           { field: 'requesterTenant', held: false, expected: 'one of [home]', actual: PARTNER_TENANT },
         ],
       },
@@ -291,6 +292,7 @@ describe('decide: explanation', () => {
     expect(decision.evaluations[0]?.result).toBe('matched');
     expect(decision.evaluations[0]?.conditions).toEqual([
       { field: 'vault.resourceGroups', held: true, expected: 'one of [rg-secrets]', actual: 'rg-secrets' },
+      { field: 'resource.type', held: true, expected: 'one of [Microsoft.KeyVault/vaults]', actual: 'Microsoft.KeyVault/vaults' },
       { field: 'requesterTenant', held: true, expected: 'one of [home]', actual: `${HOME_TENANT} (home)` },
     ]);
   });
@@ -381,7 +383,7 @@ describe('decide: condition kinds', () => {
 
     // Assess
     expect(decision.action).toBe('review');
-    expect(decision.evaluations[0]?.conditions.map((c) => c.held)).toEqual([true, false]);
+    expect(decision.evaluations[0]?.conditions.map((c) => c.held)).toEqual([true, true, false]);
   });
 });
 
@@ -440,7 +442,7 @@ describe('decide: safety downgrades', () => {
 
     // Assess
     expect(decision.action).toBe('ignore');
-    expect(decision.summary).toBe("Rule 'ignore-payments' (priority 1) matched: ignore. Because vault.name kv-payments matches kv-payments.");
+    expect(decision.summary).toBe("Rule 'ignore-payments' (priority 1) matched key vault kv-payments: ignore. Because vault.name kv-payments matches kv-payments; resource.type Microsoft.KeyVault/vaults is one of [Microsoft.KeyVault/vaults].");
   });
 
   it('leaves a review decision alone when a stored rule is unreadable', () => {
@@ -452,7 +454,7 @@ describe('decide: safety downgrades', () => {
 
     // Assess
     expect(decision.action).toBe('review');
-    expect(decision.summary).toBe("Rule 'review-payments' (priority 1) matched: review. Because vault.name kv-payments matches kv-payments.");
+    expect(decision.summary).toBe("Rule 'review-payments' (priority 1) matched key vault kv-payments: review. Because vault.name kv-payments matches kv-payments; resource.type Microsoft.KeyVault/vaults is one of [Microsoft.KeyVault/vaults].");
   });
 
   it('leaves the default review alone when only an unreadable rule exists', () => {
@@ -464,7 +466,7 @@ describe('decide: safety downgrades', () => {
 
     // Assess
     expect(decision.action).toBe('review');
-    expect(decision.summary).toBe('No rule matched: review by default.');
+    expect(decision.summary).toBe('No rule matched key vault kv-payments: review by default.');
   });
 
   it('withholds an automatic approve when the requester is unknown', () => {
@@ -494,7 +496,7 @@ describe('decide: no rules', () => {
       action: 'review',
       ruleName: undefined,
       shadowMatches: [],
-      summary: 'No rule matched: review by default.',
+      summary: 'No rule matched key vault kv-payments: review by default.',
       evaluations: [],
     });
   });

@@ -52,7 +52,7 @@ describe('parseResourceEvent: Key Vault connection events become hints', () => {
     expect(intake).toEqual({
       kind: 'hint',
       hint: {
-        vault: expect.objectContaining({ key: VAULT_KEY, name: VAULT_NAME, subscriptionId: VAULT_SUBSCRIPTION_ID, resourceGroup: VAULT_RESOURCE_GROUP }),
+        resource: expect.objectContaining({ key: VAULT_KEY, name: VAULT_NAME, subscriptionId: VAULT_SUBSCRIPTION_ID, resourceGroup: VAULT_RESOURCE_GROUP }),
         source: 'event',
         eventId: 'e1b7c2d4-0001-4a5b-9c8d-7e6f5a4b3c21',
         eventTime: new Date(event.eventTime),
@@ -111,8 +111,8 @@ describe('parseResourceEvent: Key Vault connection events become hints', () => {
     // Assess
     expect(lower.subject).toContain('/resourcegroups/');
     expect(camel.subject).toContain('/resourceGroups/');
-    expect(lowerHint.vault.key).toBe(VAULT_KEY);
-    expect(camelHint.vault.key).toBe(VAULT_KEY);
+    expect(lowerHint.resource.key).toBe(VAULT_KEY);
+    expect(camelHint.resource.key).toBe(VAULT_KEY);
   });
 
   it('accepts the proxy validate/action success', async () => {
@@ -125,7 +125,7 @@ describe('parseResourceEvent: Key Vault connection events become hints', () => {
     // Assess
     expect(hint.eventType).toBe('Microsoft.Resources.ResourceActionSuccess');
     expect(hint.operationName).toBe('Microsoft.KeyVault/vaults/privateEndpointConnectionProxies/validate/action');
-    expect(hint.vault.key).toBe(VAULT_KEY);
+    expect(hint.resource.key).toBe(VAULT_KEY);
   });
 
   it('accepts a connection delete success', async () => {
@@ -137,7 +137,7 @@ describe('parseResourceEvent: Key Vault connection events become hints', () => {
 
     // Assess
     expect(hint.eventType).toBe('Microsoft.Resources.ResourceDeleteSuccess');
-    expect(hint.vault.key).toBe(VAULT_KEY);
+    expect(hint.resource.key).toBe(VAULT_KEY);
   });
 
   it("accepts Linkgate's own connection write, carrying its object ID as the caller", async () => {
@@ -171,7 +171,7 @@ describe('parseResourceEvent: Key Vault connection events become hints', () => {
     const hint = hintOf(await parseResourceEvent(event));
 
     // Assess
-    expect(hint.vault.key).toBe(VAULT_KEY);
+    expect(hint.resource.key).toBe(VAULT_KEY);
     expect(hint.subject).toBe(proxyWriteEvent().subject);
   });
 });
@@ -268,7 +268,7 @@ describe('parseResourceEvent: malformed input is invalid and never a hint', () =
     {
       case: 'subject and data.resourceUri naming different vaults',
       raw: () => withData(proxyWriteEvent(), 'resourceUri', otherVaultUri),
-      error: 'name different vaults',
+      error: 'name different resources',
     },
   ])('refuses $case', async ({ raw, error }) => {
     // Prepare
@@ -319,6 +319,6 @@ describe('parseResourceEvent: a mixed delivery', () => {
     const last = hintOf(await parseResourceEvent(connectionWrite));
 
     // Assess
-    expect([first.vault.key, last.vault.key]).toEqual([VAULT_KEY, VAULT_KEY]);
+    expect([first.resource.key, last.resource.key]).toEqual([VAULT_KEY, VAULT_KEY]);
   });
 });

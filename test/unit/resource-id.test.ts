@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/domain/errors.js';
-import { parseConnectionId, parsePrivateEndpointId, parseVaultId, vaultOf } from '../../src/domain/resource-id.js';
+import { KEY_VAULT } from '../../src/domain/resource-types.js';
+import { parseConnectionId, parsePrivateEndpointId, parseResourceId, resourceOf } from '../../src/domain/resource-id.js';
 
 const SUBSCRIPTION = '3f2a9c4e-8b1d-4e6f-a5c7-2d9e0b4f7a13';
 const REQUESTER_SUBSCRIPTION = '9d0c6b2e-4a7f-4e3b-b1c8-6f2a5d9e0c47';
@@ -17,16 +18,16 @@ function errorOf(parse: () => unknown): unknown {
   throw new Error('expected the input to be refused');
 }
 
-describe('vaultOf', () => {
+describe('resourceOf', () => {
   it('reads subscription, resource group and name from a vault ID', () => {
     // Prepare
     const id = VAULT_ID;
 
     // Act
-    const vault = vaultOf(id);
+    const vault = resourceOf(id);
 
     // Assess
-    expect(vault).toEqual({ id: VAULT_ID, key: VAULT_KEY, subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-secrets', name: 'kv-payments' });
+    expect(vault).toEqual({ type: KEY_VAULT, id: VAULT_ID, key: VAULT_KEY, subscriptionId: SUBSCRIPTION, resourceGroup: 'rg-secrets', name: 'kv-payments' });
   });
 
   it.each([
@@ -36,7 +37,7 @@ describe('vaultOf', () => {
     `${VAULT_ID}/`,
   ])('finds the vault that %s lives under', (resourceUri) => {
     // Act
-    const vault = vaultOf(resourceUri);
+    const vault = resourceOf(resourceUri);
 
     // Assess
     expect(vault?.key).toBe(VAULT_KEY);
@@ -50,7 +51,7 @@ describe('vaultOf', () => {
     `/subscriptions/${SUBSCRIPTION}/resourcegroups/rg-secrets/providers/Microsoft.Keyvault/vaults/kv-payments/privateendpointconnections/pe-1`,
   ])('gives %s the same key and canonical id as the camel-case spelling', (resourceUri) => {
     // Act
-    const vault = vaultOf(resourceUri);
+    const vault = resourceOf(resourceUri);
 
     // Assess
     expect(vault?.key).toBe(VAULT_KEY);
@@ -62,7 +63,7 @@ describe('vaultOf', () => {
     const upper = VAULT_ID.replace('kv-payments', 'KV-Payments');
 
     // Act
-    const vault = vaultOf(upper);
+    const vault = resourceOf(upper);
 
     // Assess
     expect(vault?.key).toBe(VAULT_KEY);
@@ -70,7 +71,7 @@ describe('vaultOf', () => {
   });
 
   it.each([
-    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stpaymentsexports`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Compute/disks/disk-payments`,
     `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets/providers/Microsoft.KeyVault/managedHSMs/hsm-payments`,
     `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-secrets`,
     `/subscriptions/${SUBSCRIPTION}`,
@@ -81,20 +82,20 @@ describe('vaultOf', () => {
     '',
   ])('finds no vault in %s', (resourceUri) => {
     // Act
-    const vault = vaultOf(resourceUri);
+    const vault = resourceOf(resourceUri);
 
     // Assess
     expect(vault).toBeUndefined();
   });
 });
 
-describe('parseVaultId', () => {
+describe('parseResourceId', () => {
   it('accepts a vault ID in lower case and returns the canonical spelling', () => {
     // Prepare
     const id = VAULT_KEY;
 
     // Act
-    const vault = parseVaultId(id);
+    const vault = parseResourceId(id);
 
     // Assess
     expect(vault.id).toBe(VAULT_ID);
@@ -102,7 +103,7 @@ describe('parseVaultId', () => {
 
   it('accepts a vault ID with a trailing slash', () => {
     // Act
-    const vault = parseVaultId(`${VAULT_ID}/`);
+    const vault = parseResourceId(`${VAULT_ID}/`);
 
     // Assess
     expect(vault.key).toBe(VAULT_KEY);
@@ -111,15 +112,15 @@ describe('parseVaultId', () => {
   it.each([
     `${VAULT_ID}/privateEndpointConnections/pe-payments-api.9b2d4f6a`,
     `${VAULT_ID}/privateEndpointConnectionProxies/pe-payments-api.3c7a1e9f-proxy`,
-    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stpaymentsexports`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Compute/disks/disk-payments`,
     'kv-payments',
-  ])('refuses %s with InvalidInputError on field vaultId', (id) => {
+  ])('refuses %s with InvalidInputError on field resourceId', (id) => {
     // Act
-    const error = errorOf(() => parseVaultId(id));
+    const error = errorOf(() => parseResourceId(id));
 
     // Assess
     expect(error).toBeInstanceOf(InvalidInputError);
-    expect((error as InvalidInputError).field).toBe('vaultId');
+    expect((error as InvalidInputError).field).toBe('resourceId');
   });
 });
 
@@ -133,7 +134,7 @@ describe('parseConnectionId', () => {
 
     // Assess
     expect(connection).toEqual({
-      vault: expect.objectContaining({ key: VAULT_KEY }),
+      resource: expect.objectContaining({ key: VAULT_KEY, type: KEY_VAULT }),
       name: 'pe-payments-api.9b2d4f6a',
       id,
       key: id.toLowerCase(),
@@ -158,7 +159,7 @@ describe('parseConnectionId', () => {
     `${VAULT_ID}/privateEndpointConnectionProxies/pe-payments-api.3c7a1e9f-proxy`,
     `${VAULT_ID}/privateEndpointConnections/`,
     `${VAULT_ID}/privateEndpointConnections/pe-1/extra`,
-    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/st1/privateEndpointConnections/pe-1`,
+    `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-data/providers/Microsoft.RecoveryServices/vaults/rsv1/privateEndpointConnections/pe-1`,
   ])('refuses %s with InvalidInputError on field connectionId', (id) => {
     // Act
     const error = errorOf(() => parseConnectionId(id));

@@ -134,7 +134,7 @@ describe('workflow: hint → decision → action → audit', () => {
     const created = await h.approvals.create({
       connectionId: ref.id,
       connectionName: ref.name,
-      vaultId: ref.vault.id,
+      resourceId: ref.resource.id,
       state: 'Deciding',
       generation: 1,
       attempts: 0,

@@ -2,7 +2,7 @@ import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { TenantResolver } from '../../app/ports.js';
 import type { RequesterTenant } from '../../domain/policy/engine.js';
 import { armClientOptions, type ArmConnection } from './arm-client-options.js';
-import { isStatus } from './keyvault-connections.js';
+import { isStatus } from './arm-connections.js';
 
 export interface TenantCache {
   get(subscriptionId: string): Promise<RequesterTenant | undefined>;

@@ -2,7 +2,8 @@ import type { EventGridDeserializer } from '@azure/eventgrid';
 import type { Hint } from '../../app/workflow.js';
 import resourceEvents from '../../domain/definitions/resource-events.json';
 import { loadOnFirstUse } from '../load-on-first-use.js';
-import { vaultOf } from '../../domain/resource-id.js';
+import { resourceOf } from '../../domain/resource-id.js';
+import { RESOURCE_TYPES, type ResourceType } from '../../domain/resource-types.js';
 
 /**
  * Translation of one delivered Azure Resource Manager event into a hint, at the boundary.
@@ -17,18 +18,30 @@ export type Intake =
   | { readonly kind: 'invalid'; readonly eventId?: string; readonly error: string; readonly raw: unknown };
 
 /**
- * Event types that can mean a vault's connections changed; failures and cancels changed nothing.
+ * Event types that can mean a resource's connections changed; failures and cancels changed nothing.
  * Read from the definition the deployment's Event Grid filter is built from (infra/).
  */
 export const ACCEPTED_EVENT_TYPES: readonly string[] = Object.freeze([...resourceEvents.includedEventTypes]);
 
 /**
- * Which operation Azure raises when someone requests an endpoint to a vault is not documented
- * (privateEndpointConnectionProxies/validate/action and /write are likely), so every operation
- * under these prefixes is a hint: privateEndpointConnections/* and privateEndpointConnectionProxies/*.
- * Lower-cased once here; Event Grid's StringBeginsWith filter is case-insensitive too.
+ * The operations that hint at a change of a type's connections, exactly as the registry lists
+ * them (definitions/resource-types.json), lower-cased once here: Event Grid compares its filter
+ * case-insensitively, and so does this. Which operation Azure raises when someone requests an
+ * endpoint from another subscription is not documented (privateEndpointConnectionProxies
+ * validate/action and write are likely), so the registry lists both, and the sweep covers the rest.
  */
-export const OPERATION_PREFIXES: readonly string[] = Object.freeze(resourceEvents.operationNamePrefixes.map((prefix) => prefix.toLowerCase()));
+export function acceptedOperations(types: readonly ResourceType[] = RESOURCE_TYPES): ReadonlyMap<string, ResourceType> {
+  const operations = new Map<string, ResourceType>();
+  for (const type of types) for (const operation of type.events) operations.set(operation.toLowerCase(), type);
+  return operations;
+}
+
+const ALL_OPERATIONS = acceptedOperations();
+
+export interface ParseOptions {
+  /** The watched types (LINKGATE_RESOURCE_TYPES); events about any other type are unrelated. Default: all. */
+  readonly types?: readonly ResourceType[];
+}
 
 const OBJECT_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectidentifier', 'oid'];
 
@@ -38,7 +51,7 @@ const OBJECT_ID_CLAIMS = ['http://schemas.microsoft.com/identity/claims/objectid
  */
 const getDeserializer = loadOnFirstUse<EventGridDeserializer>(async () => new (await import('@azure/eventgrid')).EventGridDeserializer());
 
-export async function parseResourceEvent(raw: unknown): Promise<Intake> {
+export async function parseResourceEvent(raw: unknown, options: ParseOptions = {}): Promise<Intake> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { kind: 'invalid', error: `expected one event object, got ${describe(raw)}`, raw };
   }
@@ -57,8 +70,12 @@ export async function parseResourceEvent(raw: unknown): Promise<Intake> {
   if (typeof operationName !== 'string' || operationName.trim() === '') {
     return { kind: 'invalid', eventId: id, error: 'data.operationName is missing or not a string', raw };
   }
-  if (!OPERATION_PREFIXES.some((prefix) => operationName.toLowerCase().startsWith(prefix))) {
-    return { kind: 'unrelated', eventId: id, eventType: type, reason: `operation ${operationName} is not about Key Vault private endpoint connections` };
+  const operationType = ALL_OPERATIONS.get(operationName.toLowerCase());
+  if (!operationType) {
+    return { kind: 'unrelated', eventId: id, eventType: type, reason: `operation ${operationName} is not a private endpoint connection operation of a registered resource type` };
+  }
+  if (options.types && !options.types.includes(operationType)) {
+    return { kind: 'unrelated', eventId: id, eventType: type, reason: `${operationType.displayName} is not among the watched resource types (LINKGATE_RESOURCE_TYPES)` };
   }
   const resourceUri = fields.resourceUri;
   if (resourceUri !== undefined && typeof resourceUri !== 'string') {
@@ -66,20 +83,22 @@ export async function parseResourceEvent(raw: unknown): Promise<Intake> {
   }
   const target = resourceUri || subject;
   if (!target) return { kind: 'invalid', eventId: id, error: 'neither data.resourceUri nor subject names a resource', raw };
-  const vault = vaultOf(target);
-  if (!vault) return { kind: 'invalid', eventId: id, error: `'${target}' is not under a Key Vault (…/providers/Microsoft.KeyVault/vaults/NAME)`, raw };
+  const resource = resourceOf(target);
+  if (!resource || resource.type !== operationType) {
+    return { kind: 'invalid', eventId: id, error: `'${target}' is not under a ${operationType.displayName} (…/providers/${operationType.type}/NAME), which operation ${operationName} is about`, raw };
+  }
   if (resourceUri && subject) {
     // Azure documents subject == data.resourceUri; two different resources cannot be understood.
-    const subjectVault = vaultOf(subject);
-    if (subjectVault?.key !== vault.key) {
-      return { kind: 'invalid', eventId: id, error: `subject '${subject}' and data.resourceUri '${resourceUri}' name different vaults`, raw };
+    const subjectResource = resourceOf(subject);
+    if (subjectResource?.key !== resource.key) {
+      return { kind: 'invalid', eventId: id, error: `subject '${subject}' and data.resourceUri '${resourceUri}' name different resources`, raw };
     }
   }
   const callerObjectId = objectIdFromClaims(fields.claims);
   return {
     kind: 'hint',
     hint: {
-      vault,
+      resource,
       source: 'event',
       eventId: id,
       ...(time instanceof Date && !Number.isNaN(time.getTime()) ? { eventTime: time } : {}),

@@ -4,26 +4,29 @@ import type { ApprovalRecord, Versioned } from '../../domain/approval.js';
 import { APPROVAL_STATES, isTerminal, type ApprovalState } from '../../domain/approval-state-machine.js';
 import { InvalidInputError } from '../../domain/errors.js';
 import { RULE_ACTIONS, type RuleAction } from '../../domain/policy/rule.js';
-import { parseConnectionId, type ConnectionRef, type VaultRef } from '../../domain/resource-id.js';
+import { parseConnectionId, type ConnectionRef, type ResourceRef } from '../../domain/resource-id.js';
 import { asDate, ensureTable, isTableError } from './table-clients.js';
 
 /**
  * Table `approvals`: one row per private endpoint connection, moved only by ETag-conditioned
  * writes (a 412 means another instance won; the loser re-reads and moves on).
  *
- *   PartitionKey  encodeURIComponent(lower-case vault ID)   all connections of one vault together
+ *   PartitionKey  encodeURIComponent(lower-case resource ID)   all connections of one resource together
+ *                 (the ID names the type, so resources of every type share the table)
  *   RowKey        encodeURIComponent(lower-case connection name)
  *   open          true while the state is not terminal
  *
  * Queries served:
  *   - one connection's record: point read (PK + RK);
- *   - a vault's open records, to reconcile after a hint: one partition, filter `open eq true`;
+ *   - a resource's open records, to reconcile after a hint: one partition, filter `open eq true`;
  *   - records awaiting review or with a stale card, for the review timer: a filter on `state`
  *     and `cardStale` across partitions (same size argument as below);
- *   - vaults with open records, for the sweep: a filter on `open` across partitions. The
+ *   - resources with open records, for the sweep: a filter on `open` across partitions. The
  *     table holds one row per connection ever seen (a vault has at most 64 endpoints), so this
  *     scan stays small; an index row per open record would make it a point query if it grows.
  * encodeURIComponent escapes `/`, `\`, `#` and `?`, the characters keys may not contain.
+ * Rows written before resource types were registered carry `vaultId` instead of `resourceId`;
+ * both are read.
  */
 export class TableApprovalsStore implements ApprovalsPort {
   constructor(private readonly client: TableClient) {}
@@ -31,7 +34,7 @@ export class TableApprovalsStore implements ApprovalsPort {
   async get(connection: ConnectionRef): Promise<Versioned<ApprovalRecord> | undefined> {
     await ensureTable(this.client);
     try {
-      const entity = await this.client.getEntity<Record<string, unknown>>(partitionKey(connection.vault), rowKey(connection.name));
+      const entity = await this.client.getEntity<Record<string, unknown>>(partitionKey(connection.resource), rowKey(connection.name));
       return fromEntity(entity);
     } catch (error) {
       if (isTableError(error, 404)) return undefined;
@@ -39,9 +42,9 @@ export class TableApprovalsStore implements ApprovalsPort {
     }
   }
 
-  async listOpen(vault: VaultRef): Promise<Versioned<ApprovalRecord>[]> {
+  async listOpen(resource: ResourceRef): Promise<Versioned<ApprovalRecord>[]> {
     await ensureTable(this.client);
-    const filter = odata`PartitionKey eq ${partitionKey(vault)} and open eq true`;
+    const filter = odata`PartitionKey eq ${partitionKey(resource)} and open eq true`;
     const out: Versioned<ApprovalRecord>[] = [];
     for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
       out.push(fromEntity(entity));
@@ -49,14 +52,17 @@ export class TableApprovalsStore implements ApprovalsPort {
     return out;
   }
 
-  async vaultsWithOpenRecords(): Promise<string[]> {
+  async resourcesWithOpenRecords(): Promise<string[]> {
     await ensureTable(this.client);
-    const vaults = new Set<string>();
-    const entities = this.client.listEntities<{ vaultId?: string }>({ queryOptions: { filter: 'open eq true', select: ['vaultId'] } });
+    const resources = new Set<string>();
+    const entities = this.client.listEntities<{ resourceId?: string; vaultId?: string }>({
+      queryOptions: { filter: 'open eq true', select: ['resourceId', 'vaultId'] },
+    });
     for await (const entity of entities) {
-      if (typeof entity.vaultId === 'string') vaults.add(entity.vaultId);
+      const id = entity.resourceId ?? entity.vaultId;
+      if (typeof id === 'string') resources.add(id);
     }
-    return [...vaults];
+    return [...resources];
   }
 
   async listForReviewTimer(): Promise<Versioned<ApprovalRecord>[]> {
@@ -92,8 +98,8 @@ export class TableApprovalsStore implements ApprovalsPort {
   }
 }
 
-function partitionKey(vault: VaultRef): string {
-  return encodeURIComponent(vault.key);
+function partitionKey(resource: ResourceRef): string {
+  return encodeURIComponent(resource.key);
 }
 
 function rowKey(connectionName: string): string {
@@ -103,7 +109,7 @@ function rowKey(connectionName: string): string {
 function toEntity(record: ApprovalRecord) {
   const ref = parseConnectionId(record.connectionId);
   const entity: Record<string, unknown> = {
-    partitionKey: partitionKey(ref.vault),
+    partitionKey: partitionKey(ref.resource),
     rowKey: rowKey(ref.name),
     open: !isTerminal(record.state),
   };
@@ -123,7 +129,7 @@ function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Version
   const record: ApprovalRecord = {
     connectionId: String(entity.connectionId),
     connectionName: String(entity.connectionName),
-    vaultId: String(entity.vaultId),
+    resourceId: String(entity.resourceId ?? entity.vaultId),
     state,
     generation: Number(entity.generation ?? 1),
     attempts: Number(entity.attempts ?? 0),

@@ -5,27 +5,35 @@
  * scan. So every entry is written as two copies ("index rows") in the same table, each holding all
  * columns, keyed for one of the two questions the audit must answer:
  *
- *   by vault  PartitionKey `v|<encodeURIComponent(lower-case vault id)>`
+ *   by resource  PartitionKey `v|<encodeURIComponent(lower-case resource id)>`
  *             RowKey       `<reverse ticks>|<id>`
- *             serves "a vault's recent history", newest first, optionally within [from, to) (a RowKey
- *             range), optionally narrowed by connection, actor, outcome or requester subscription
- *             (property filters evaluated inside that single partition).
+ *             serves "one resource's recent history" for every registered type (the resource ID
+ *             names its type, so a storage account and a vault of the same name never share a
+ *             partition), newest first, optionally within [from, to) (a RowKey range), optionally
+ *             narrowed by connection, actor, outcome or requester subscription (property filters
+ *             evaluated inside that single partition). The `v|` prefix dates from when only vaults
+ *             were known; it is kept so that existing history stays where queries look for it.
  *
  *   by time   PartitionKey `t|<yyyy-mm>` (UTC month of the entry's time)
  *             RowKey       `<reverse ticks>|<id>`
- *             serves time-range listings across all vaults, newest first: month partitions are
- *             walked from the newest month in range to the oldest; the other filters are property
- *             filters inside each month.
+ *             serves time-range listings across all resources, newest first: month partitions are
+ *             walked from the newest month in range to the oldest; the other filters (the resource
+ *             type among them) are property filters inside each month.
  *
- *   Entries without a vault (an unparseable payload, a system error) get only the time row.
+ *   Entries without a resource (an unparseable payload, a system error) get only the time row.
  *
  * Reverse ticks are `9999999999999 - epochMillis`, zero-padded to 13 digits, so lexical RowKey order is
  * newest first (valid for times from 1970 to the year 2286). Rows in one millisecond are ordered by id.
- * Keys never contain `/ \ # ?` or control characters: the vault id is lower-cased and then
+ * Keys never contain `/ \ # ?` or control characters: the resource id is lower-cased and then
  * encodeURIComponent-encoded (which escapes all of them); ids are restricted to `[A-Za-z0-9._~-]`.
- * Keys stay under 512 characters (Azure allows 1 KiB of UTF-16, Azurite 512 characters): a vault id
- * whose encoded form is too long is keyed by its SHA-256 instead, and vault queries then also filter
- * on the `vaultId` column.
+ * Keys stay under 512 characters (Azure allows 1 KiB of UTF-16, Azurite 512 characters): a resource id
+ * whose encoded form is too long is keyed by its SHA-256 instead, and resource queries then also filter
+ * on the `resourceId` column.
+ *
+ * Columns: `resourceType` holds the canonical ARM type (`Microsoft.Storage/storageAccounts`), derived
+ * from the resource ID through the registry, and `resourceTypeKey` its lower-case form for filters.
+ * Rows written before resource types were registered carry `vaultId` and no type; they are read as
+ * Key Vault entries with that ID.
  *
  * Terminating the month walk: the table holds two marker rows, PartitionKey `meta`, RowKeys
  * `earliest-month` and `latest-month`. `append` widens them (optimistic concurrency on the ETag)
@@ -33,7 +41,7 @@
  * already knows, so the markers always cover every stored time row. A query without `from` stops at
  * the earliest month, without `to` starts at the latest month; a table with no markers is empty.
  *
- * Writes: `createEntity` only (insert, never update), so stored rows are never changed. The vault
+ * Writes: `createEntity` only (insert, never update), so stored rows are never changed. The resource
  * and the time row are written concurrently; if either fails `append` throws and the caller retries
  * with the same `id` and `time` (a default id encodes its time, so the id alone is enough):
  * 409 EntityAlreadyExists then counts as success and a partial write heals.
@@ -63,6 +71,8 @@ import {
   type AuditPage,
   type AuditQuery,
 } from '../../domain/audit.js';
+import { resourceOf } from '../../domain/resource-id.js';
+import { KEY_VAULT } from '../../domain/resource-types.js';
 import { ensureTable, isTableError } from './table-clients.js';
 
 export const AUDIT_TABLE_NAME = 'audit';
@@ -85,8 +95,8 @@ export const MAX_STRING_CHARS = 4_096;
 
 const REVERSE_TICKS_MAX = 9_999_999_999_999;
 const REVERSE_TICKS_WIDTH = 13;
-/** Longest encoded vault id used verbatim in a PartitionKey; longer ones are hashed. */
-const MAX_ENCODED_VAULT_CHARS = 400;
+/** Longest encoded resource id used verbatim in a PartitionKey; longer ones are hashed. */
+const MAX_ENCODED_RESOURCE_CHARS = 400;
 const SERVICE_PAGE_MAX = 1000;
 const MARKER_ATTEMPTS = 10;
 
@@ -131,7 +141,11 @@ interface AuditRow {
   actorKey: string;
   actorName?: string;
   summary: string;
+  resourceId?: string;
+  /** Rows written before resource types were registered. */
   vaultId?: string;
+  resourceType?: string;
+  resourceTypeKey?: string;
   connectionId?: string;
   connectionKey?: string;
   privateEndpointId?: string;
@@ -195,16 +209,16 @@ function timePartition(month: string): string {
   return `t|${month}`;
 }
 
-interface VaultPartition {
+interface ResourcePartition {
   readonly key: string;
-  /** True when the key is a hash, so the vaultId column must be checked as well. */
+  /** True when the key is a hash, so the resourceId column must be checked as well. */
   readonly hashed: boolean;
 }
 
-function vaultPartition(normalisedVaultId: string): VaultPartition {
-  const encoded = encodeURIComponent(normalisedVaultId);
-  if (encoded.length <= MAX_ENCODED_VAULT_CHARS) return { key: `v|${encoded}`, hashed: false };
-  return { key: `v|~sha256~${createHash('sha256').update(normalisedVaultId).digest('hex')}`, hashed: true };
+function resourcePartition(normalisedResourceId: string): ResourcePartition {
+  const encoded = encodeURIComponent(normalisedResourceId);
+  if (encoded.length <= MAX_ENCODED_RESOURCE_CHARS) return { key: `v|${encoded}`, hashed: false };
+  return { key: `v|~sha256~${createHash('sha256').update(normalisedResourceId).digest('hex')}`, hashed: true };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,7 +317,8 @@ function toEntry(row: AuditRow): AuditEntry {
     outcome: row.outcome as AuditOutcome,
     actor,
     summary: row.summary,
-    vaultId: row.vaultId,
+    resourceId: row.resourceId ?? row.vaultId,
+    resourceType: row.resourceType ?? typeOf(row.resourceId ?? row.vaultId),
     connectionId: row.connectionId,
     privateEndpointId: row.privateEndpointId,
     requesterSubscriptionId: row.requesterSubscriptionId,
@@ -314,6 +329,11 @@ function toEntry(row: AuditRow): AuditEntry {
     detail,
   };
   return compact(entry) as unknown as AuditEntry;
+}
+
+/** The registered type a resource ID names, in its canonical spelling. */
+function typeOf(resourceId: string | undefined): string | undefined {
+  return resourceId ? resourceOf(resourceId)?.type.type : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,7 +355,8 @@ function validDate(value: Date | undefined, name: string): number | undefined {
 }
 
 interface NormalisedQuery {
-  readonly vaultId?: string;
+  readonly resourceId?: string;
+  readonly resourceTypeKey?: string;
   readonly connectionKey?: string;
   readonly subscriptionKey?: string;
   readonly actorKey?: string;
@@ -349,7 +370,8 @@ function normaliseQuery(q: AuditQuery): NormalisedQuery {
     fail(`Unknown outcome '${String(q.outcome)}'`, 'invalid-query');
   }
   return {
-    vaultId: lower(q.vaultId),
+    resourceId: lower(q.resourceId),
+    resourceTypeKey: lower(q.resourceType),
     connectionKey: lower(q.connectionId),
     subscriptionKey: lower(q.requesterSubscriptionId),
     actorKey: lower(q.actor),
@@ -361,7 +383,8 @@ function normaliseQuery(q: AuditQuery): NormalisedQuery {
 
 function fingerprint(q: NormalisedQuery): string {
   const material = JSON.stringify([
-    q.vaultId ?? null,
+    q.resourceId ?? null,
+    q.resourceTypeKey ?? null,
     q.connectionKey ?? null,
     q.subscriptionKey ?? null,
     q.actorKey ?? null,
@@ -404,6 +427,14 @@ function decodeToken(token: string, fp: string): TokenState {
 /** Property filters shared by both indexes. */
 function propertyFilters(q: NormalisedQuery): string[] {
   const clauses: string[] = [];
+  if (q.resourceTypeKey !== undefined) {
+    // Rows from before resource types were registered have no type but a `vaultId` column: Key Vault.
+    clauses.push(
+      q.resourceTypeKey === KEY_VAULT.type.toLowerCase()
+        ? odata`resourceTypeKey eq ${q.resourceTypeKey} or vaultId ge ${''}`
+        : odata`resourceTypeKey eq ${q.resourceTypeKey}`,
+    );
+  }
   if (q.connectionKey !== undefined) clauses.push(odata`connectionKey eq ${q.connectionKey}`);
   if (q.subscriptionKey !== undefined) clauses.push(odata`requesterSubscriptionKey eq ${q.subscriptionKey}`);
   if (q.actorKey !== undefined) clauses.push(odata`actorKey eq ${q.actorKey}`);
@@ -463,7 +494,8 @@ export class TableAuditStore {
       throw new TypeError(`Unknown actor type '${input.actor.type}'`);
     }
 
-    const vaultId = lower(input.vaultId);
+    const resourceId = lower(input.resourceId);
+    const resourceType = input.resourceType ?? typeOf(resourceId);
     const rowKey = rowKeyFor(ms, id);
     const month = monthOf(ms);
     const columns = compact<Omit<AuditRow, 'partitionKey' | 'rowKey'>>({
@@ -476,7 +508,9 @@ export class TableAuditStore {
       actorKey: cap(input.actor.id.toLowerCase()) ?? '',
       actorName: cap(input.actor.name),
       summary: cap(input.summary) ?? '',
-      vaultId: cap(vaultId),
+      resourceId: cap(resourceId),
+      resourceType: cap(resourceType),
+      resourceTypeKey: cap(lower(resourceType)),
       connectionId: cap(input.connectionId),
       connectionKey: cap(lower(input.connectionId)),
       privateEndpointId: cap(input.privateEndpointId),
@@ -494,7 +528,7 @@ export class TableAuditStore {
     await this.coverMonth(month);
 
     const rows: AuditRow[] = [{ partitionKey: timePartition(month), rowKey, ...columns }];
-    if (vaultId !== undefined && vaultId !== '') rows.push({ partitionKey: vaultPartition(vaultId).key, rowKey, ...columns });
+    if (resourceId !== undefined && resourceId !== '') rows.push({ partitionKey: resourcePartition(resourceId).key, rowKey, ...columns });
     // Each row is retried here with the same keys (a repeat is a harmless 409), so a passing
     // fault does not leave an entry in one index and not the other.
     const results = await Promise.allSettled(rows.map((row) => this.insertWithRetry(row)));
@@ -530,12 +564,12 @@ export class TableAuditStore {
     await ensureTable(this.client);
 
     let partitions: { key: string; extra: string[] }[];
-    if (nq.vaultId !== undefined) {
-      const vp = vaultPartition(nq.vaultId);
-      if (resume !== undefined && resume.partition !== vp.key) {
-        fail('Continuation token belongs to a different vault', 'token-mismatch');
+    if (nq.resourceId !== undefined) {
+      const rp = resourcePartition(nq.resourceId);
+      if (resume !== undefined && resume.partition !== rp.key) {
+        fail('Continuation token belongs to a different resource', 'token-mismatch');
       }
-      partitions = [{ key: vp.key, extra: vp.hashed ? [odata`vaultId eq ${nq.vaultId}`] : [] }];
+      partitions = [{ key: rp.key, extra: rp.hashed ? [odata`resourceId eq ${nq.resourceId} or vaultId eq ${nq.resourceId}`] : [] }];
     } else {
       partitions = (await this.monthsToWalk(nq, resume)).map((m) => ({ key: timePartition(m), extra: [] }));
     }

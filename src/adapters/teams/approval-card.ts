@@ -62,14 +62,14 @@ export function toApprovalCard(view: ReviewCardView): AdaptiveCardJson {
     body.push(new TextBlock(plainLine(view.notice, TEXT_LIMITS.notice), { wrap: true, weight: 'Bolder', color: 'Warning' }));
   }
   body.push(
-    new TextBlock(`Private endpoint request for ${plainLine(model.vault.name, TEXT_LIMITS.name)}`, { wrap: true, size: 'Medium', weight: 'Bolder', style: 'heading' }),
+    new TextBlock(`Private endpoint request for ${plainLine(`${model.resource.noun} ${model.resource.name}`, TEXT_LIMITS.name)}`, { wrap: true, size: 'Medium', weight: 'Bolder', style: 'heading' }),
     lineBlock(statusBadge(status), { weight: 'Bolder', spacing: 'None' }),
     requestFacts(model),
     requestMessage(model.requestMessage),
     new TextBlock(whyReview(model.rule), { wrap: true, spacing: 'Small' }),
   );
 
-  const links = portalLinks(model.links);
+  const links = portalLinks(model);
   if (links.length > 0) body.push(new ActionSet(...links));
 
   // The expiry only matters while the request is still open; on a decided card it would read
@@ -142,7 +142,7 @@ export function toInvokeCardResponse(view: ReviewCardView): InvokeCardResponse {
  * for clients that cannot render the card (`fallbackText`).
  */
 export function summaryText(view: ReviewCardView): string {
-  const vault = plainLine(view.model.vault.name, TEXT_LIMITS.name);
+  const resource = plainLine(`${view.model.resource.noun} ${view.model.resource.name}`, TEXT_LIMITS.name);
   const status = view.status;
   let head: string;
   switch (status.state) {
@@ -158,7 +158,7 @@ export function summaryText(view: ReviewCardView): string {
     default:
       head = statusBadge(status).text;
   }
-  return truncate(`${head}: private endpoint request for ${vault}`, TEXT_LIMITS.summary);
+  return truncate(`${head}: private endpoint request for ${resource}`, TEXT_LIMITS.summary);
 }
 
 /**
@@ -301,9 +301,9 @@ function requestFacts(model: ReviewCardModel): FactSet {
   const tenantId = requester.tenantId ? plainLine(requester.tenantId, TEXT_LIMITS.name) : '';
   const tenant = tenantId ? `${TENANT_BADGES[requester.badge]} (${tenantId})` : TENANT_BADGES[requester.badge];
   return new FactSet(
-    new Fact('Vault', plainLine(model.vault.name, TEXT_LIMITS.name)),
-    new Fact('Resource group', plainLine(model.vault.resourceGroup, TEXT_LIMITS.name)),
-    new Fact('Subscription', plainLine(model.vault.subscriptionId, TEXT_LIMITS.name)),
+    new Fact(plainLine(model.resource.typeName, TEXT_LIMITS.name), plainLine(model.resource.name, TEXT_LIMITS.name)),
+    new Fact('Resource group', plainLine(model.resource.resourceGroup, TEXT_LIMITS.name)),
+    new Fact('Subscription', plainLine(model.resource.subscriptionId, TEXT_LIMITS.name)),
     new Fact('Requested', when(model.requestedAt)),
     new Fact('Private endpoint', optional(requester.privateEndpointName ?? lastSegment(requester.privateEndpointId))),
     new Fact('Requester subscription', optional(requester.subscriptionId)),
@@ -332,11 +332,12 @@ function whyReview(rule: ReviewCardModel['rule']): string {
   return `**Why review:** ${name ? `${name}: ${summary}` : summary}`;
 }
 
-function portalLinks(links: ReviewCardModel['links']): OpenUrlAction[] {
+function portalLinks(model: ReviewCardModel): OpenUrlAction[] {
+  const { links } = model;
   const out: OpenUrlAction[] = [];
   // Links are built by the app layer, but only https URLs become buttons: anything else is a
   // bug upstream and should not turn into a clickable target.
-  if (isHttps(links.vault)) out.push(new OpenUrlAction(links.vault, { title: 'Open vault in portal' }));
+  if (isHttps(links.resource)) out.push(new OpenUrlAction(links.resource, { title: `Open ${plainLine(model.resource.noun, TEXT_LIMITS.name)} in portal` }));
   if (links.privateEndpoint && isHttps(links.privateEndpoint)) out.push(new OpenUrlAction(links.privateEndpoint, { title: 'Open private endpoint' }));
   return out;
 }

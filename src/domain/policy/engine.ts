@@ -1,6 +1,7 @@
-import type { PrivateEndpointRef, VaultRef } from '../resource-id.js';
+import type { PrivateEndpointRef, ResourceRef } from '../resource-id.js';
+import { describeResource, KEY_VAULT } from '../resource-types.js';
 import { compileGlob } from './glob.js';
-import type { ReviewSettings, Rule, RuleAction, RuleConditions, RuleMode } from './rule.js';
+import type { ResourceScope, ReviewSettings, Rule, RuleAction, RuleConditions, RuleMode } from './rule.js';
 
 /** What a subscription lookup told us about the requester's tenant. */
 export type RequesterTenant =
@@ -11,7 +12,7 @@ export type RequesterTenant =
   | { readonly kind: 'unknown' };
 
 export interface RequestFacts {
-  readonly vault: VaultRef;
+  readonly resource: ResourceRef;
   readonly connectionName: string;
   readonly privateEndpoint: PrivateEndpointRef | undefined;
   readonly requesterTenant: RequesterTenant;
@@ -124,9 +125,10 @@ export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTe
     };
   }
   const because = winner ? reasons(evaluations.find((e) => e.rule === winner?.name)?.conditions ?? []) : '';
+  const subject = describeResource(facts.resource.type, facts.resource.name);
   const summary = winner
-    ? `Rule '${winner.name}' (priority ${winner.priority}) matched: ${chosen}.${because}${shadowNote}`
-    : `No rule matched: ${chosen} by default.${shadowNote}`;
+    ? `Rule '${winner.name}' (priority ${winner.priority}) matched ${subject}: ${chosen}.${because}${shadowNote}`
+    : `No rule matched ${subject}: ${chosen} by default.${shadowNote}`;
   return { action: chosen, ruleName: winner?.name, shadowMatches, summary, evaluations, ...(chosen === 'review' && winner?.review ? { review: winner.review } : {}) };
 }
 
@@ -139,18 +141,15 @@ function reasons(conditions: readonly ConditionResult[]): string {
 
 function evaluateConditions(conditions: RuleConditions, facts: RequestFacts, homeTenantId: string): ConditionResult[] {
   const results: ConditionResult[] = [];
-  const { vault } = facts;
-  if (conditions.vault?.resourceId !== undefined) {
-    results.push(globResult('vault.resourceId', conditions.vault.resourceId, vault.id));
+  const { resource } = facts;
+  if (conditions.vault !== undefined) {
+    // A `vault` condition predates resource types and means Key Vault, whatever else it says.
+    results.push(...scopeResults('vault', conditions.vault, resource));
+    results.push(listResult('resource.type', [KEY_VAULT.type], resource.type.type));
   }
-  if (conditions.vault?.subscriptions !== undefined) {
-    results.push(listResult('vault.subscriptions', conditions.vault.subscriptions, vault.subscriptionId));
-  }
-  if (conditions.vault?.resourceGroups !== undefined) {
-    results.push(listResult('vault.resourceGroups', conditions.vault.resourceGroups, vault.resourceGroup));
-  }
-  if (conditions.vault?.name !== undefined) {
-    results.push(globResult('vault.name', conditions.vault.name, vault.name));
+  if (conditions.resource !== undefined) {
+    results.push(...scopeResults('resource', conditions.resource, resource));
+    if (conditions.resource.types !== undefined) results.push(listResult('resource.type', conditions.resource.types, resource.type.type));
   }
   if (conditions.requesterTenant !== undefined) {
     results.push(tenantResult(conditions.requesterTenant, facts.requesterTenant, homeTenantId));
@@ -173,6 +172,16 @@ function evaluateConditions(conditions: RuleConditions, facts: RequestFacts, hom
       actual: tooLong ? `(longer than ${MAX_REQUEST_MESSAGE} characters)` : JSON.stringify(message),
     });
   }
+  return results;
+}
+
+/** The conditions on where the resource is, shared by `vault` and `resource`. */
+function scopeResults(prefix: string, scope: ResourceScope, resource: ResourceRef): ConditionResult[] {
+  const results: ConditionResult[] = [];
+  if (scope.resourceId !== undefined) results.push(globResult(`${prefix}.resourceId`, scope.resourceId, resource.id));
+  if (scope.subscriptions !== undefined) results.push(listResult(`${prefix}.subscriptions`, scope.subscriptions, resource.subscriptionId));
+  if (scope.resourceGroups !== undefined) results.push(listResult(`${prefix}.resourceGroups`, scope.resourceGroups, resource.resourceGroup));
+  if (scope.name !== undefined) results.push(globResult(`${prefix}.name`, scope.name, resource.name));
   return results;
 }
 

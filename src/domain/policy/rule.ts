@@ -1,5 +1,6 @@
 import { RuleValidationError } from '../errors.js';
 import { isGuid } from '../resource-id.js';
+import { findResourceType, RESOURCE_TYPES } from '../resource-types.js';
 import { regexRisk } from './safe-regex.js';
 
 export const RULE_ACTIONS = ['approve', 'reject', 'review', 'ignore'] as const;
@@ -10,15 +11,21 @@ export type RuleMode = (typeof RULE_MODES)[number];
 /** `home`: the configured home tenant. `other`: a visible subscription in any other tenant. `not-visible`: the subscription could not be read (403/404). Or a tenant GUID. */
 export type TenantSelector = 'home' | 'other' | 'not-visible' | string;
 
+/** Where the resource is: every listed part must hold. */
+export interface ResourceScope {
+  /** Glob over the resource ID (canonical spelling). */
+  readonly resourceId?: string;
+  readonly subscriptions?: readonly string[];
+  readonly resourceGroups?: readonly string[];
+  /** Glob over the resource name. */
+  readonly name?: string;
+}
+
 export interface RuleConditions {
-  readonly vault?: {
-    /** Glob over the vault resource ID. */
-    readonly resourceId?: string;
-    readonly subscriptions?: readonly string[];
-    readonly resourceGroups?: readonly string[];
-    /** Glob over the vault name. */
-    readonly name?: string;
-  };
+  /** Key Vault only: a rule written before resource types were registered. Same as `resource` with `types: ['keyvault']`. */
+  readonly vault?: ResourceScope;
+  /** Any registered type; `types` holds canonical ARM types (written as keys such as `storage` or as ARM types). */
+  readonly resource?: ResourceScope & { readonly types?: readonly string[] };
   readonly requesterTenant?: readonly TenantSelector[];
   readonly requesterSubscriptions?: readonly string[];
   /** Glob over the requester's private endpoint name. */
@@ -63,8 +70,8 @@ const MAX_LIST_LENGTH = 200;
 
 const RULE_FIELDS = ['name', 'description', 'priority', 'enabled', 'mode', 'action', 'conditions', 'review'];
 const REVIEW_FIELDS = ['conversation', 'approvers', 'remindAfterHours', 'expireAfterDays', 'timeoutAction'];
-const CONDITION_FIELDS = ['vault', 'requesterTenant', 'requesterSubscriptions', 'privateEndpointName', 'requestMessage'];
-const VAULT_FIELDS = ['resourceId', 'subscriptions', 'resourceGroups', 'name'];
+const CONDITION_FIELDS = ['vault', 'resource', 'requesterTenant', 'requesterSubscriptions', 'privateEndpointName', 'requestMessage'];
+const SCOPE_FIELDS = ['resourceId', 'subscriptions', 'resourceGroups', 'name'];
 
 /**
  * Parses untrusted input (an API body, a CLI file, a table row) into a Rule.
@@ -144,13 +151,26 @@ function parseConditions(input: unknown): RuleConditions {
   const out: { -readonly [K in keyof RuleConditions]: RuleConditions[K] } = {};
   if (raw.vault !== undefined) {
     const vault = asObject(raw.vault, 'conditions.vault');
-    rejectUnknown(vault, VAULT_FIELDS, 'conditions.vault.');
-    out.vault = {
-      ...(vault.resourceId === undefined ? {} : { resourceId: requireGlob(vault.resourceId, 'conditions.vault.resourceId') }),
-      ...(vault.subscriptions === undefined ? {} : { subscriptions: requireGuidList(vault.subscriptions, 'conditions.vault.subscriptions') }),
-      ...(vault.resourceGroups === undefined ? {} : { resourceGroups: requireStringList(vault.resourceGroups, 'conditions.vault.resourceGroups') }),
-      ...(vault.name === undefined ? {} : { name: requireGlob(vault.name, 'conditions.vault.name') }),
-    };
+    rejectUnknown(vault, SCOPE_FIELDS, 'conditions.vault.');
+    out.vault = parseScope(vault, 'conditions.vault');
+  }
+  if (raw.resource !== undefined) {
+    const resource = asObject(raw.resource, 'conditions.resource');
+    rejectUnknown(resource, ['types', ...SCOPE_FIELDS], 'conditions.resource.');
+    const types =
+      resource.types === undefined
+        ? undefined
+        : requireStringList(resource.types, 'conditions.resource.types').map((name, index) => {
+            const type = findResourceType(name);
+            if (!type) {
+              throw new RuleValidationError(
+                `conditions.resource.types[${index}]`,
+                `'${name}' is not a registered resource type (known: ${RESOURCE_TYPES.map((t) => `${t.key} (${t.type})`).join(', ')})`,
+              );
+            }
+            return type.type;
+          });
+    out.resource = { ...(types ? { types: [...new Set(types)] } : {}), ...parseScope(resource, 'conditions.resource') };
   }
   if (raw.requesterTenant !== undefined) {
     const tenants = requireStringList(raw.requesterTenant, 'conditions.requesterTenant');
@@ -179,6 +199,15 @@ function parseConditions(input: unknown): RuleConditions {
     out.requestMessage = pattern;
   }
   return out;
+}
+
+function parseScope(raw: Record<string, unknown>, prefix: string): ResourceScope {
+  return {
+    ...(raw.resourceId === undefined ? {} : { resourceId: requireGlob(raw.resourceId, `${prefix}.resourceId`) }),
+    ...(raw.subscriptions === undefined ? {} : { subscriptions: requireGuidList(raw.subscriptions, `${prefix}.subscriptions`) }),
+    ...(raw.resourceGroups === undefined ? {} : { resourceGroups: requireStringList(raw.resourceGroups, `${prefix}.resourceGroups`) }),
+    ...(raw.name === undefined ? {} : { name: requireGlob(raw.name, `${prefix}.name`) }),
+  };
 }
 
 function asObject(value: unknown, field: string): Record<string, unknown> {

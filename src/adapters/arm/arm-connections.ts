@@ -1,0 +1,253 @@
+import {
+  bearerTokenAuthenticationPolicy,
+  createDefaultHttpClient,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  RestError,
+  type HttpClient,
+  type HttpMethods,
+  type Pipeline,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
+import type { CallOptions, ConnectionsPort, ResourceDirectory, SetStatusResult, StatusChange } from '../../app/ports.js';
+import { toConnectionStatus, type PrivateEndpointConnection } from '../../domain/connection.js';
+import { InvalidInputError } from '../../domain/errors.js';
+import { connectionRef, parsePrivateEndpointId, resourceOf, type ConnectionRef, type PrivateEndpointRef, type ResourceRef } from '../../domain/resource-id.js';
+import type { ResourceType } from '../../domain/resource-types.js';
+import { armRetryPolicy } from './arm-retry-policy.js';
+import type { ArmConnection } from './arm-client-options.js';
+
+/**
+ * Private endpoint connections of every registered resource type through ARM's generic
+ * contract, on the Azure core HTTP pipeline with the same credential and retry policy as the
+ * SDK clients:
+ *
+ *   GET  {resourceId}/privateEndpointConnections?api-version=V          list (pages by nextLink)
+ *   GET  {resourceId}/privateEndpointConnections/{name}?api-version=V   read
+ *   PUT  {resourceId}/privateEndpointConnections/{name}?api-version=V   approve or reject
+ *   GET  /subscriptions/{s}/providers/{namespace}/{type}?api-version=V  the sweep's resource list
+ *
+ * with V the type's API version from the registry. A type whose provider has no list call
+ * (`connections.list: parent-properties`) is read from GET {resourceId}, whose
+ * properties.privateEndpointConnections carries the same connection objects.
+ *
+ * One behaviour for every type: 404, and a 200 or 204 without a body, mean gone; 409 and 412
+ * mean the connection changed since it was read; 400 is Azure refusing (approving a rejected
+ * connection); 429 and 5xx are retried by the pipeline's policy and otherwise thrown; a PUT
+ * answered 201 or 202 (long-running providers) is accepted, and the caller re-reads until
+ * provisioning is final.
+ */
+export class ArmConnections implements ConnectionsPort, ResourceDirectory {
+  private readonly pipeline: Pipeline;
+  private readonly client: HttpClient;
+  private readonly endpoint: URL;
+
+  constructor(arm: ArmConnection, httpClient?: HttpClient) {
+    this.endpoint = new URL(arm.endpoint.replace(/\/+$/, ''));
+    const origin = this.endpoint.origin;
+    this.pipeline = createPipelineFromOptions({
+      retryOptions: { maxRetries: 0 },
+      userAgentOptions: { userAgentPrefix: 'linkgate' },
+      ...(arm.caPem ? { tlsOptions: { ca: arm.caPem } } : {}),
+    });
+    // The pipeline's own retry is off (maxRetries 0) in favour of the one policy every ARM call shares.
+    this.pipeline.addPolicy(armRetryPolicy(arm.retry));
+    // The token audience is the ARM endpoint's own, so the same code serves sovereign clouds.
+    this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: arm.credential, scopes: `${origin}/.default` }));
+    this.client = httpClient ?? createDefaultHttpClient();
+  }
+
+  async list(resource: ResourceRef): Promise<PrivateEndpointConnection[] | undefined> {
+    if (resource.type.connections.list === 'parent-properties') {
+      const parent = await this.send('GET', this.url(resource.id, resource.type));
+      if (isGone(parent)) return undefined;
+      const items = asRecord(asRecord(parent.body)?.properties)?.privateEndpointConnections;
+      return Array.isArray(items) ? items.map((item) => toDomain(resource, item)) : [];
+    }
+    const found: PrivateEndpointConnection[] = [];
+    let next: string | undefined = this.url(`${resource.id}/privateEndpointConnections`, resource.type);
+    for (let page = 0; next; page += 1) {
+      const answer = await this.send('GET', next);
+      if (page === 0 && answer.status === 404) return undefined;
+      const body = expectBody(answer, 'a list of private endpoint connections');
+      const value = body.value;
+      if (!Array.isArray(value)) throw unexpected(answer, 'the list has no value array');
+      for (const item of value) found.push(toDomain(resource, item));
+      next = this.nextLink(body.nextLink);
+    }
+    return found;
+  }
+
+  async get(ref: ConnectionRef, options: CallOptions = {}): Promise<PrivateEndpointConnection | undefined> {
+    const { resource } = ref;
+    if (resource.type.connections.list === 'parent-properties') {
+      const all = await this.list(resource);
+      return all?.find((connection) => connection.ref.key === ref.key);
+    }
+    const answer = await this.send('GET', this.url(ref.id, resource.type), undefined, options.signal);
+    if (isGone(answer)) return undefined;
+    return toDomain(resource, expectBody(answer, 'a private endpoint connection'));
+  }
+
+  async setStatus(ref: ConnectionRef, change: StatusChange, options: CallOptions = {}): Promise<SetStatusResult> {
+    const { type } = ref.resource;
+    const body = {
+      ...(change.etag ? { etag: change.etag } : {}),
+      properties: {
+        ...(type.connections.sendsPrivateEndpoint && change.privateEndpointId ? { privateEndpoint: { id: change.privateEndpointId } } : {}),
+        privateLinkServiceConnectionState: { status: change.status, description: change.description },
+      },
+    };
+    const answer = await this.send('PUT', this.url(ref.id, type), body, options.signal);
+    if (answer.status === 404) return { kind: 'gone' };
+    if (answer.status === 409 || answer.status === 412) return { kind: 'conflict', message: errorMessage(answer) };
+    if (answer.status === 400) return { kind: 'refused', message: errorMessage(answer) };
+    if (answer.status >= 300) throw unexpected(answer, `the ${change.status === 'Approved' ? 'approve' : 'reject'} PUT failed`);
+    const item = asRecord(answer.body);
+    return { kind: 'accepted', connection: item && typeof item.id === 'string' ? toDomain(ref.resource, item) : undefined };
+  }
+
+  async listResources(subscriptionId: string, type: ResourceType): Promise<ResourceRef[]> {
+    const resources: ResourceRef[] = [];
+    let next: string | undefined = this.url(`/subscriptions/${subscriptionId.toLowerCase()}/providers/${type.type}`, type);
+    while (next) {
+      const answer = await this.send('GET', next);
+      const body = expectBody(answer, `a list of ${type.type}`);
+      if (!Array.isArray(body.value)) throw unexpected(answer, 'the list has no value array');
+      for (const item of body.value) {
+        const id = asRecord(item)?.id;
+        const ref = typeof id === 'string' ? resourceOf(id) : undefined;
+        // Only the listed resource itself, never something it happens to contain.
+        if (ref && ref.type === type && typeof id === 'string' && ref.key === id.toLowerCase().replace(/\/+$/, '')) resources.push(ref);
+      }
+      next = this.nextLink(body.nextLink);
+    }
+    return resources;
+  }
+
+  private url(path: string, type: ResourceType): string {
+    const encoded = path
+      .split('/')
+      .map((segment) => encodeURIComponent(segment))
+      .join('/');
+    return `${this.endpoint.origin}${this.endpoint.pathname.replace(/\/+$/, '')}${encoded}?api-version=${encodeURIComponent(type.apiVersion)}`;
+  }
+
+  /** A nextLink is followed only on ARM's own origin: the bearer token goes with it. */
+  private nextLink(value: unknown): string | undefined {
+    if (value === undefined || value === null || value === '') return undefined;
+    if (typeof value !== 'string') throw new InvalidInputError('ARM answered a nextLink that is not a string', 'nextLink');
+    const link = new URL(value, this.endpoint);
+    if (link.origin !== this.endpoint.origin) {
+      throw new InvalidInputError(`ARM answered a nextLink on another origin (${link.origin}); it is not followed`, 'nextLink');
+    }
+    return link.toString();
+  }
+
+  private async send(method: HttpMethods, url: string, body?: unknown, signal?: AbortSignal): Promise<ArmAnswer> {
+    const request = createPipelineRequest({
+      url,
+      method,
+      ...(signal ? { abortSignal: signal } : {}),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    request.headers.set('accept', 'application/json');
+    if (body !== undefined) request.headers.set('content-type', 'application/json');
+    const response = await this.pipeline.sendRequest(this.client, request);
+    return { status: response.status, body: parseJson(response), response };
+  }
+}
+
+interface ArmAnswer {
+  readonly status: number;
+  /** Parsed JSON, or undefined when the answer had no body. */
+  readonly body: unknown;
+  readonly response: PipelineResponse;
+}
+
+/** 404, or a success with nothing in it (Key Vault answers a missing connection with 204). */
+function isGone(answer: ArmAnswer): boolean {
+  return answer.status === 404 || (answer.status >= 200 && answer.status < 300 && asRecord(answer.body)?.id === undefined);
+}
+
+function expectBody(answer: ArmAnswer, what: string): Record<string, unknown> {
+  if (answer.status >= 300) throw unexpected(answer, `reading ${what} failed`);
+  const body = asRecord(answer.body);
+  if (!body) throw unexpected(answer, `the answer is not ${what}`);
+  return body;
+}
+
+function parseJson(response: PipelineResponse): unknown {
+  const text = response.bodyAsText;
+  if (text === undefined || text === null || text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    // Never act on an answer that could not be understood: the caller sees an error.
+    throw new RestError(`ARM answered HTTP ${response.status} with a body that is not JSON`, {
+      statusCode: response.status >= 400 ? response.status : 502,
+      request: response.request,
+      response,
+    });
+  }
+}
+
+function unexpected(answer: ArmAnswer, what: string): RestError {
+  return new RestError(`${what}: HTTP ${answer.status}${answer.status >= 400 ? ` ${errorMessage(answer)}` : ''}`, {
+    statusCode: answer.status,
+    request: answer.response.request,
+    response: answer.response,
+  });
+}
+
+/** ARM error bodies are `{ error: { code, message } }`. */
+function errorMessage(answer: ArmAnswer): string {
+  const error = asRecord(asRecord(answer.body)?.error);
+  const parts = [error?.code, error?.message].filter((part): part is string => typeof part === 'string' && part !== '');
+  return parts.length > 0 ? parts.join(': ') : `HTTP ${answer.status}`;
+}
+
+function asRecord(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Translates a connection as ARM puts it on the wire (`properties.privateEndpoint`,
+ * `properties.privateLinkServiceConnectionState`, `properties.provisioningState`; the same
+ * shape for every type) into the domain's connection. The connection is always placed under the
+ * resource that was asked for; its own `id` only supplies the name when `name` is absent.
+ */
+export function toDomain(resource: ResourceRef, raw: unknown): PrivateEndpointConnection {
+  const item = asRecord(raw);
+  const id = typeof item?.id === 'string' ? item.id : undefined;
+  const name = typeof item?.name === 'string' && item.name !== '' ? item.name.split('/').pop() : id?.split('/').pop();
+  if (!item || !name) throw new InvalidInputError(`A private endpoint connection of ${resource.id} came back without a name or id`, 'name');
+  const properties = asRecord(item.properties) ?? {};
+  const state = asRecord(properties.privateLinkServiceConnectionState);
+  const rawStatus = typeof state?.status === 'string' ? state.status : undefined;
+  const endpoint = asRecord(properties.privateEndpoint)?.id;
+  const rawEndpoint = typeof endpoint === 'string' ? endpoint : undefined;
+  return {
+    ref: connectionRef(resource, name),
+    rawStatus,
+    status: toConnectionStatus(rawStatus),
+    description: typeof state?.description === 'string' ? state.description : undefined,
+    provisioningState: typeof properties.provisioningState === 'string' ? properties.provisioningState : undefined,
+    etag: typeof item.etag === 'string' ? item.etag : undefined,
+    privateEndpoint: rawEndpoint ? tryParseEndpoint(rawEndpoint) : undefined,
+    rawPrivateEndpointId: rawEndpoint,
+  };
+}
+
+function tryParseEndpoint(id: string): PrivateEndpointRef | undefined {
+  try {
+    return parsePrivateEndpointId(id);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An SDK or pipeline error with this HTTP status. */
+export function isStatus(error: unknown, status: number): boolean {
+  return error instanceof RestError ? error.statusCode === status : (error as { statusCode?: number } | null)?.statusCode === status;
+}
