@@ -1,15 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { resourceOf } from '../domain/resource-id.js';
+import { describeResource, findResourceType, RESOURCE_TYPES } from '../domain/resource-types.js';
 import { readOptionalFile, sendJson, type HttpResult } from './http.js';
 
 /**
  * `linkgate` — drives a running Linkgate (the local stack by default) from the shell.
  *
- *   linkgate simulate request --vault NAME --from-subscription ID [--message TEXT] [--endpoint NAME]
+ *   linkgate simulate request (--vault NAME | --type TYPE --resource NAME) --from-subscription ID [--message TEXT] [--endpoint NAME]
  *   linkgate simulate status --connection ID --status Approved|Rejected|Disconnected [--description TEXT]
  *   linkgate simulate delete --connection ID
- *   linkgate audit [--vault ID] [--connection ID] [--subscription ID] [--actor ID] [--outcome O]
+ *   linkgate audit [--resource ID | --vault ID] [--type TYPE] [--connection ID] [--subscription ID] [--actor ID] [--outcome O]
  *                  [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
  *   linkgate rules list | rules put --file rule.json | rules delete NAME
  *   linkgate teams channels            conversations the bot was installed in
@@ -19,14 +21,16 @@ import { readOptionalFile, sendJson, type HttpResult } from './http.js';
  * (or LINKGATE_EMULATOR_URL, default from .linkgate/stack.json).
  */
 const USAGE = `Usage:
-  linkgate simulate request --vault NAME --from-subscription ID [--message TEXT] [--endpoint NAME] [--requester OBJECT_ID]
+  linkgate simulate request (--vault NAME | --type TYPE --resource NAME) --from-subscription ID
+                            [--message TEXT] [--endpoint NAME] [--requester OBJECT_ID]
   linkgate simulate status --connection ID --status Approved|Rejected|Disconnected [--description TEXT]
   linkgate simulate delete --connection ID
-  linkgate audit [--vault ID] [--connection ID] [--subscription ID] [--actor ID] [--outcome OUTCOME]
+  linkgate audit [--resource ID | --vault ID] [--type TYPE] [--connection ID] [--subscription ID] [--actor ID] [--outcome OUTCOME]
                  [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
   linkgate rules list | rules put --file RULE.json | rules delete NAME
   linkgate teams channels [--json]
-Options: --api URL (functions app), --emulator URL (ARM emulator), --state-dir DIR (default .linkgate)`;
+Options: --api URL (functions app), --emulator URL (ARM emulator), --state-dir DIR (default .linkgate)
+Types: ${RESOURCE_TYPES.map((t) => t.key).join(', ')} (or the ARM type, e.g. Microsoft.Storage/storageAccounts)`;
 
 class UsageError extends Error {}
 
@@ -37,6 +41,8 @@ export async function main(argv: string[]): Promise<number> {
     strict: true,
     options: {
       vault: { type: 'string' },
+      type: { type: 'string' },
+      resource: { type: 'string' },
       'resource-group': { type: 'string' },
       subscription: { type: 'string' },
       'from-subscription': { type: 'string' },
@@ -77,10 +83,10 @@ export async function main(argv: string[]): Promise<number> {
     const ca = caFile ? readOptionalFile(caFile) : undefined;
     const call = (path: string, body: unknown) => sendJson('POST', `${emulatorUrl}/_emulator/${path}`, body, ca ? { ca } : {});
     if (sub === 'request') {
-      const vault = need(values.vault, '--vault');
+      const target = requestTarget(values.vault, values.type, values.resource);
       const fromSubscription = need(values['from-subscription'], '--from-subscription');
       const result = await call('requests', {
-        vault,
+        ...target,
         fromSubscription,
         ...(values['resource-group'] ? { resourceGroup: values['resource-group'] } : {}),
         ...(values.subscription ? { subscriptionId: values.subscription } : {}),
@@ -110,8 +116,11 @@ export async function main(argv: string[]): Promise<number> {
 
   if (command === 'audit') {
     const params = new URLSearchParams();
+    if (values.type !== undefined && !findResourceType(values.type)) throw new UsageError(`--type '${values.type}' is not a registered resource type.\n\n${USAGE}`);
     const map: Array<[string, string | undefined]> = [
-      ['vault', expectVaultId(values.vault)],
+      ['vault', expectResourceId(values.vault, '--vault')],
+      ['resource', expectResourceId(values.resource, '--resource')],
+      ['type', values.type],
       ['connection', values.connection],
       ['subscription', values.subscription],
       ['actor', values.actor],
@@ -194,13 +203,28 @@ interface AuditRow {
   outcome: string;
   actor: { type: string; id: string; name?: string };
   summary: string;
+  resourceId?: string;
   connectionId?: string;
 }
 
-function formatEntry(entry: AuditRow): string {
+/** One line per entry: when, what, which resource ("storage account stcontosodata"), which connection, who, and the summary. */
+export function formatEntry(entry: AuditRow): string {
   const connection = entry.connectionId?.split('/').pop() ?? '-';
+  const resource = entry.resourceId ? resourceOf(entry.resourceId) : undefined;
+  const where = resource ? describeResource(resource.type, resource.name) : '-';
   const actor = `${entry.actor.type}:${entry.actor.name ?? entry.actor.id}`;
-  return `${entry.time}  ${entry.kind.padEnd(8)} ${entry.outcome.padEnd(17)} ${connection.padEnd(28)} ${actor.padEnd(28)} ${entry.summary}`;
+  return `${entry.time}  ${entry.kind.padEnd(8)} ${entry.outcome.padEnd(17)} ${where.padEnd(34)} ${connection.padEnd(28)} ${actor.padEnd(28)} ${entry.summary}`;
+}
+
+/** `--vault NAME`, or `--type TYPE --resource NAME` for any registered type. */
+function requestTarget(vault: string | undefined, type: string | undefined, resource: string | undefined): Record<string, string> {
+  if (vault !== undefined) {
+    if (type !== undefined || resource !== undefined) throw new UsageError(`Give --vault NAME, or --type TYPE with --resource NAME, not both.\n\n${USAGE}`);
+    return { vault };
+  }
+  const known = findResourceType(need(type, '--type (or --vault)'));
+  if (!known) throw new UsageError(`--type '${type}' is not a registered resource type.\n\n${USAGE}`);
+  return { type: known.type, resource: need(resource, '--resource') };
 }
 
 interface StackState {
@@ -224,9 +248,10 @@ function need(value: string | undefined, flag: string): string {
   return value;
 }
 
-function expectVaultId(value: string | undefined): string | undefined {
+function expectResourceId(value: string | undefined, flag: string): string | undefined {
   if (value !== undefined && !value.includes('/')) {
-    throw new UsageError(`--vault takes the vault's resource ID, e.g. /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.KeyVault/vaults/${value}`);
+    const example = flag === '--vault' ? `Microsoft.KeyVault/vaults/${value}` : `Microsoft.Storage/storageAccounts/${value}`;
+    throw new UsageError(`${flag} takes the resource ID, e.g. /subscriptions/<id>/resourceGroups/<rg>/providers/${example}`);
   }
   return value;
 }

@@ -1,8 +1,9 @@
 import type { Rule } from '../domain/policy/rule.js';
 
 /**
- * The made-up organisation the local stack runs: Contoso owns the vault; its app team asks
- * from inside the tenant, a partner (Fabrikam) from outside, and Northwind is deny-listed.
+ * The made-up organisation the local stack runs: Contoso owns a vault, a storage account and a
+ * SQL server; its app team asks from inside the tenant, a partner (Fabrikam) from outside, and
+ * Northwind is deny-listed.
  */
 export const DEMO = {
   homeTenantId: 'c0a1b2c3-0000-4000-8000-00000000c0de',
@@ -15,7 +16,21 @@ export const DEMO = {
   hiddenSubscriptionId: '41dd0000-0000-4000-8000-000000000005',
   resourceGroup: 'rg-secrets',
   vaultName: 'kv-payments',
+  storageAccountName: 'stcontosodata',
+  sqlServerName: 'sql-contoso-orders',
 } as const;
+
+/** The Private Link resources of the demo, all in the platform subscription's resource group. */
+export const DEMO_RESOURCES = [
+  { type: 'Microsoft.KeyVault/vaults', name: DEMO.vaultName },
+  { type: 'Microsoft.Storage/storageAccounts', name: DEMO.storageAccountName },
+  { type: 'Microsoft.Sql/servers', name: DEMO.sqlServerName },
+] as const;
+
+/** The canonical resource ID of a demo resource. */
+export function demoResourceId(type: string, name: string): string {
+  return `/subscriptions/${DEMO.vaultSubscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers/${type}/${name}`;
+}
 
 export const DEMO_SUBSCRIPTIONS = [
   { subscriptionId: DEMO.vaultSubscriptionId, tenantId: DEMO.homeTenantId, displayName: 'Contoso Platform', visibility: 'visible' as const },

@@ -9,7 +9,7 @@ import { createServices, setServices, type Services } from '../composition.js';
 import type { AuditEntry } from '../domain/audit.js';
 import { startArmEmulator, type ArmEmulator } from './arm-emulator/index.js';
 import { startAzuriteTables, type AzuriteTables } from './azurite.js';
-import { DEMO, DEMO_PEOPLE, DEMO_RULES, DEMO_SUBSCRIPTIONS, DEMO_TEAMS } from './demo-world.js';
+import { DEMO, DEMO_PEOPLE, DEMO_RESOURCES, DEMO_RULES, DEMO_SUBSCRIPTIONS, DEMO_TEAMS } from './demo-world.js';
 import { attachTeamsEmulator, CONNECTOR_PATH, type TeamsEmulator } from './teams-emulator/index.js';
 import { startDevHost, type DevHost } from './dev-host.js';
 
@@ -79,7 +79,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         pageSize: 25,
       });
       closers.push(() => emulator!.close());
-      emulator.createVault({ subscriptionId: DEMO.vaultSubscriptionId, resourceGroup: DEMO.resourceGroup, name: DEMO.vaultName, tenantId: DEMO.homeTenantId });
+      for (const resource of DEMO_RESOURCES) {
+        emulator.createResource({ type: resource.type, subscriptionId: DEMO.vaultSubscriptionId, resourceGroup: DEMO.resourceGroup, name: resource.name, tenantId: DEMO.homeTenantId });
+      }
       // One file per process, so a second stack (or a failed start) never overwrites a running one's CA.
       const caFile = join(stateDir, `arm-emulator-ca.${process.pid}.pem`);
       closers.push(async () => rmSync(caFile, { force: true }));

@@ -1,5 +1,7 @@
 import type { AuditEntry } from '../domain/audit.js';
-import { DEMO, DEMO_PEOPLE } from './demo-world.js';
+import { resourceOf } from '../domain/resource-id.js';
+import { describeResource } from '../domain/resource-types.js';
+import { DEMO, DEMO_PEOPLE, DEMO_RESOURCES, demoResourceId } from './demo-world.js';
 import { startLocalStack } from './local-stack.js';
 
 /**
@@ -29,16 +31,20 @@ Linkgate local stack
   ARM emulator     ${stack.emulator?.url ?? '(configured endpoint)'}
   Table Storage    ${stack.tables ? `Azurite in memory at ${stack.tables.url}` : '(configured endpoint)'}
   Home tenant      ${DEMO.homeTenantId}
-  Vault            /subscriptions/${DEMO.vaultSubscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.KeyVault/vaults/${DEMO.vaultName}
+  Resources        ${DEMO_RESOURCES.map((r) => demoResourceId(r.type, r.name)).join('\n                   ')}
   Rules            deny-listed-tenants → reject, in-tenant → approve, everyone-else → review
 `);
 
   if (process.env.LINKGATE_DEMO !== 'false' && stack.emulator) {
-    console.log('Demo: three private endpoint requests arrive at kv-payments.\n');
+    console.log(`Demo: three private endpoint requests arrive at key vault ${DEMO.vaultName}, and one at storage account ${DEMO.storageAccountName}.\n`);
+    const vault = { type: 'keyvault', resource: DEMO.vaultName, noun: `key vault ${DEMO.vaultName}` };
+    const storage = { type: 'storage', resource: DEMO.storageAccountName, noun: `storage account ${DEMO.storageAccountName}` };
     const requests = [
-      { who: 'Contoso payments app (same tenant)', fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-payments-api', message: 'Payments API reads signing keys' },
-      { who: 'Northwind (deny-listed tenant)', fromSubscription: DEMO.deniedSubscriptionId, endpointName: 'pe-northwind', message: 'pls connect' },
+      { ...vault, who: 'Contoso payments app (same tenant)', fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-payments-api', message: 'Payments API reads signing keys' },
+      { ...storage, who: 'Contoso data team (same tenant)', fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-data-export', message: 'Nightly export to the data lake' },
+      { ...vault, who: 'Northwind (deny-listed tenant)', fromSubscription: DEMO.deniedSubscriptionId, endpointName: 'pe-northwind', message: 'pls connect' },
       {
+        ...vault,
         who: 'Fabrikam (partner tenant)',
         fromSubscription: DEMO.partnerSubscriptionId,
         endpointName: 'pe-fabrikam-sync',
@@ -46,15 +52,17 @@ Linkgate local stack
         requesterObjectId: DEMO_PEOPLE.requesterRita.objectId,
       },
     ];
-    for (const request of requests) {
-      console.log(`→ ${request.who} requests ${request.endpointName}: "${request.message}"`);
-      await stack.emulator.simulateRequest({ vault: DEMO.vaultName, ...request });
+    for (const { who, noun, ...request } of requests) {
+      console.log(`→ ${who} requests ${request.endpointName} to ${noun}: "${request.message}"`);
+      await stack.emulator.simulateRequest(request);
       await waitForQuiet(1_500);
     }
     console.log('\nFinal state in the ARM emulator:');
     for (const c of stack.emulator.listConnections()) {
       const state = c.properties.privateLinkServiceConnectionState;
-      console.log(`  ${c.name.padEnd(50)} ${String(state.status).padEnd(9)} ${state.description ?? ''}`);
+      const resource = resourceOf(c.id);
+      const where = resource ? describeResource(resource.type, resource.name) : '';
+      console.log(`  ${where.padEnd(34)} ${c.name.padEnd(50)} ${String(state.status).padEnd(9)} ${state.description ?? ''}`);
     }
   }
 
@@ -67,13 +75,18 @@ Rita Requester is an approver too, but cannot approve her own request (her card 
   console.log(`
 Try it:
   npx linkgate simulate request --vault ${DEMO.vaultName} --from-subscription ${DEMO.partnerSubscriptionId} --message "hello"
-  npx linkgate audit --vault /subscriptions/${DEMO.vaultSubscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.KeyVault/vaults/${DEMO.vaultName}
+  npx linkgate simulate request --type sql --resource ${DEMO.sqlServerName} --from-subscription ${DEMO.partnerSubscriptionId} --message "orders replica"
+  npx linkgate audit --resource ${demoResourceId('Microsoft.Storage/storageAccounts', DEMO.storageAccountName)}
+  npx linkgate audit --type keyvault
   curl '${stack.functionsUrl}/api/audit?pageSize=5'
 Ctrl-C stops the stack.`);
 }
 
 function printAudit(entry: AuditEntry): void {
-  const name = entry.connectionId?.split('/').pop() ?? '';
+  const connection = entry.connectionId?.split('/').pop() ?? '';
+  const resource = entry.resourceId ? resourceOf(entry.resourceId) : undefined;
+  // "storage account stcontosodata / pe-data-export.…": which resource, then which connection.
+  const name = resource ? `${describeResource(resource.type, resource.name)}${connection ? ` / ${connection}` : ''}` : connection;
   const who = entry.actor.type === 'rule' ? `rule '${entry.actor.id}'` : entry.actor.name ?? entry.actor.id;
   switch (entry.kind) {
     case 'human':

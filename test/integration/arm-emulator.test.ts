@@ -163,7 +163,7 @@ describe('Key Vault private endpoint connections through @azure/arm-keyvault', (
     ).rejects.toMatchObject({ statusCode: 412, code: 'PreconditionFailed' });
     await expect(
       client.privateEndpointConnections.put(RG, 'kv-linkgate-main', created.name, state, {
-        requestOptions: { headers: { 'If-Match': created.etag } },
+        requestOptions: { headers: { 'If-Match': created.etag! } },
       }),
     ).rejects.toMatchObject({ statusCode: 412 });
     expect(emu.calls.at(-1)?.ifMatch).toBe(created.etag);

@@ -1,15 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ArmError, badRequest, notFound } from './arm-error.js';
-import { buildResourceEvent, OPERATIONS, type ResourceEvent, type ResourceEventSpec } from './events.js';
+import { buildResourceEvent, operationsFor, type ResourceEvent, type ResourceEventSpec } from './events.js';
 import { headerValue, isRecord } from './http-io.js';
 import type { CallerIdentity } from './identity.js';
 import { pageOf, type PageRequest } from './paging.js';
 import { etagMatches, idKey, isGuid } from './resource-ids.js';
 import type { RouteParams, Route } from './router.js';
-import { connectionNotFound, type ResourceStore, type StoredConnection, type StoredVault } from './store.js';
+import { KEY_VAULT_TYPE, RESOURCE_FIXTURES, requireFixture, type ResourceFixture } from './resource-fixtures.js';
+import { connectionNotFound, type ResourceStore, type StoredConnection, type StoredResource } from './store.js';
 import { CONNECTION_STATUSES, type ConnectionStatus, type EmulatorSubscription } from './types.js';
 
-export const KEY_VAULT_API_VERSIONS = ['2026-02-01', '2025-05-01', '2024-11-01', '2023-07-01', '2022-07-01'] as const;
+export const KEY_VAULT_API_VERSIONS = requireFixture(KEY_VAULT_TYPE).apiVersions;
 export const SUBSCRIPTION_API_VERSIONS = ['2022-12-01', '2021-01-01', '2020-01-01', '2016-06-01'] as const;
 
 export interface ArmRequest {
@@ -45,64 +46,72 @@ export interface ArmContext {
 
 const SUBSCRIPTION = ['subscriptions', ':subscriptionId'];
 const RESOURCE_GROUP = [...SUBSCRIPTION, 'resourceGroups', ':resourceGroup'];
-const VAULTS_IN_GROUP = [...RESOURCE_GROUP, 'providers', 'Microsoft.KeyVault', 'vaults'];
-const VAULT = [...VAULTS_IN_GROUP, ':vaultName'];
-const CONNECTIONS = [...VAULT, 'privateEndpointConnections'];
 
 export function createArmRoutes(ctx: ArmContext): Route<ArmHandler>[] {
-  const kv = KEY_VAULT_API_VERSIONS;
-  return [
+  const routes: Route<ArmHandler>[] = [
     {
       pattern: SUBSCRIPTION,
       resourceType: 'Microsoft.Resources/subscriptions',
       apiVersions: SUBSCRIPTION_API_VERSIONS,
       methods: { GET: (req) => getSubscription(ctx, req) },
     },
-    {
-      pattern: [...SUBSCRIPTION, 'providers', 'Microsoft.KeyVault', 'vaults'],
-      resourceType: 'Microsoft.KeyVault/vaults',
-      apiVersions: kv,
-      methods: { GET: (req) => listVaults(ctx, req) },
-    },
-    {
-      pattern: [...SUBSCRIPTION, 'providers', 'Microsoft.KeyVault', 'locations', ':location', 'operationResults', ':operationId'],
-      resourceType: 'Microsoft.KeyVault/locations/operationResults',
-      apiVersions: kv,
-      methods: { GET: (req) => getOperationResult(ctx, req) },
-    },
-    {
-      pattern: VAULTS_IN_GROUP,
-      resourceType: 'Microsoft.KeyVault/vaults',
-      apiVersions: kv,
-      methods: { GET: (req) => listVaults(ctx, req) },
-    },
-    {
-      pattern: VAULT,
-      resourceType: 'Microsoft.KeyVault/vaults',
-      apiVersions: kv,
-      methods: {
-        GET: (req) => ({ status: 200, body: ctx.store.vaultToWire(requireVault(ctx, req)) }),
-        PUT: (req) => putVault(ctx, req),
-        DELETE: (req) => deleteVault(ctx, req),
-      },
-    },
-    {
-      pattern: CONNECTIONS,
-      resourceType: 'Microsoft.KeyVault/vaults/privateEndpointConnections',
-      apiVersions: kv,
-      methods: { GET: (req) => listConnections(ctx, req) },
-    },
-    {
-      pattern: [...CONNECTIONS, ':connectionName'],
-      resourceType: 'Microsoft.KeyVault/vaults/privateEndpointConnections',
-      apiVersions: kv,
-      methods: {
-        GET: (req) => ({ status: 200, body: ctx.store.connectionToWire(requireConnection(ctx, req)) }),
-        PUT: (req) => putConnection(ctx, req),
-        DELETE: (req) => deleteConnection(ctx, req),
-      },
-    },
   ];
+  const namespaces = new Map<string, Set<string>>();
+  for (const fixture of RESOURCE_FIXTURES) {
+    const [namespace = '', ...typeSegments] = fixture.type.split('/');
+    const versions = namespaces.get(namespace) ?? new Set<string>();
+    fixture.apiVersions.forEach((v) => versions.add(v));
+    namespaces.set(namespace, versions);
+    const inGroup = [...RESOURCE_GROUP, 'providers', namespace, ...typeSegments];
+    const resource = [...inGroup, ':resourceName'];
+    const connections = [...resource, 'privateEndpointConnections'];
+    const connectionType = `${fixture.type}/privateEndpointConnections`;
+    const isVault = fixture.type === KEY_VAULT_TYPE;
+    routes.push(
+      {
+        pattern: [...SUBSCRIPTION, 'providers', namespace, ...typeSegments],
+        resourceType: fixture.type,
+        apiVersions: fixture.apiVersions,
+        methods: { GET: (req) => listResources(ctx, fixture, req) },
+      },
+      { pattern: inGroup, resourceType: fixture.type, apiVersions: fixture.apiVersions, methods: { GET: (req) => listResources(ctx, fixture, req) } },
+      {
+        pattern: resource,
+        resourceType: fixture.type,
+        apiVersions: fixture.apiVersions,
+        methods: {
+          GET: (req) => ({ status: 200, body: ctx.store.resourceToWire(requireResource(ctx, fixture, req)) }),
+          // Only vaults can be created through ARM here; other types are created through the control surface.
+          ...(isVault ? { PUT: (req: ArmRequest) => putVault(ctx, req), DELETE: (req: ArmRequest) => deleteVault(ctx, req) } : {}),
+        },
+      },
+      {
+        pattern: connections,
+        resourceType: connectionType,
+        apiVersions: fixture.apiVersions,
+        methods: { GET: (req) => listConnections(ctx, fixture, req) },
+      },
+      {
+        pattern: [...connections, ':connectionName'],
+        resourceType: connectionType,
+        apiVersions: fixture.apiVersions,
+        methods: {
+          GET: (req) => ({ status: 200, body: ctx.store.connectionToWire(requireConnection(ctx, fixture, req)) }),
+          PUT: (req) => putConnection(ctx, fixture, req),
+          DELETE: (req) => deleteConnection(ctx, fixture, req),
+        },
+      },
+    );
+  }
+  for (const [namespace, versions] of namespaces) {
+    routes.push({
+      pattern: [...SUBSCRIPTION, 'providers', namespace, 'locations', ':location', 'operationResults', ':operationId'],
+      resourceType: `${namespace}/locations/operationResults`,
+      apiVersions: [...versions],
+      methods: { GET: (req) => getOperationResult(ctx, req) },
+    });
+  }
+  return routes;
 }
 
 /** Subscription visibility applies to everything under `/subscriptions/{id}`, as RBAC does in ARM. */
@@ -148,9 +157,9 @@ function getSubscription(ctx: ArmContext, req: ArmRequest): ArmResult {
   };
 }
 
-function listVaults(ctx: ArmContext, req: ArmRequest): ArmResult {
-  const vaults = ctx.store.listVaults(param(req, 'subscriptionId'), req.params['resourceGroup']);
-  const wire = vaults.map((vault) => ctx.store.vaultToWire(vault));
+function listResources(ctx: ArmContext, fixture: ResourceFixture, req: ArmRequest): ArmResult {
+  const resources = ctx.store.listResources(fixture.type, param(req, 'subscriptionId'), req.params['resourceGroup']);
+  const wire = resources.map((resource) => ctx.store.resourceToWire(resource));
   return { status: 200, body: pageOf(wire, pageRequest(ctx, req)) };
 }
 
@@ -159,53 +168,63 @@ function putVault(ctx: ArmContext, req: ArmRequest): ArmResult {
   const { vault, created } = ctx.store.putVault({
     subscriptionId: param(req, 'subscriptionId'),
     resourceGroup: param(req, 'resourceGroup'),
-    name: param(req, 'vaultName'),
+    name: param(req, 'resourceName'),
     ...spec,
   });
   return { status: created ? 201 : 200, body: ctx.store.vaultToWire(vault) };
 }
 
 function deleteVault(ctx: ArmContext, req: ArmRequest): ArmResult {
-  const vault = findVault(ctx, req);
+  const vault = findResource(ctx, requireFixture(KEY_VAULT_TYPE), req);
   if (!vault) return { status: 204 };
-  ctx.store.deleteVault(vault);
+  ctx.store.deleteResource(vault);
   return { status: 200 };
 }
 
-function listConnections(ctx: ArmContext, req: ArmRequest): ArmResult {
-  const vault = requireVault(ctx, req);
-  const wire = ctx.store.listConnections(idKey(vault.id)).map((c) => ctx.store.connectionToWire(c));
+function listConnections(ctx: ArmContext, fixture: ResourceFixture, req: ArmRequest): ArmResult {
+  const resource = requireResource(ctx, fixture, req);
+  const wire = ctx.store.listConnections(idKey(resource.id)).map((c) => ctx.store.connectionToWire(c));
   return { status: 200, body: pageOf(wire, pageRequest(ctx, req)) };
 }
 
 /**
- * Approve/reject through ARM. Validation runs before the precondition check, and the answer is 200 with the
- * resource in `Updating` plus an `Azure-AsyncOperation` URL, as Key Vault answers.
+ * Approve/reject through ARM. Validation runs before the precondition check; the answer is the one the
+ * type's provider gives (see ResourceFixture.put): Key Vault 200 with the resource in `Updating` plus an
+ * `Azure-AsyncOperation` URL, Storage 200 already applied, SQL 202 with a Location and no body, and so on.
  */
-function putConnection(ctx: ArmContext, req: ArmRequest): ArmResult {
-  const vault = requireVault(ctx, req);
-  const connection = requireConnection(ctx, req);
+function putConnection(ctx: ArmContext, fixture: ResourceFixture, req: ArmRequest): ArmResult {
+  const resource = requireResource(ctx, fixture, req);
+  const connection = requireConnection(ctx, fixture, req);
   const update = parseConnectionUpdate(req.body);
   assertPrecondition(connection, headerValue(req.headers['if-match']), update.etag);
   const operation = ctx.store.changeConnectionState(connection, update);
-  ctx.publish([connectionEvent(ctx, req, vault, connection, 'Microsoft.Resources.ResourceWriteSuccess', OPERATIONS.connectionWrite)]);
+  ctx.publish([connectionEvent(ctx, req, resource, connection, 'Microsoft.Resources.ResourceWriteSuccess', operationsFor(fixture).connectionWrite)]);
+  const [namespace] = fixture.type.split('/');
   const operationUrl =
-    `${ctx.baseUrl()}/subscriptions/${vault.subscriptionId}/providers/Microsoft.KeyVault/locations/` +
+    `${ctx.baseUrl()}/subscriptions/${resource.subscriptionId}/providers/${namespace}/locations/` +
     `${encodeURIComponent(operation.location)}/operationResults/${operation.name}?api-version=${req.apiVersion}`;
-  return {
-    status: 200,
-    body: ctx.store.connectionToWire(connection),
-    headers: { 'Azure-AsyncOperation': operationUrl, 'Retry-After': '1' },
-  };
+  const body = ctx.store.connectionToWire(connection);
+  switch (fixture.put) {
+    case 'ok':
+      return { status: 200, body };
+    case 'ok-async-header':
+      return { status: 200, body, headers: { 'Azure-AsyncOperation': operationUrl, 'Retry-After': '1' } };
+    case 'created-async-header':
+      return { status: 201, body, headers: { 'Azure-AsyncOperation': operationUrl, 'Retry-After': '1' } };
+    case 'accepted-body-location':
+      return { status: 202, body, headers: { Location: operationUrl, 'Retry-After': '1' } };
+    case 'accepted-location':
+      return { status: 202, headers: { Location: operationUrl, 'Retry-After': '1' } };
+  }
 }
 
 /** Synchronous delete: 200 with the resource (now `Deleting`) when it existed, 204 when it did not. */
-function deleteConnection(ctx: ArmContext, req: ArmRequest): ArmResult {
-  const vault = requireVault(ctx, req);
-  const connection = findConnection(ctx, vault, req);
+function deleteConnection(ctx: ArmContext, fixture: ResourceFixture, req: ArmRequest): ArmResult {
+  const resource = requireResource(ctx, fixture, req);
+  const connection = findConnection(ctx, resource, req);
   if (!connection) return { status: 204 };
   ctx.store.removeConnection(connection);
-  ctx.publish([connectionEvent(ctx, req, vault, connection, 'Microsoft.Resources.ResourceDeleteSuccess', OPERATIONS.connectionDelete)]);
+  ctx.publish([connectionEvent(ctx, req, resource, connection, 'Microsoft.Resources.ResourceDeleteSuccess', operationsFor(fixture).connectionDelete)]);
   return { status: 200, body: ctx.store.connectionToWire(connection, 'Deleting') };
 }
 
@@ -229,7 +248,7 @@ function getOperationResult(ctx: ArmContext, req: ArmRequest): ArmResult {
 function connectionEvent(
   ctx: ArmContext,
   req: ArmRequest,
-  vault: StoredVault,
+  vault: StoredResource,
   connection: StoredConnection,
   eventType: ResourceEventSpec['eventType'],
   operationName: string,
@@ -242,6 +261,7 @@ function connectionEvent(
       resourceId: connection.id,
       subscriptionId: vault.subscriptionId,
       tenantId: ctx.store.tenantOfVault(vault),
+      resourceProvider: vault.type.split('/')[0] ?? '',
       caller: req.caller,
       roleAssignmentScope: `/subscriptions/${vault.subscriptionId}`,
       httpMethod: req.method,
@@ -253,26 +273,26 @@ function connectionEvent(
   );
 }
 
-function findVault(ctx: ArmContext, req: ArmRequest): StoredVault | undefined {
-  return ctx.store.getVault(param(req, 'subscriptionId'), param(req, 'resourceGroup'), param(req, 'vaultName'));
+function findResource(ctx: ArmContext, fixture: ResourceFixture, req: ArmRequest): StoredResource | undefined {
+  return ctx.store.getResource(fixture.type, param(req, 'subscriptionId'), param(req, 'resourceGroup'), param(req, 'resourceName'));
 }
 
-function requireVault(ctx: ArmContext, req: ArmRequest): StoredVault {
-  const vault = findVault(ctx, req);
-  if (vault) return vault;
+function requireResource(ctx: ArmContext, fixture: ResourceFixture, req: ArmRequest): StoredResource {
+  const resource = findResource(ctx, fixture, req);
+  if (resource) return resource;
   throw notFound(
     'ResourceNotFound',
-    `The Resource 'Microsoft.KeyVault/vaults/${param(req, 'vaultName')}' under resource group ` +
+    `The Resource '${fixture.type}/${param(req, 'resourceName')}' under resource group ` +
       `'${param(req, 'resourceGroup')}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
   );
 }
 
-function findConnection(ctx: ArmContext, vault: StoredVault, req: ArmRequest): StoredConnection | undefined {
-  return ctx.store.getConnection(`${vault.id}/privateEndpointConnections/${param(req, 'connectionName')}`);
+function findConnection(ctx: ArmContext, resource: StoredResource, req: ArmRequest): StoredConnection | undefined {
+  return ctx.store.getConnection(`${resource.id}/privateEndpointConnections/${param(req, 'connectionName')}`);
 }
 
-function requireConnection(ctx: ArmContext, req: ArmRequest): StoredConnection {
-  const connection = findConnection(ctx, requireVault(ctx, req), req);
+function requireConnection(ctx: ArmContext, fixture: ResourceFixture, req: ArmRequest): StoredConnection {
+  const connection = findConnection(ctx, requireResource(ctx, fixture, req), req);
   if (connection) return connection;
   throw connectionNotFound(param(req, 'connectionName'));
 }

@@ -6,6 +6,7 @@ import type { ControlListener } from './server.js';
 import type {
   ArmEmulator,
   ConnectionStatus,
+  CreateResourceInput,
   CreateVaultInput,
   EmulatorSubscription,
   EventSchema,
@@ -43,7 +44,7 @@ const ACTIONS: Readonly<Record<string, ControlAction>> = {
   },
   'GET /_emulator/connections': async (emulator, _body, url) => ({
     status: 200,
-    body: { value: emulator.listConnections(url.searchParams.get('vaultId') ?? undefined) },
+    body: { value: emulator.listConnections(url.searchParams.get('resourceId') ?? url.searchParams.get('vaultId') ?? undefined) },
   }),
   'GET /_emulator/calls': async (emulator) => ({ status: 200, body: { value: emulator.calls } }),
   'GET /_emulator/deliveries': async (emulator) => ({ status: 200, body: { value: emulator.deliveries } }),
@@ -61,6 +62,10 @@ const ACTIONS: Readonly<Record<string, ControlAction>> = {
   'POST /_emulator/vaults': async (emulator, body) => ({
     status: 201,
     body: emulator.createVault(requireObject(body, 'The request body') as unknown as CreateVaultInput),
+  }),
+  'POST /_emulator/resources': async (emulator, body) => ({
+    status: 201,
+    body: emulator.createResource(requireObject(body, 'The request body') as unknown as CreateResourceInput),
   }),
   'POST /_emulator/subscriptions': async (emulator, body) => {
     emulator.addSubscription(requireObject(body, 'The subscription') as unknown as EmulatorSubscription);

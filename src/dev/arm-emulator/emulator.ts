@@ -5,10 +5,11 @@ import { badRequest, notFound } from './arm-error.js';
 import { createArmRoutes, KEY_VAULT_API_VERSIONS, parseStatus } from './arm-handlers.js';
 import { createServerCertificate, type ServerCertificate } from './certificate.js';
 import { createControlListener } from './control.js';
-import { buildResourceEvent, OPERATIONS, type ResourceEvent, type ResourceEventSpec } from './events.js';
+import { buildResourceEvent, operationsFor, type ResourceEvent, type ResourceEventSpec } from './events.js';
 import { FaultQueue } from './faults.js';
 import { AZURE_CLI_APP_ID, AZURE_PORTAL_APP_ID, type CallerIdentity } from './identity.js';
 import { optionalString, requireObject, requiredString } from './input.js';
+import { fixtureFor, KEY_VAULT_TYPE, RESOURCE_FIXTURES, requireFixture } from './resource-fixtures.js';
 import { connectionProxyId, idKey, isGuid, privateEndpointId, stableGuid } from './resource-ids.js';
 import { createRequestListener } from './server.js';
 import {
@@ -16,7 +17,7 @@ import {
   MAX_DESCRIPTION_LENGTH,
   ResourceStore,
   type StoredConnection,
-  type StoredVault,
+  type StoredResource,
 } from './store.js';
 import {
   EVENT_SCHEMAS,
@@ -25,6 +26,7 @@ import {
   type CallRecord,
   type ConnectionResource,
   type ConnectionStatus,
+  type CreateResourceInput,
   type CreateVaultInput,
   type DeliveryRecord,
   type EmulatorSubscription,
@@ -158,6 +160,30 @@ class EmulatorRuntime implements ArmEmulator {
     return this.store.vaultToWire(vault);
   }
 
+  /** Any type the emulator has a fixture for; vaults keep their own createVault with its Key Vault checks. */
+  createResource(resourceInput: CreateResourceInput): Record<string, unknown> {
+    const input = requireObject(resourceInput, 'The resource');
+    const typeName = requiredString(input, 'type');
+    const fixture = fixtureFor(typeName);
+    if (!fixture) {
+      throw badRequest('InvalidResourceType', `'type' '${typeName}' is not one the emulator serves (${RESOURCE_FIXTURES.map((f) => f.key).join(', ')}).`);
+    }
+    if (fixture.type === KEY_VAULT_TYPE) return this.createVault(resourceInput as unknown as CreateVaultInput) as unknown as Record<string, unknown>;
+    const subscriptionId = requiredString(input, 'subscriptionId');
+    const tenantId = optionalString(input, 'tenantId');
+    if (tenantId !== undefined && !isGuid(tenantId)) throw badRequest('InvalidInput', "'tenantId' must be a GUID.");
+    const subscription = this.store.getSubscription(subscriptionId) ?? this.registerSubscription(subscriptionId, tenantId);
+    const { resource } = this.store.putResource({
+      type: fixture.type,
+      subscriptionId,
+      resourceGroup: requiredString(input, 'resourceGroup'),
+      name: requiredString(input, 'name'),
+      location: optionalString(input, 'location') ?? DEFAULT_LOCATION,
+      tenantId: tenantId ?? subscription.tenantId,
+    });
+    return this.store.resourceToWire(resource);
+  }
+
   async simulateRequest(requestInput: SimulateRequestInput): Promise<ConnectionResource> {
     const input = requireObject(requestInput, 'The request');
     const fromSubscription = requiredString(input, 'fromSubscription');
@@ -165,11 +191,11 @@ class EmulatorRuntime implements ArmEmulator {
     if (message.length > MAX_DESCRIPTION_LENGTH) {
       throw badRequest(
         'RequestMessageTooLong',
-        `'message' is ${message.length} characters long; Key Vault keeps the request message as the connection ` +
+        `'message' is ${message.length} characters long; the provider keeps the request message as the connection ` +
           `description, which allows at most ${MAX_DESCRIPTION_LENGTH}.`,
       );
     }
-    const vault = this.resolveVault(input);
+    const vault = this.resolveResource(input);
     const endpointName = optionalString(input, 'endpointName') ?? `pe-${randomBytes(3).toString('hex')}`;
     if (!ENDPOINT_NAME_PATTERN.test(endpointName)) {
       throw badRequest('InvalidInput', `'endpointName' '${endpointName}' is not a valid private endpoint name.`);
@@ -254,30 +280,46 @@ class EmulatorRuntime implements ArmEmulator {
     return subscription;
   }
 
-  /** Vault names are global, so the name alone finds the vault; subscription and group only cross-check. */
-  private resolveVault(input: Record<string, unknown>): StoredVault {
-    const name = requiredString(input, 'vault');
-    const vault = this.store.findVaultByName(name);
+  /**
+   * `vault: NAME`, or `type` (a fixture key or ARM type) with `resource: NAME`. The name finds the resource
+   * (vault and storage account names are global in Azure; for other types the first match is taken when
+   * subscription and group are not given); subscription and group cross-check.
+   */
+  private resolveResource(input: Record<string, unknown>): StoredResource {
+    const vaultName = optionalString(input, 'vault');
+    const typeName = optionalString(input, 'type') ?? (vaultName !== undefined ? KEY_VAULT_TYPE : undefined);
+    if (typeName === undefined) throw badRequest('InvalidInput', "'vault' is required, or 'type' and 'resource' for a resource of another type.");
+    const fixture = fixtureFor(typeName);
+    if (!fixture) {
+      throw badRequest('InvalidResourceType', `'type' '${typeName}' is not one the emulator serves (${RESOURCE_FIXTURES.map((f) => f.key).join(', ')}).`);
+    }
+    const name = vaultName ?? requiredString(input, 'resource');
     const subscriptionId = optionalString(input, 'subscriptionId');
     const resourceGroup = optionalString(input, 'resourceGroup');
-    const mismatch =
-      (subscriptionId !== undefined && idKey(subscriptionId) !== idKey(vault?.subscriptionId ?? '')) ||
-      (resourceGroup !== undefined && idKey(resourceGroup) !== idKey(vault?.resourceGroup ?? ''));
-    if (!vault || mismatch) {
+    const found = this.store
+      .findResourceByName(fixture.type, name)
+      .filter(
+        (r) =>
+          (subscriptionId === undefined || idKey(subscriptionId) === idKey(r.subscriptionId)) &&
+          (resourceGroup === undefined || idKey(resourceGroup) === idKey(r.resourceGroup)),
+      );
+    const resource = found[0];
+    if (!resource) {
       const where = [subscriptionId && `subscription '${subscriptionId}'`, resourceGroup && `resource group '${resourceGroup}'`]
         .filter(Boolean)
         .join(', ');
-      throw notFound('ResourceNotFound', `Vault '${name}' was not found${where ? ` in ${where}` : ''}. Create it with createVault first.`);
+      const noun = fixture.type === KEY_VAULT_TYPE ? 'Vault' : `${fixture.type} resource`;
+      throw notFound('ResourceNotFound', `${noun} '${name}' was not found${where ? ` in ${where}` : ''}. Create it with ${fixture.type === KEY_VAULT_TYPE ? 'createVault' : 'createResource'} first.`);
     }
-    return vault;
+    return resource;
   }
 
-  private requireConnection(connectionId: string): { vault: StoredVault; connection: StoredConnection } {
+  private requireConnection(connectionId: string): { vault: StoredResource; connection: StoredConnection } {
     if (typeof connectionId !== 'string' || connectionId === '') {
       throw badRequest('InvalidInput', "'connectionId' must be a non-empty resource ID.");
     }
     const connection = this.store.getConnection(connectionId);
-    const vault = connection && this.store.getVaultByKey(connection.vaultKey);
+    const vault = connection && this.store.getResourceByKey(connection.resourceKey);
     if (!connection || !vault) throw connectionNotFound(connectionId);
     return { vault, connection };
   }
@@ -291,11 +333,11 @@ class EmulatorRuntime implements ArmEmulator {
   }
 
   /**
-   * Creating a private endpoint makes the network provider validate, then write, a connection proxy on the
-   * vault; Key Vault reports both, and they arrive together.
+   * Creating a private endpoint makes the network provider validate (where the provider has that step),
+   * then write, a connection proxy on the resource; the provider reports both, and they arrive together.
    */
   private requestEvents(
-    vault: StoredVault,
+    vault: StoredResource,
     connection: StoredConnection,
     caller: CallerIdentity,
     fromSubscription: string,
@@ -303,27 +345,34 @@ class EmulatorRuntime implements ArmEmulator {
     const proxyId = connectionProxyId(vault.id, connection.name);
     const base = this.eventBase(vault, caller, `/subscriptions/${fromSubscription}`, randomUUID());
     const proxyUrl = `${this.baseUrl}${proxyId}`;
+    const fixture = requireFixture(vault.type);
+    const operations = operationsFor(fixture);
+    const apiVersion = fixture.apiVersions[0] ?? CURRENT_API_VERSION;
     return [
-      this.event(base, {
-        eventType: 'Microsoft.Resources.ResourceActionSuccess',
-        operationName: OPERATIONS.proxyValidate,
-        resourceId: proxyId,
-        httpMethod: 'POST',
-        httpUrl: `${proxyUrl}/validate?api-version=${CURRENT_API_VERSION}`,
-      }),
+      ...(fixture.proxyValidate
+        ? [
+            this.event(base, {
+              eventType: 'Microsoft.Resources.ResourceActionSuccess',
+              operationName: operations.proxyValidate,
+              resourceId: proxyId,
+              httpMethod: 'POST',
+              httpUrl: `${proxyUrl}/validate?api-version=${apiVersion}`,
+            }),
+          ]
+        : []),
       this.event(base, {
         eventType: 'Microsoft.Resources.ResourceWriteSuccess',
-        operationName: OPERATIONS.proxyWrite,
+        operationName: operations.proxyWrite,
         resourceId: proxyId,
         httpMethod: 'PUT',
-        httpUrl: `${proxyUrl}?api-version=${CURRENT_API_VERSION}`,
+        httpUrl: `${proxyUrl}?api-version=${apiVersion}`,
       }),
     ];
   }
 
   /** What the portal produces when a vault owner approves, rejects or removes a connection. */
   private portalEvent(
-    vault: StoredVault,
+    vault: StoredResource,
     connection: StoredConnection,
     actorObjectId: string | undefined,
     eventType: 'Microsoft.Resources.ResourceWriteSuccess' | 'Microsoft.Resources.ResourceDeleteSuccess',
@@ -338,15 +387,15 @@ class EmulatorRuntime implements ArmEmulator {
     const isWrite = eventType === 'Microsoft.Resources.ResourceWriteSuccess';
     return this.event(this.eventBase(vault, actor, `/subscriptions/${vault.subscriptionId}`, randomUUID()), {
       eventType,
-      operationName: isWrite ? OPERATIONS.connectionWrite : OPERATIONS.connectionDelete,
+      operationName: isWrite ? operationsFor(vault).connectionWrite : operationsFor(vault).connectionDelete,
       resourceId: connection.id,
       httpMethod: isWrite ? 'PUT' : 'DELETE',
-      httpUrl: `${this.baseUrl}${connection.id}?api-version=${CURRENT_API_VERSION}`,
+      httpUrl: `${this.baseUrl}${connection.id}?api-version=${requireFixture(vault.type).apiVersions[0] ?? CURRENT_API_VERSION}`,
     });
   }
 
   private eventBase(
-    vault: StoredVault,
+    vault: StoredResource,
     caller: CallerIdentity,
     roleAssignmentScope: string,
     correlationId: string,
@@ -354,6 +403,7 @@ class EmulatorRuntime implements ArmEmulator {
     return {
       subscriptionId: vault.subscriptionId,
       tenantId: this.store.tenantOfVault(vault),
+      resourceProvider: vault.type.split('/')[0] ?? '',
       caller,
       roleAssignmentScope,
       correlationId,

@@ -2,13 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { CallerIdentity } from './identity.js';
 import { eventResourceUri } from './resource-ids.js';
 
-/** The operation names Key Vault reports for private endpoint connection work. */
-export const OPERATIONS = {
-  proxyValidate: 'Microsoft.KeyVault/vaults/privateEndpointConnectionProxies/validate/action',
-  proxyWrite: 'Microsoft.KeyVault/vaults/privateEndpointConnectionProxies/write',
-  connectionWrite: 'Microsoft.KeyVault/vaults/privateEndpointConnections/write',
-  connectionDelete: 'Microsoft.KeyVault/vaults/privateEndpointConnections/delete',
-} as const;
+/** The operation names a provider reports for private endpoint connection work on one of its resources. */
+export function operationsFor(fixture: { readonly type: string }) {
+  return {
+    proxyValidate: `${fixture.type}/privateEndpointConnectionProxies/validate/action`,
+    proxyWrite: `${fixture.type}/privateEndpointConnectionProxies/write`,
+    connectionWrite: `${fixture.type}/privateEndpointConnections/write`,
+    connectionDelete: `${fixture.type}/privateEndpointConnections/delete`,
+  };
+}
+
+/** Key Vault's, for callers that only deal with vaults. */
+export const OPERATIONS = operationsFor({ type: 'Microsoft.KeyVault/vaults' });
 
 export type ResourceEventType =
   | 'Microsoft.Resources.ResourceActionSuccess'
@@ -38,6 +43,8 @@ export interface ResourceEventSpec {
   subscriptionId: string;
   /** Tenant of the subscription that holds the resource. */
   tenantId: string;
+  /** The resource's provider namespace, e.g. `Microsoft.Storage`. */
+  resourceProvider: string;
   caller: CallerIdentity;
   /** Where the caller's role assignment lives (the requester's own subscription for cross-subscription requests). */
   roleAssignmentScope: string;
@@ -86,7 +93,7 @@ export function buildResourceEvent(spec: ResourceEventSpec, now: Date): Resource
         method: spec.httpMethod,
         url: spec.httpUrl,
       },
-      resourceProvider: 'Microsoft.KeyVault',
+      resourceProvider: spec.resourceProvider,
       resourceUri,
       operationName: spec.operationName,
       status: 'Succeeded',

@@ -1,5 +1,7 @@
 /**
- * An HTTPS Azure Resource Manager emulator for Key Vault vaults and their private endpoint connections, with
+ * An HTTPS Azure Resource Manager emulator for the Private Link resource types in resource-fixtures.ts
+ * (Key Vault, Storage, SQL, Cosmos DB, App Service, Container Registry, PostgreSQL, Private Link
+ * services) and their private endpoint connections, with
  * Event Grid style delivery of the resource events ARM publishes. Real SDK clients talk to it unchanged
  * (endpoint + `tlsOptions.ca`), so Linkgate's ARM code can be exercised without Azure.
  */
@@ -12,6 +14,7 @@ export type {
   ConnectionProvisioningState,
   ConnectionResource,
   ConnectionStatus,
+  CreateResourceInput,
   CreateVaultInput,
   DeliveryRecord,
   EmulatorSubscription,
@@ -22,3 +25,4 @@ export type {
   VaultConnectionItem,
   VaultResource,
 } from './types.js';
+export { RESOURCE_FIXTURES, fixtureFor, type ResourceFixture } from './resource-fixtures.js';

@@ -9,6 +9,10 @@ export function vaultId(subscriptionId: string, resourceGroup: string, name: str
   return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.KeyVault/vaults/${name}`;
 }
 
+export function resourceId(subscriptionId: string, resourceGroup: string, type: string, name: string): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/${type}/${name}`;
+}
+
 export function connectionId(vaultResourceId: string, name: string): string {
   return `${vaultResourceId}/privateEndpointConnections/${name}`;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ArmError, badRequest, notFound } from './arm-error.js';
-import { connectionId, idKey, newEtag, vaultId } from './resource-ids.js';
+import { KEY_VAULT_TYPE, requireFixture, type ResourceFixture } from './resource-fixtures.js';
+import { connectionId, idKey, newEtag, resourceId, vaultId } from './resource-ids.js';
 import type {
   ConnectionProvisioningState,
   ConnectionResource,
@@ -26,19 +27,42 @@ export interface VaultSpec {
   publicNetworkAccess?: 'Enabled' | 'Disabled';
 }
 
-export interface StoredVault extends Required<VaultSpec> {
+/** Any Private Link resource of a type the emulator has a fixture for. */
+export interface StoredResource {
   id: string;
+  type: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  tenantId: string;
+  tags: Record<string, string>;
+}
+
+export interface StoredVault extends Required<VaultSpec>, StoredResource {
+  id: string;
+}
+
+export interface ResourceSpec {
+  type: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location: string;
+  tenantId: string;
+  tags?: Record<string, string>;
 }
 
 export interface StoredConnection {
   id: string;
-  vaultKey: string;
+  resourceKey: string;
+  resourceType: string;
   name: string;
   location: string;
   privateEndpointId: string;
   status: ConnectionStatus;
   description: string;
-  provisioningState: ConnectionProvisioningState;
+  provisioningState: ConnectionProvisioningState | string;
   etag: string;
   latestOperation?: string;
 }
@@ -58,10 +82,10 @@ export interface StoreOptions {
   now: () => Date;
 }
 
-/** In-memory ARM state: subscriptions, vaults, their private endpoint connections and running operations. */
+/** In-memory ARM state: subscriptions, Private Link resources of every fixture type, their private endpoint connections and running operations. */
 export class ResourceStore {
   private readonly subscriptions = new Map<string, EmulatorSubscription>();
-  private readonly vaults = new Map<string, StoredVault>();
+  private readonly resources = new Map<string, StoredResource>();
   private readonly connections = new Map<string, StoredConnection>();
   private readonly operations = new Map<string, AsyncOperation>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -76,22 +100,81 @@ export class ResourceStore {
     return this.subscriptions.get(idKey(subscriptionId));
   }
 
-  /** The tenant a vault's events are attributed to: its subscription's tenant, else the vault's own. */
-  tenantOfVault(vault: StoredVault): string {
-    return this.getSubscription(vault.subscriptionId)?.tenantId ?? vault.tenantId;
+  /** The tenant a resource's events are attributed to: its subscription's tenant, else the resource's own. */
+  tenantOfVault(resource: StoredResource): string {
+    return this.getSubscription(resource.subscriptionId)?.tenantId ?? resource.tenantId;
+  }
+
+  /** Creates or replaces a resource of a type other than Key Vault (vaults go through putVault). */
+  putResource(spec: ResourceSpec): { resource: StoredResource; created: boolean } {
+    const fixture = requireFixture(spec.type);
+    if (fixture.type === KEY_VAULT_TYPE) {
+      const { vault, created } = this.putVault(spec);
+      return { resource: vault, created };
+    }
+    if (!fixture.namePattern.test(spec.name)) {
+      throw badRequest('InvalidResourceName', `The name '${spec.name}' is invalid for ${fixture.type}. ${fixture.nameRule}`);
+    }
+    const id = resourceId(spec.subscriptionId, spec.resourceGroup, fixture.type, spec.name);
+    const existing = this.resources.get(idKey(id));
+    const resource: StoredResource = {
+      id: existing?.id ?? id,
+      type: fixture.type,
+      subscriptionId: existing?.subscriptionId ?? spec.subscriptionId,
+      resourceGroup: existing?.resourceGroup ?? spec.resourceGroup,
+      name: existing?.name ?? spec.name,
+      location: spec.location,
+      tenantId: spec.tenantId,
+      tags: { ...(spec.tags ?? {}) },
+    };
+    this.resources.set(idKey(id), resource);
+    return { resource, created: existing === undefined };
+  }
+
+  getResource(type: string, subscriptionId: string, resourceGroup: string, name: string): StoredResource | undefined {
+    return this.resources.get(idKey(resourceId(subscriptionId, resourceGroup, requireFixture(type).type, name)));
+  }
+
+  getResourceByKey(key: string): StoredResource | undefined {
+    return this.resources.get(key);
+  }
+
+  findResourceByName(type: string, name: string): StoredResource[] {
+    const wanted = name.toLowerCase();
+    const typeKey = requireFixture(type).type.toLowerCase();
+    return [...this.resources.values()].filter((r) => r.type.toLowerCase() === typeKey && r.name.toLowerCase() === wanted);
+  }
+
+  listResources(type: string, subscriptionId: string, resourceGroup?: string): StoredResource[] {
+    const typeKey = requireFixture(type).type.toLowerCase();
+    return [...this.resources.values()].filter(
+      (r) =>
+        r.type.toLowerCase() === typeKey &&
+        idKey(r.subscriptionId) === idKey(subscriptionId) &&
+        (resourceGroup === undefined || idKey(r.resourceGroup) === idKey(resourceGroup)),
+    );
+  }
+
+  /** Deleting a resource takes its connections with it. */
+  deleteResource(resource: StoredResource): void {
+    for (const connection of this.listConnections(idKey(resource.id))) {
+      this.connections.delete(idKey(connection.id));
+    }
+    this.resources.delete(idKey(resource.id));
   }
 
   /** Creates or replaces a vault. Vault names are global in Azure (they form the vault URI), hence the clash check. */
   putVault(spec: VaultSpec): { vault: StoredVault; created: boolean } {
     validateVaultName(spec.name);
     const id = vaultId(spec.subscriptionId, spec.resourceGroup, spec.name);
-    const existing = this.vaults.get(idKey(id));
+    const existing = this.resources.get(idKey(id)) as StoredVault | undefined;
     const clash = this.findVaultByName(spec.name);
     if (clash && idKey(clash.id) !== idKey(id)) {
       throw new ArmError(409, 'VaultAlreadyExists', `The vault name '${spec.name}' is already in use.`);
     }
     const vault: StoredVault = {
       id: existing?.id ?? id,
+      type: KEY_VAULT_TYPE,
       subscriptionId: existing?.subscriptionId ?? spec.subscriptionId,
       resourceGroup: existing?.resourceGroup ?? spec.resourceGroup,
       name: existing?.name ?? spec.name,
@@ -102,41 +185,34 @@ export class ResourceStore {
       enableRbacAuthorization: spec.enableRbacAuthorization ?? true,
       publicNetworkAccess: spec.publicNetworkAccess ?? 'Disabled',
     };
-    this.vaults.set(idKey(id), vault);
+    this.resources.set(idKey(id), vault);
     return { vault, created: existing === undefined };
   }
 
   getVault(subscriptionId: string, resourceGroup: string, name: string): StoredVault | undefined {
-    return this.vaults.get(idKey(vaultId(subscriptionId, resourceGroup, name)));
+    return this.resources.get(idKey(vaultId(subscriptionId, resourceGroup, name))) as StoredVault | undefined;
   }
 
   getVaultByKey(key: string): StoredVault | undefined {
-    return this.vaults.get(key);
+    const resource = this.resources.get(key);
+    return resource?.type === KEY_VAULT_TYPE ? (resource as StoredVault) : undefined;
   }
 
   findVaultByName(name: string): StoredVault | undefined {
-    const wanted = name.toLowerCase();
-    return [...this.vaults.values()].find((vault) => vault.name.toLowerCase() === wanted);
+    return this.findResourceByName(KEY_VAULT_TYPE, name)[0] as StoredVault | undefined;
   }
 
   listVaults(subscriptionId: string, resourceGroup?: string): StoredVault[] {
-    return [...this.vaults.values()].filter(
-      (vault) =>
-        idKey(vault.subscriptionId) === idKey(subscriptionId) &&
-        (resourceGroup === undefined || idKey(vault.resourceGroup) === idKey(resourceGroup)),
-    );
+    return this.listResources(KEY_VAULT_TYPE, subscriptionId, resourceGroup) as StoredVault[];
   }
 
   /** Deleting a vault takes its connections with it. */
   deleteVault(vault: StoredVault): void {
-    for (const connection of this.listConnections(idKey(vault.id))) {
-      this.connections.delete(idKey(connection.id));
-    }
-    this.vaults.delete(idKey(vault.id));
+    this.deleteResource(vault);
   }
 
   addConnection(
-    vault: StoredVault,
+    vault: StoredResource,
     input: { name: string; privateEndpointId: string; description: string },
   ): StoredConnection {
     validateDescription(input.description);
@@ -146,7 +222,8 @@ export class ResourceStore {
     }
     const connection: StoredConnection = {
       id,
-      vaultKey: idKey(vault.id),
+      resourceKey: idKey(vault.id),
+      resourceType: vault.type,
       name: input.name,
       location: vault.location,
       privateEndpointId: input.privateEndpointId,
@@ -163,14 +240,16 @@ export class ResourceStore {
     return this.connections.get(idKey(id));
   }
 
-  listConnections(vaultKey?: string): StoredConnection[] {
+  listConnections(resourceKey?: string): StoredConnection[] {
     const all = [...this.connections.values()];
-    return vaultKey === undefined ? all : all.filter((connection) => connection.vaultKey === vaultKey);
+    return resourceKey === undefined ? all : all.filter((connection) => connection.resourceKey === resourceKey);
   }
 
   /**
-   * Applies a state change the way Key Vault does: the resource goes to `Updating` at once and to `Succeeded`
-   * after the provisioning delay, with a fresh etag at each step. Returns the operation that tracks it.
+   * Applies a state change the way the type's provider does: the connection goes to the fixture's applying
+   * state (Key Vault: `Updating`; SQL: `Approving` or `Rejecting`) at once and to its applied state after the
+   * provisioning delay, with a fresh etag at each step; a synchronous provider (`put: ok`) applies it at once.
+   * Returns the operation that tracks it.
    */
   changeConnectionState(
     connection: StoredConnection,
@@ -182,9 +261,11 @@ export class ResourceStore {
       connection.description = change.description;
     }
     connection.status = change.status;
-    connection.provisioningState = 'Updating';
+    const fixture = requireFixture(connection.resourceType);
+    connection.provisioningState = fixture.applying(change.status);
     connection.etag = newEtag();
-    const operation = this.startOperation(connection);
+    const operation = this.startOperation(connection, fixture.put === 'ok' ? 0 : this.options.provisioningDelayMs);
+    if (fixture.put === 'ok') this.completeOperation(operation, connection);
     connection.latestOperation = operation.name;
     return operation;
   }
@@ -204,7 +285,7 @@ export class ResourceStore {
 
   vaultToWire(vault: StoredVault): VaultResource {
     const items = this.listConnections(idKey(vault.id)).map((connection) => {
-      const { id, etag, properties } = this.connectionToWire(connection);
+      const { id, etag, properties } = this.connectionToWire(connection) as ConnectionResource & { etag: string };
       return { id, etag, properties };
     });
     return {
@@ -231,12 +312,31 @@ export class ResourceStore {
     };
   }
 
+  /** Any resource as its provider's GET answers it: its own properties plus the connections it holds. */
+  resourceToWire(resource: StoredResource): Record<string, unknown> {
+    if (resource.type === KEY_VAULT_TYPE) return this.vaultToWire(resource as StoredVault) as unknown as Record<string, unknown>;
+    const fixture = requireFixture(resource.type);
+    const items = this.listConnections(idKey(resource.id)).map((connection) => {
+      const { id, properties } = this.connectionToWire(connection);
+      return { id, properties };
+    });
+    return {
+      id: resource.id,
+      name: resource.name,
+      type: resource.type,
+      location: resource.location,
+      tags: { ...resource.tags },
+      properties: { ...fixture.properties(resource), ...(items.length > 0 ? { privateEndpointConnections: items } : {}) },
+    };
+  }
+
   connectionToWire(connection: StoredConnection, provisioningState?: ConnectionProvisioningState): ConnectionResource {
+    const fixture: ResourceFixture = requireFixture(connection.resourceType);
     return {
       id: connection.id,
       name: connection.name,
-      type: 'Microsoft.KeyVault/vaults/privateEndpointConnections',
-      etag: connection.etag,
+      type: `${fixture.type}/privateEndpointConnections`,
+      ...(fixture.etag ? { etag: connection.etag } : {}),
       location: connection.location,
       properties: {
         privateEndpoint: { id: connection.privateEndpointId },
@@ -250,8 +350,8 @@ export class ResourceStore {
     };
   }
 
-  private startOperation(connection: StoredConnection): AsyncOperation {
-    const vault = this.vaults.get(connection.vaultKey);
+  private startOperation(connection: StoredConnection, delayMs: number): AsyncOperation {
+    const vault = this.resources.get(connection.resourceKey);
     const operation: AsyncOperation = {
       name: randomUUID(),
       subscriptionId: vault?.subscriptionId ?? '',
@@ -260,10 +360,11 @@ export class ResourceStore {
       startTime: this.options.now(),
     };
     this.operations.set(idKey(operation.name), operation);
+    if (delayMs === 0) return operation;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       this.completeOperation(operation, connection);
-    }, this.options.provisioningDelayMs);
+    }, delayMs);
     timer.unref();
     this.timers.add(timer);
     return operation;
@@ -274,7 +375,7 @@ export class ResourceStore {
     operation.endTime = this.options.now();
     const current = this.connections.get(idKey(connection.id));
     if (current === connection && connection.latestOperation === operation.name) {
-      connection.provisioningState = 'Succeeded';
+      connection.provisioningState = requireFixture(connection.resourceType).applied;
       connection.etag = newEtag();
     }
   }

@@ -31,7 +31,8 @@ export interface ArmEmulatorOptions {
   now?: () => Date;
 }
 
-export type ConnectionProvisioningState = 'Updating' | 'Succeeded' | 'Deleting';
+/** Key Vault's states; other providers use their own (SQL: Approving, Rejecting, Dropping, Ready). */
+export type ConnectionProvisioningState = 'Updating' | 'Succeeded' | 'Deleting' | string;
 
 export interface PrivateLinkServiceConnectionState {
   status: ConnectionStatus;
@@ -43,8 +44,10 @@ export interface PrivateLinkServiceConnectionState {
 export interface ConnectionResource {
   id: string;
   name: string;
-  type: 'Microsoft.KeyVault/vaults/privateEndpointConnections';
-  etag: string;
+  /** `{resource type}/privateEndpointConnections`. */
+  type: string;
+  /** Only Key Vault and Network connections carry one. */
+  etag?: string;
   location: string;
   properties: {
     privateEndpoint: { id: string };
@@ -92,11 +95,25 @@ export interface CreateVaultInput {
   tenantId?: string;
 }
 
+/** A Private Link resource of any type the emulator serves (see resource-fixtures.ts). */
+export interface CreateResourceInput {
+  /** Fixture key (`storage`) or ARM type. */
+  type: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  location?: string;
+  tenantId?: string;
+}
+
 export interface SimulateRequestInput {
-  /** Narrow the vault lookup; vault names are globally unique, so these only guard against a wrong guess. */
+  /** Narrow the resource lookup; vault names are globally unique, so these only guard against a wrong guess. */
   subscriptionId?: string;
   resourceGroup?: string;
-  vault: string;
+  /** A vault by name; or `type` and `resource` for any served type. */
+  vault?: string;
+  type?: string;
+  resource?: string;
   fromSubscription: string;
   endpointName?: string;
   endpointResourceGroup?: string;
@@ -148,6 +165,8 @@ export interface ArmEmulator {
   close(): Promise<void>;
   addSubscription(s: EmulatorSubscription): void;
   createVault(input: CreateVaultInput): VaultResource;
+  /** A resource of any served type, as its provider's GET answers it. */
+  createResource(input: CreateResourceInput): Record<string, unknown>;
   /** Creates a Pending connection as a requester without approval rights would, and publishes its events. */
   simulateRequest(input: SimulateRequestInput): Promise<ConnectionResource>;
   /** What someone using the portal would do; publishes a write event. */
@@ -161,7 +180,8 @@ export interface ArmEmulator {
   deleteConnection(connectionId: string): Promise<void>;
   /** Case-insensitive lookup by resource ID. */
   getConnection(connectionId: string): ConnectionResource | undefined;
-  listConnections(vaultId?: string): ConnectionResource[];
+  /** Connections of one resource (any type), or all. */
+  listConnections(resourceId?: string): ConnectionResource[];
   /** Performs the Event Grid validation handshake, then delivers events to the webhook. */
   subscribe(webhookUrl: string, opts?: { schema?: EventSchema }): Promise<void>;
   /** The next matching ARM requests get this answer instead of normal handling. */
