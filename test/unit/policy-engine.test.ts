@@ -3,6 +3,7 @@ import { decide, type RequestFacts, type RequesterTenant, type StoredRule } from
 import { compileGlob } from '../../src/domain/policy/glob.js';
 import { parseRule } from '../../src/domain/policy/rule.js';
 import { parsePrivateEndpointId, parseResourceId } from '../../src/domain/resource-id.js';
+import { KEY_VAULT, RESOURCE_TYPES, type ResourceType } from '../../src/domain/resource-types.js';
 
 const HOME_TENANT = 'c1d5e8a2-7f3b-4a9c-8e6d-0b2f4a6c8e1d';
 const PARTNER_TENANT = 'e4b9d2a7-1c6f-4f3e-9a8b-7d0c2e5f1a36';
@@ -569,5 +570,69 @@ describe('compileGlob', () => {
 
     // Assess
     expect(results).toEqual([true, false, false]);
+  });
+});
+
+describe('decide: the resource condition, for every registered type', () => {
+  const idOf = (type: ResourceType, name: string) => `/subscriptions/${VAULT_SUBSCRIPTION}/resourceGroups/rg-Data/providers/${type.type}/${name}`;
+
+  it.each(RESOURCE_TYPES.map((t) => [t.key, t] as const))('matches a %s by type key, ARM type, ID glob, name glob, group and subscription, whatever the casing', (_key, type) => {
+    // Prepare: the resource as an event in odd casing would name it
+    const resource = parseResourceId(idOf(type, 'Res-Payments').toUpperCase().replace(VAULT_SUBSCRIPTION.toUpperCase(), VAULT_SUBSCRIPTION));
+    const conditions = {
+      resource: {
+        types: [type.key, type.type.toLowerCase()],
+        resourceId: `/subscriptions/*/resourcegroups/rg-data/providers/${type.type.toLowerCase()}/res-*`,
+        name: 'res-pay*',
+        resourceGroups: ['RG-DATA'],
+        subscriptions: [VAULT_SUBSCRIPTION.toUpperCase()],
+      },
+    };
+
+    // Act
+    const decision = decide([rule({ name: 'by-resource', priority: 1, action: 'approve', conditions })], facts({ resource }), HOME_TENANT);
+
+    // Assess
+    expect(decision.action).toBe('approve');
+    expect(decision.evaluations[0]?.conditions.map((c) => [c.field, c.held])).toEqual([
+      ['resource.resourceId', true],
+      ['resource.subscriptions', true],
+      ['resource.resourceGroups', true],
+      ['resource.name', true],
+      ['resource.type', true],
+    ]);
+    expect(decision.summary).toContain(`matched ${type.noun} RES-PAYMENTS: approve`);
+  });
+
+  it.each(RESOURCE_TYPES.filter((t) => t !== KEY_VAULT).map((t) => [t.key, t] as const))('does not let a vault condition match a %s, and says which type it saw', (_key, type) => {
+    // Prepare
+    const resource = parseResourceId(idOf(type, 'kv-payments'));
+
+    // Act
+    const decision = decide([rule({ name: 'vault-names', priority: 1, action: 'approve', conditions: { vault: { name: 'kv-*' } } })], facts({ resource }), HOME_TENANT);
+
+    // Assess
+    expect(decision.action).toBe('review');
+    expect(decision.evaluations[0]?.conditions).toContainEqual({ field: 'resource.type', held: false, expected: `one of [${KEY_VAULT.type}]`, actual: type.type });
+    expect(decision.summary).toBe(`No rule matched ${type.noun} kv-payments: review by default.`);
+  });
+
+  it('lets a rule without a resource condition apply to every type', () => {
+    // Act
+    const actions = RESOURCE_TYPES.map((type) => decide([denyListedTenants], facts({ resource: parseResourceId(idOf(type, 'any1')), requesterTenant: tenant(DENY_LISTED_TENANT) }), HOME_TENANT).action);
+
+    // Assess
+    expect(actions).toEqual(RESOURCE_TYPES.map(() => 'reject'));
+  });
+
+  it('matches a resource condition on types only against the listed types', () => {
+    // Prepare
+    const sqlOnly = rule({ name: 'sql-only', priority: 1, action: 'reject', conditions: { resource: { types: ['sql'] } } });
+
+    // Act
+    const outcomes = RESOURCE_TYPES.map((type) => [type.key, decide([sqlOnly], facts({ resource: parseResourceId(idOf(type, 'x1')) }), HOME_TENANT).action]);
+
+    // Assess
+    expect(outcomes.filter(([, action]) => action === 'reject')).toEqual([['sql', 'reject']]);
   });
 });

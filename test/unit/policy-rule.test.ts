@@ -115,6 +115,24 @@ describe('parseRule: accepted rules', () => {
   });
 });
 
+describe('parseRule: the resource condition', () => {
+  it('keeps the types as canonical ARM types, whether written as keys or ARM types in any casing, once each', () => {
+    // Act
+    const parsed = parseRule(withConditions({ resource: { types: ['storage', 'MICROSOFT.SQL/SERVERS', 'Microsoft.Storage/storageAccounts'], name: 'st*', resourceGroups: ['rg-data'] } }));
+
+    // Assess
+    expect(parsed.conditions.resource).toEqual({ types: ['Microsoft.Storage/storageAccounts', 'Microsoft.Sql/servers'], name: 'st*', resourceGroups: ['rg-data'] });
+  });
+
+  it('keeps a rule written with the vault condition as it was', () => {
+    // Act
+    const parsed = parseRule(withConditions({ vault: { name: 'kv-*', resourceGroups: ['rg-secrets'] } }));
+
+    // Assess
+    expect(parsed.conditions).toEqual({ vault: { name: 'kv-*', resourceGroups: ['rg-secrets'] } });
+  });
+});
+
 describe('parseRule: refused rules name the offending field', () => {
   it.each<{ case: string; input: unknown; field: string }>([
     { case: 'a rule that is not an object', input: null, field: 'rule' },
@@ -144,6 +162,11 @@ describe('parseRule: refused rules name the offending field', () => {
     { case: 'an unknown vault field', input: withConditions({ vault: { location: 'westeurope' } }), field: 'conditions.vault.location' },
     { case: 'an empty vault name glob', input: withConditions({ vault: { name: '' } }), field: 'conditions.vault.name' },
     { case: 'a vault resource ID glob longer than 512 characters', input: withConditions({ vault: { resourceId: `/${'a'.repeat(512)}` } }), field: 'conditions.vault.resourceId' },
+    { case: 'resource given as text', input: withConditions({ resource: 'stcontosodata' }), field: 'conditions.resource' },
+    { case: 'an unknown resource field', input: withConditions({ resource: { kind: 'storage' } }), field: 'conditions.resource.kind' },
+    { case: 'an unregistered resource type', input: withConditions({ resource: { types: ['storage', 'Microsoft.Compute/disks'] } }), field: 'conditions.resource.types[1]' },
+    { case: 'an empty resource type list', input: withConditions({ resource: { types: [] } }), field: 'conditions.resource.types' },
+    { case: 'a non-GUID resource subscription', input: withConditions({ resource: { subscriptions: ['sub-data'] } }), field: 'conditions.resource.subscriptions[0]' },
     { case: 'an invalid request message regex', input: withConditions({ requestMessage: '(CHG\\d+' }), field: 'conditions.requestMessage' },
     { case: 'a request message regex longer than 256 characters', input: withConditions({ requestMessage: 'a'.repeat(257) }), field: 'conditions.requestMessage' },
     {
