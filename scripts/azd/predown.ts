@@ -1,13 +1,25 @@
 /**
  * azd `predown` hook: removes what `azd down` does not, because it lives outside the app's
- * resource group: the Event Grid subscription on reused topics, the events resource groups in
+ * resource group: the Event Grid subscriptions on reused topics, the events resource groups in
  * other watched subscriptions, the role assignments at subscription scope, and the two custom
  * role definitions (which cannot be deleted while assignments remain, hence the order). Each
  * step may find its object already gone; that is reported and the teardown goes on.
  * Left in place on purpose: a reused system topic itself, which belongs to its owner (Linkgate's
  * identity stays listed on it until they remove it).
  */
+import { RESOURCE_TYPES } from '../../src/domain/resource-types.js';
 import { checkSignedIn, required, requiredArray, runSteps, type AzdEnvironment, type AzStep } from './az.js';
+
+/**
+ * The names events.bicep gives Linkgate's event subscriptions on a topic: one per 25 operations
+ * (Event Grid's limit of filter values). Every name that all registered types could need is
+ * removed, since the watched types may have been narrowed since they were created; a name that
+ * was never used is skipped like any other object already gone.
+ */
+export function eventSubscriptionNames(): string[] {
+  const parts = Math.ceil(RESOURCE_TYPES.reduce((n, t) => n + t.events.length, 0) / 25);
+  return Array.from({ length: parts }, (_, i) => (i === 0 ? 'linkgate-resource-events' : `linkgate-resource-events-${i + 1}`));
+}
 
 interface Topic {
   readonly subscriptionId: string;
@@ -29,11 +41,13 @@ export function teardownSteps(env: AzdEnvironment): AzStep[] {
   const steps: AzStep[] = [];
   for (const topic of topics) {
     if (topic.existing) {
-      steps.push({
-        description: `Remove Linkgate's event subscription from the reused topic ${topic.name}`,
-        args: ['eventgrid', 'system-topic', 'event-subscription', 'delete', '--name', 'linkgate-resource-events', '--system-topic-name', topic.name, '--resource-group', topic.resourceGroup, '--subscription', topic.subscriptionId, '--yes'],
-        mayFail: true,
-      });
+      for (const name of eventSubscriptionNames()) {
+        steps.push({
+          description: `Remove Linkgate's event subscription ${name} from the reused topic ${topic.name}`,
+          args: ['eventgrid', 'system-topic', 'event-subscription', 'delete', '--name', name, '--system-topic-name', topic.name, '--resource-group', topic.resourceGroup, '--subscription', topic.subscriptionId, '--yes'],
+          mayFail: true,
+        });
+      }
     } else if (!(topic.subscriptionId === homeSubscription.toLowerCase() && topic.resourceGroup === homeGroup)) {
       steps.push({
         description: `Delete ${topic.resourceGroup} (Linkgate's system topic) in subscription ${topic.subscriptionId}`,
