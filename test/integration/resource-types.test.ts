@@ -19,17 +19,8 @@ const RG = 'rg-data';
 
 const credential: TokenCredential = { getToken: async () => ({ token: 'test-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
 
-/** A valid name for every type's rule (lower-case letters and digits, 5 to 24 characters). */
-const NAMES: Record<string, string> = {
-  keyvault: 'kv-types-1',
-  storage: 'sttypes1',
-  sql: 'sql-types-1',
-  cosmosdb: 'cosmos-types-1',
-  webapp: 'app-types-1',
-  acr: 'acrtypes1',
-  postgresql: 'pg-types-1',
-  privatelinkservice: 'pls-types-1',
-};
+/** `{key}types1`: lower-case letters and digits, 9 to 24 characters, valid under every type's name rule. */
+const nameOf = (type: ResourceType) => `${type.key}types1`;
 
 let emulator: ArmEmulator;
 let arm: ArmConnection;
@@ -44,7 +35,7 @@ beforeAll(async () => {
     pageSize: 2,
   });
   for (const type of RESOURCE_TYPES) {
-    emulator.createResource({ type: type.key, subscriptionId: RESOURCE_SUB, resourceGroup: RG, name: NAMES[type.key]! });
+    emulator.createResource({ type: type.key, subscriptionId: RESOURCE_SUB, resourceGroup: RG, name: nameOf(type) });
   }
   arm = { endpoint: emulator.url, credential, caPem: emulator.caPem, retry: { maxRetries: 3, baseDelayMs: 10, maxDelayMs: 50, maxRetryAfterMs: 2_000 } };
 });
@@ -54,11 +45,11 @@ afterAll(async () => {
 });
 
 function resourceOfType(type: ResourceType): ResourceRef {
-  return resourceRef(type, RESOURCE_SUB, RG, NAMES[type.key]!);
+  return resourceRef(type, RESOURCE_SUB, RG, nameOf(type));
 }
 
 async function request(type: ResourceType, message = 'type test') {
-  const connection = await emulator.simulateRequest({ type: type.key, resource: NAMES[type.key]!, fromSubscription: APP_SUB, message });
+  const connection = await emulator.simulateRequest({ type: type.key, resource: nameOf(type), fromSubscription: APP_SUB, message });
   return parseConnectionId(connection.id);
 }
 
