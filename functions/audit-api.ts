@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { AuditQueryError } from '../src/adapters/tables/audit-store.js';
+import { AuditQueryError } from '../src/domain/errors.js';
 import { getServices } from '../src/composition.js';
 import { AUDIT_OUTCOMES, type AuditOutcome, type AuditQuery } from '../src/domain/audit.js';
 import { InvalidInputError } from '../src/domain/errors.js';

@@ -6,6 +6,20 @@ import type { Rule } from '../domain/policy/rule.js';
 import type { ConnectionRef, ResourceRef } from '../domain/resource-id.js';
 import type { ResourceType } from '../domain/resource-types.js';
 
+/** A reason to look at a resource again. Never trusted as a statement of fact. */
+export interface Hint {
+  readonly resource: ResourceRef;
+  readonly source: 'event' | 'sweep' | 'manual';
+  readonly eventId?: string;
+  /** When Azure raised the event. */
+  readonly eventTime?: Date;
+  readonly eventType?: string;
+  readonly operationName?: string;
+  readonly subject?: string;
+  /** Object ID from the event's claims: who made the change that raised it. */
+  readonly callerObjectId?: string;
+}
+
 /**
  * The private endpoint connections of any registered resource type, through Azure Resource
  * Manager's generic contract ({resourceId}/privateEndpointConnections[/{name}]).
@@ -48,6 +62,12 @@ export type SetStatusResult =
 export interface TenantResolver {
   /** Throws on transient failures; 403/404 come back as `not-visible`. */
   resolve(subscriptionId: string): Promise<RequesterTenant>;
+}
+
+/** Where resolved tenants are kept between lookups (a tenant rarely changes; ARM reads are throttled). */
+export interface TenantCache {
+  get(subscriptionId: string): Promise<RequesterTenant | undefined>;
+  put(subscriptionId: string, tenant: RequesterTenant, ttlMs: number): Promise<void>;
 }
 
 export interface RulesPort {

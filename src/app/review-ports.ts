@@ -74,7 +74,7 @@ export interface ReviewCardView {
 
 /**
  * Posting is proactive: to a stored conversation. Implementations pace per conversation and retry 429s.
- * An error with `permanent: true` will fail the same way again (unknown conversation, deleted
+ * A PermanentDeliveryError will fail the same way again (unknown conversation, deleted
  * message, bot removed); anything else may succeed later.
  */
 export interface ReviewNotifier {

@@ -1,6 +1,8 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
 import { isTerminal } from '../domain/approval-state-machine.js';
 import type { Actor } from '../domain/audit.js';
+import { statusFor } from '../domain/connection.js';
+import { PermanentDeliveryError } from '../domain/errors.js';
 import { portalResourceUrl } from '../domain/portal.js';
 import { isGuid, parseConnectionId, parsePrivateEndpointId, parseResourceId, type ConnectionRef } from '../domain/resource-id.js';
 import { checkHumanDecision, dueReviewWork } from '../domain/review.js';
@@ -15,7 +17,8 @@ import type {
   ReviewStatus,
   TenantBadge,
 } from './review-ports.js';
-import { ActionTimeoutError, truncate, type ReviewHooks, type Workflow } from './workflow.js';
+import { truncate } from '../shared/text.js';
+import { ActionTimeoutError, type ReviewHooks, type Workflow } from './workflow.js';
 
 export interface ReviewDeps {
   readonly workflow: Workflow;
@@ -182,7 +185,7 @@ export function createReviews(deps: ReviewDeps) {
     }
 
     const comment = action.comment?.trim() ? truncate(action.comment.trim(), 500) : undefined;
-    const verb = action.verb === 'approve' ? 'Approved' : 'Rejected';
+    const verb = statusFor(action.verb);
     // Audited before the state change, like every other step: a crash can repeat an entry, never lose one.
     await audit.append({
       kind: 'human',
@@ -250,7 +253,7 @@ export function createReviews(deps: ReviewDeps) {
       }
       const left = Math.max(1, deps.clickBudgetMs - (Date.now() - started));
       if (connection) await workflow.act(decided, connection, { timeoutMs: left, signal });
-      else await workflow.settle(decided, undefined, action.verb === 'approve' ? 'Approved' : 'Rejected');
+      else await workflow.settle(decided, undefined, verb);
     } catch (error) {
       outcome = 'in-progress';
       notice =
@@ -402,7 +405,7 @@ const CARD_UPDATE_WAIT_MS = 3_000;
 const CARD_RETRY_MS = 60 * 60_000;
 
 function isPermanent(error: unknown): boolean {
-  return (error as { permanent?: unknown } | null)?.permanent === true;
+  return error instanceof PermanentDeliveryError;
 }
 
 /** The posted card's model, from the approval record alone. */

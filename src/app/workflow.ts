@@ -1,27 +1,14 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
 import { isInFlight, isTerminal, nextState, type ApprovalEvent } from '../domain/approval-state-machine.js';
 import type { Actor, AuditKind, AuditOutcome } from '../domain/audit.js';
-import { isProvisioningFinal, requestMessageOf, type PrivateEndpointConnection } from '../domain/connection.js';
+import { isProvisioningFinal, requestMessageOf, statusFor, type PrivateEndpointConnection } from '../domain/connection.js';
 import { LinkgateError } from '../domain/errors.js';
 import { resolveReview, type ReviewDefaults } from '../domain/review.js';
 import { decide, type Decision, type RequesterTenant, type RequestFacts } from '../domain/policy/engine.js';
-import { parseConnectionId, type ConnectionRef, type ResourceRef } from '../domain/resource-id.js';
+import { parseConnectionId, type ConnectionRef } from '../domain/resource-id.js';
+import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
-import type { ApprovalsPort, AuditPort, Clock, ConnectionsPort, Logger, RulesPort, TenantResolver } from './ports.js';
-
-/** A reason to look at a vault again. Never trusted as a statement of fact. */
-export interface Hint {
-  readonly resource: ResourceRef;
-  readonly source: 'event' | 'sweep' | 'manual';
-  readonly eventId?: string;
-  /** When Azure raised the event. */
-  readonly eventTime?: Date;
-  readonly eventType?: string;
-  readonly operationName?: string;
-  readonly subject?: string;
-  /** Object ID from the event's claims: who made the change that raised it. */
-  readonly callerObjectId?: string;
-}
+import type { ApprovalsPort, AuditPort, Clock, ConnectionsPort, Hint, Logger, RulesPort, TenantResolver } from './ports.js';
 
 export type ConnectionOutcome =
   | 'approved'
@@ -223,7 +210,7 @@ export function createWorkflow(deps: WorkflowDeps) {
         ruleName: decision.ruleName,
         decisionSummary: decision.summary,
         decidedBy: automatic ? `rule:${decision.ruleName}` : undefined,
-        statusDescription: automatic ? describeRuleDecision(decision) : undefined,
+        statusDescription: automatic ? describeRuleDecision(decision, decision.action as 'approve' | 'reject') : undefined,
         leaseUntil: automatic ? leaseEnd() : undefined,
         ...review,
         // Whoever makes this transition posts the card; the review timer takes over if that fails.
@@ -368,7 +355,7 @@ export function createWorkflow(deps: WorkflowDeps) {
       // An action that failed after Azure accepted it (a provisioning timeout, a lost answer):
       // the connection carries Linkgate's own status and description, so it is Linkgate's result.
       const retried = await transition(record, { type: 'retry', action: decided }, { leaseUntil: leaseEnd() });
-      return retried ? settle(retried, connection, decided === 'approve' ? 'Approved' : 'Rejected') : 'owned-elsewhere';
+      return retried ? settle(retried, connection, statusFor(decided)) : 'owned-elsewhere';
     }
     if (!connection) {
       await audit('result', 'vanished', system('workflow'), 'The connection was deleted before it was decided.', context);
@@ -520,17 +507,12 @@ function sameEndpoint(record: ApprovalRecord, connection: PrivateEndpointConnect
 }
 
 function isOwnResult(record: ApprovalRecord, connection: PrivateEndpointConnection, action: 'approve' | 'reject'): boolean {
-  const target = action === 'approve' ? 'Approved' : 'Rejected';
+  const target = statusFor(action);
   return connection.status === target && (record.statusDescription === undefined || connection.description === record.statusDescription);
 }
 
-function describeRuleDecision(decision: Decision): string {
-  const verb = decision.action === 'approve' ? 'Approved' : 'Rejected';
-  return truncate(`${verb} by Linkgate rule '${decision.ruleName ?? 'default'}'.`, MAX_DESCRIPTION);
-}
-
-export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+function describeRuleDecision(decision: Decision, action: 'approve' | 'reject'): string {
+  return truncate(`${statusFor(action)} by Linkgate rule '${decision.ruleName ?? 'default'}'.`, MAX_DESCRIPTION);
 }
 
 function requesterFields(facts: RequestFacts) {

@@ -39,3 +39,8 @@ export interface PrivateEndpointConnection {
 export function requestMessageOf(connection: PrivateEndpointConnection): string | undefined {
   return connection.status === 'Pending' ? connection.description : undefined;
 }
+
+/** The connection status an approve or a reject sets. */
+export function statusFor(action: 'approve' | 'reject'): 'Approved' | 'Rejected' {
+  return action === 'approve' ? 'Approved' : 'Rejected';
+}

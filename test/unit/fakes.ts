@@ -18,6 +18,7 @@ import { createWorkflow, type WorkflowSettings } from '../../src/app/workflow.js
 import type { ApprovalRecord, Versioned } from '../../src/domain/approval.js';
 import { isTerminal } from '../../src/domain/approval-state-machine.js';
 import type { AuditEntry } from '../../src/domain/audit.js';
+import { PermanentDeliveryError } from '../../src/domain/errors.js';
 import { toConnectionStatus, type PrivateEndpointConnection } from '../../src/domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../../src/domain/policy/engine.js';
 import { parseRule, type Rule } from '../../src/domain/policy/rule.js';
@@ -257,7 +258,7 @@ export class FakeNotifier implements ReviewNotifier {
   /** Posts answer 404 ConversationNotFound, which will not change on a retry. */
   refusePosts = false;
   async post(conversationId: string, view: ReviewCardView) {
-    if (this.refusePosts) throw Object.assign(new Error('Teams answered 404 ConversationNotFound'), { permanent: true });
+    if (this.refusePosts) throw new PermanentDeliveryError('Teams answered 404 ConversationNotFound', 'post', conversationId, 404, 1);
     if (this.failPosts > 0) {
       this.failPosts -= 1;
       throw new Error('Teams answered 503');

@@ -1,5 +1,5 @@
 import type { EventGridDeserializer } from '@azure/eventgrid';
-import type { Hint } from '../../app/workflow.js';
+import type { Hint } from '../../app/ports.js';
 import resourceEvents from '../../domain/definitions/resource-events.json';
 import { loadOnFirstUse } from '../load-on-first-use.js';
 import { resourceOf } from '../../domain/resource-id.js';

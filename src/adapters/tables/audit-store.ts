@@ -71,6 +71,8 @@ import {
   type AuditPage,
   type AuditQuery,
 } from '../../domain/audit.js';
+import type { AuditInput } from '../../app/ports.js';
+import { AuditQueryError } from '../../domain/errors.js';
 import { resourceOf } from '../../domain/resource-id.js';
 import { KEY_VAULT } from '../../domain/resource-types.js';
 import { ensureTable, isTableError } from './table-clients.js';
@@ -109,19 +111,6 @@ const ID_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/;
 const DEFAULT_ID_PATTERN = /^([0-9a-z]{9})[0-9a-z]{3}-[0-9a-f]{12}$/;
 const ROW_KEY_PATTERN = /^\d{13}\|[A-Za-z0-9._~-]{1,128}$/;
 const TIME_PARTITION_PATTERN = /^t\|(\d{4})-(\d{2})$/;
-
-/** A query the store cannot serve as asked: bad page size, bad or foreign continuation token. Maps to HTTP 400. */
-export class AuditQueryError extends Error {
-  override readonly name = 'AuditQueryError';
-  constructor(
-    message: string,
-    readonly code: 'invalid-page-size' | 'invalid-token' | 'token-mismatch' | 'invalid-query',
-  ) {
-    super(message);
-  }
-}
-
-export type AuditAppendInput = Omit<AuditEntry, 'id' | 'time'> & { id?: string; time?: Date };
 
 export interface TableAuditStoreOptions {
   readonly now?: () => Date;
@@ -480,7 +469,7 @@ export class TableAuditStore {
     this.idFactory = custom === undefined ? createAuditId : () => custom();
   }
 
-  async append(input: AuditAppendInput): Promise<AuditEntry> {
+  async append(input: AuditInput): Promise<AuditEntry> {
     const time = input.time ?? (input.id === undefined ? undefined : timeFromDefaultId(input.id)) ?? this.now();
     const ms = time instanceof Date ? time.getTime() : Number.NaN;
     if (!Number.isInteger(ms) || ms < 0 || ms > REVERSE_TICKS_MAX) throw new RangeError('Audit entry time is out of range');
