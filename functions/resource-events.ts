@@ -34,6 +34,10 @@ export async function resourceEventsHandler(event: unknown, context: InvocationC
   for (const { connectionId, outcome } of result.outcomes) {
     context.log(`${connectionId.split('/').pop()}: ${outcome}`);
   }
+  // A change Azure is still provisioning is settled by a later look: failing the delivery makes
+  // Event Grid bring this event again, besides the completion event and the sweep.
+  const unfinished = result.outcomes.filter((o) => o.outcome === 'in-progress').length;
+  if (unfinished > 0) throw new Error(`${unfinished} connection change(s) still provisioning; Event Grid delivers the event again`);
 }
 
 function excerpt(raw: unknown): string {
