@@ -1,9 +1,13 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { systemClock, type Clock, type Logger } from './app/ports.js';
 import { createCardActionRelay, type ReviewNotifier } from './app/review-ports.js';
+import { readAuditTrail } from './app/audit-trail.js';
 import { reviewHooks, type CardDeps } from './app/cards.js';
+import { createEventIntake } from './app/event-intake.js';
+import { createRuleAdmin } from './app/rule-admin.js';
 import { createReviews } from './app/reviews.js';
 import type { StepDeps } from './app/steps.js';
+import { parseResourceEvent } from './adapters/eventgrid/resource-event.js';
 import { lazyDefaultAzureCredential } from './adapters/identity/lazy-credential.js';
 import { createLazyTeamsBot } from './adapters/teams/lazy-teams-bot.js';
 import { TableConversationsStore } from './adapters/tables/conversations-store.js';
@@ -93,8 +97,11 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, types: config.resourceTypes, log });
   const reviews = createReviews({ ...steps, ...cards, clickBudgetMs: 8_000 });
   clicks.connect(reviews);
+  const events = createEventIntake({ parse: (event) => parseResourceEvent(event, { types: config.resourceTypes }), audit, workflow });
+  const ruleAdmin = createRuleAdmin({ rules, audit });
+  const auditTrail = { read: (params: URLSearchParams) => readAuditTrail({ audit }, params) };
   if (!teams) log.warn('No Teams bot is configured (LINKGATE_TEAMS_BOT_ID): reviews are recorded and wait, but no cards are posted.');
-  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep, reviews, conversations, teams };
+  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep, reviews, conversations, teams, events, ruleAdmin, auditTrail };
 }
 
 export type Services = ReturnType<typeof createServices>;

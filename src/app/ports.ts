@@ -1,5 +1,5 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
-import type { AuditEntry } from '../domain/audit.js';
+import type { AuditEntry, AuditPage, AuditQuery } from '../domain/audit.js';
 import type { PrivateEndpointConnection } from '../domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../domain/policy/engine.js';
 import type { Rule } from '../domain/policy/rule.js';
@@ -19,6 +19,12 @@ export interface Hint {
   /** Object ID from the event's claims: who made the change that raised it. */
   readonly callerObjectId?: string;
 }
+
+/** What one delivered event turned out to be, once read at the boundary. */
+export type Intake =
+  | { readonly kind: 'hint'; readonly hint: Hint }
+  | { readonly kind: 'unrelated'; readonly eventId: string; readonly eventType: string; readonly reason: string }
+  | { readonly kind: 'invalid'; readonly eventId?: string; readonly error: string; readonly raw: unknown };
 
 /**
  * The private endpoint connections of any registered resource type, through Azure Resource
@@ -97,6 +103,11 @@ export type AuditInput = Omit<AuditEntry, 'id' | 'time'> & { readonly id?: strin
 
 export interface AuditPort {
   append(entry: AuditInput): Promise<AuditEntry>;
+}
+
+export interface AuditReader {
+  /** Throws AuditQueryError for a page it cannot serve (a bad or foreign continuation token). */
+  query(query: AuditQuery): Promise<AuditPage>;
 }
 
 export interface Clock {
