@@ -1,11 +1,11 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
-import type { Actor } from '../domain/audit.js';
+import { systemActor, type Actor } from '../domain/audit.js';
 import { PermanentDeliveryError } from '../domain/errors.js';
 import { portalResourceUrl } from '../domain/portal.js';
-import { isGuid, parseConnectionId, parsePrivateEndpointId, parseResourceId } from '../domain/resource-id.js';
+import { isGuid, parsePrivateEndpointId } from '../domain/resource-id.js';
 import type { ApprovalsPort, AuditPort, Clock, Logger } from './ports.js';
 import type { Person, ReviewCardModel, ReviewCardView, ReviewNotifier, ReviewStatus, TenantBadge } from './review-ports.js';
-import { auditContext, type ReviewHooks } from './steps.js';
+import { auditContext, withoutUndefined, type ReviewHooks } from './steps.js';
 
 /**
  * The approval card: posting it once per request, keeping it in step with its record, and
@@ -41,7 +41,7 @@ export function reviewHooks(deps: CardDeps): ReviewHooks {
       // Bounded, because this can run inside a click whose answer Teams is waiting for. The record
       // keeps `cardStale` until the update lands, so the review timer repairs one that is cut short.
       const update = updateCard(deps, record);
-      update.catch((error: unknown) => deps.log.warn(`Card update for ${record.value.connectionName}: ${(error as Error).message}`));
+      update.catch((error: unknown) => deps.log.warn(`Card update for ${record.value.connection.name}: ${(error as Error).message}`));
       await Promise.race([update, new Promise<void>((resolve) => setTimeout(resolve, CARD_UPDATE_WAIT_MS).unref())]);
     },
   };
@@ -51,10 +51,11 @@ export function reviewHooks(deps: CardDeps): ReviewHooks {
 export async function postCard(deps: CardDeps, record: Versioned<ApprovalRecord>, claim: boolean): Promise<boolean> {
   const { notifier } = deps;
   const conversationId = record.value.reviewConversationId;
-  if (!notifier || !conversationId || record.value.cardActivityId) return false;
+  if (!notifier || !conversationId || record.value.card?.activityId) return false;
   let current = record;
   if (claim) {
-    const claimed = await deps.approvals.replace({ ...record.value, cardClaimUntil: new Date(deps.clock.now().getTime() + deps.claimMs) }, record.etag);
+    const claimUntil = new Date(deps.clock.now().getTime() + deps.claimMs);
+    const claimed = await deps.approvals.replace({ ...record.value, card: { ...record.value.card, claimUntil } }, record.etag);
     if (claimed.kind === 'conflict') return false;
     current = claimed.record;
   }
@@ -67,22 +68,22 @@ export async function postCard(deps: CardDeps, record: Versioned<ApprovalRecord>
     return false;
   }
   // The message ID is kept first: without it a later run would post a second card.
+  const postedAt = deps.clock.now();
   await patchRecord(deps, current, (value) => ({
     ...value,
-    cardConversationId: conversationId,
-    cardActivityId: activityId,
-    cardPostedAt: deps.clock.now(),
-    cardState: 'AwaitingReview',
-    cardClaimUntil: undefined,
-    cardError: undefined,
-    cardRetryAt: undefined,
-    // A decision may have landed while the card was being posted.
-    cardStale: value.state !== 'AwaitingReview' || undefined,
+    card: withoutUndefined({
+      conversationId,
+      activityId,
+      postedAt,
+      shownState: 'AwaitingReview' as const,
+      // A decision may have landed while the card was being posted.
+      stale: value.state !== 'AwaitingReview' || undefined,
+    }),
   }));
   await deps.audit.append({
     kind: 'action',
     outcome: 'posted',
-    actor: { type: 'system', id: 'teams' },
+    actor: systemActor('teams'),
     summary: `Review card posted to Teams conversation ${conversationId}.`,
     ...auditContext(current.value),
     detail: { conversationId, activityId, approvers: current.value.approvers ?? [] },
@@ -97,19 +98,17 @@ export async function postCard(deps: CardDeps, record: Versioned<ApprovalRecord>
  */
 export async function cardRefused(deps: CardDeps, record: Versioned<ApprovalRecord>, what: string, error: unknown): Promise<void> {
   const message = (error as Error).message;
-  deps.log.warn(`Review card for ${record.value.connectionName} ${what}: ${message}`);
+  deps.log.warn(`Review card for ${record.value.connection.name} ${what}: ${message}`);
+  const retryAt = new Date(deps.clock.now().getTime() + CARD_RETRY_MS);
   await patchRecord(deps, record, (value) => ({
     ...value,
-    cardError: `${what}: ${message}`.slice(0, 1000),
-    cardRetryAt: new Date(deps.clock.now().getTime() + CARD_RETRY_MS),
-    cardClaimUntil: undefined,
-    cardStale: undefined,
+    card: withoutUndefined({ ...value.card, error: `${what}: ${message}`.slice(0, 1000), retryAt, claimUntil: undefined, stale: undefined }),
   }));
-  if (record.value.cardError) return; // already reported
+  if (record.value.card?.error) return; // already reported
   await deps.audit.append({
     kind: 'error',
     outcome: 'failed',
-    actor: { type: 'system', id: 'teams' },
+    actor: systemActor('teams'),
     summary: `The review card ${what}: ${message}. Check the rule's review.conversation (linkgate teams channels). The request still waits for a decision.`,
     ...auditContext(record.value),
     detail: { error: message },
@@ -118,16 +117,17 @@ export async function cardRefused(deps: CardDeps, record: Versioned<ApprovalReco
 
 export async function updateCard(deps: CardDeps, record: Versioned<ApprovalRecord>): Promise<void> {
   const { notifier } = deps;
-  const { cardConversationId, cardActivityId } = record.value;
-  if (!notifier || !cardConversationId || !cardActivityId) return;
+  const { conversationId, activityId } = record.value.card ?? {};
+  if (!notifier || !conversationId || !activityId) return;
   try {
-    await notifier.update(cardConversationId, cardActivityId, viewOf(deps, record.value, 'shared'));
+    await notifier.update(conversationId, activityId, viewOf(deps, record.value, 'shared'));
   } catch (error) {
     if (!isPermanent(error)) throw error;
     await cardRefused(deps, record, 'could not be updated', error);
     return;
   }
-  await patchRecord(deps, record, (value) => ({ ...value, cardState: record.value.state, cardStale: value.state !== record.value.state || undefined }));
+  const shownState = record.value.state;
+  await patchRecord(deps, record, (value) => ({ ...value, card: withoutUndefined({ ...value.card, shownState, stale: value.state !== shownState || undefined }) }));
 }
 
 /** Read-modify-write of fields the state machine does not own, retried on conflict. */
@@ -136,9 +136,9 @@ export async function patchRecord(deps: Pick<CardDeps, 'approvals' | 'clock'>, r
   for (let attempt = 0; attempt < 5 && current; attempt += 1) {
     const written = await deps.approvals.replace({ ...change(current.value), updatedAt: deps.clock.now() }, current.etag);
     if (written.kind === 'replaced') return;
-    current = await deps.approvals.get(parseConnectionId(record.value.connectionId));
+    current = await deps.approvals.get(record.value.connection);
   }
-  throw new Error(`Could not record card details for ${record.value.connectionName}: it kept changing`);
+  throw new Error(`Could not record card details for ${record.value.connection.name}: it kept changing`);
 }
 
 export function viewOf(deps: Pick<CardDeps, 'homeTenantId'>, record: ApprovalRecord, audience: ReviewCardView['audience'], notice?: string): ReviewCardView {
@@ -171,7 +171,7 @@ function isPermanent(error: unknown): boolean {
 
 /** The posted card's model, from the approval record alone. */
 export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCardModel {
-  const resource = parseResourceId(record.resourceId);
+  const resource = record.connection.resource;
   let endpointName: string | undefined;
   try {
     endpointName = record.privateEndpointId ? parsePrivateEndpointId(record.privateEndpointId).name : undefined;
@@ -179,7 +179,7 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
     endpointName = undefined;
   }
   return {
-    approvalKey: record.connectionId,
+    approvalKey: record.connection.id,
     generation: record.generation,
     resource: {
       id: resource.id,
@@ -190,7 +190,7 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
       resourceGroup: resource.resourceGroup,
       subscriptionId: resource.subscriptionId,
     },
-    connectionName: record.connectionName,
+    connectionName: record.connection.name,
     requester: {
       ...(record.privateEndpointId ? { privateEndpointId: record.privateEndpointId } : {}),
       ...(endpointName ? { privateEndpointName: endpointName } : {}),
@@ -215,7 +215,7 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
 }
 
 export function statusOf(record: ApprovalRecord): ReviewStatus {
-  const by: Person = { id: (record.decidedBy ?? 'system').replace(/^user:/, ''), name: record.decidedByName ?? nameOfDecider(record.decidedBy) };
+  const by: Person = { id: record.decidedBy?.id ?? 'system', name: record.decidedBy?.name ?? nameOfDecider(record.decidedBy) };
   const comment = record.decisionComment ? { comment: record.decisionComment } : {};
   switch (record.state) {
     case 'Approving':
@@ -239,26 +239,22 @@ export function statusOf(record: ApprovalRecord): ReviewStatus {
   }
 }
 
-function nameOfDecider(decidedBy: string | undefined): string {
+/** How a card names a decider that has no display name of its own. */
+function nameOfDecider(decidedBy: Actor | undefined): string {
   if (!decidedBy) return 'Linkgate';
-  const [type, id] = decidedBy.split(':');
-  return type === 'rule' ? `rule '${id}'` : (id ?? 'Linkgate');
+  return decidedBy.type === 'rule' ? `rule '${decidedBy.id}'` : decidedBy.id;
 }
 
 function badgeOf(tenant: string | undefined, home: string): TenantBadge {
   if (!tenant || tenant === 'unknown') return 'unknown';
   if (tenant === 'not-visible') return 'not-visible';
-  return tenant.toLowerCase() === home.toLowerCase() ? 'same-tenant' : 'external';
+  return tenant === home ? 'same-tenant' : 'external';
 }
 
+/** Object IDs arrive lower-cased from their boundaries (the Teams bot, the event's claims, the configuration). */
 export function audienceFor(record: ApprovalRecord, objectId: string): ReviewCardView['audience'] {
-  const user = objectId.toLowerCase();
-  if (record.requestedBy?.toLowerCase() === user) return 'requester';
-  if ((record.approvers ?? []).includes(user) && record.state === 'AwaitingReview') return 'approver';
+  if (record.requestedBy === objectId) return 'requester';
+  if ((record.approvers ?? []).includes(objectId) && record.state === 'AwaitingReview') return 'approver';
   return 'viewer';
-}
-
-export function userActor(user: Person): Actor {
-  return { type: 'user', id: user.id.toLowerCase(), name: user.name };
 }
 

@@ -1,5 +1,5 @@
+import { systemActor } from '../domain/audit.js';
 import type { AuditPort, Intake } from './ports.js';
-import { system } from './steps.js';
 import type { HintResult, Workflow } from './workflow.js';
 
 /** How much of an unreadable payload is kept in the audit, so nothing is lost without trace. */
@@ -34,7 +34,7 @@ export async function handleResourceEvent(deps: EventIntakeDeps, event: unknown)
     await deps.audit.append({
       kind: 'error',
       outcome: 'invalid',
-      actor: system('resourceEvents'),
+      actor: systemActor('resourceEvents'),
       summary: `Event could not be understood and was not acted on: ${intake.error}`,
       ...(intake.eventId ? { correlationId: intake.eventId } : {}),
       detail: { error: intake.error, raw: excerpt(intake.raw) },

@@ -54,7 +54,7 @@ export type ReviewStatus =
   | { readonly state: 'failed'; readonly at: Date; readonly error: string };
 
 export interface Person {
-  /** Entra object ID, or `rule:NAME` / `system` for automatic outcomes. */
+  /** Entra object ID (lower case); for automatic outcomes the rule's name, or the Linkgate component's. */
   readonly id: string;
   readonly name: string;
 }

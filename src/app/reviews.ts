@@ -1,10 +1,11 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
 import { isTerminal } from '../domain/approval-state-machine.js';
+import { systemActor, userActor } from '../domain/audit.js';
 import { statusFor } from '../domain/connection.js';
 import { parseConnectionId, type ConnectionRef } from '../domain/resource-id.js';
 import { checkHumanDecision, dueReviewWork } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
-import { audienceFor, placeholder, postCard, updateCard, userActor, viewOf, type CardDeps } from './cards.js';
+import { audienceFor, placeholder, postCard, updateCard, viewOf, type CardDeps } from './cards.js';
 import type { CardAction, CardActionResult } from './review-ports.js';
 import { act, auditContext, claim, fail, settle, type StepDeps } from './steps.js';
 
@@ -59,7 +60,7 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
     await deps.audit.append({
       kind: 'human',
       outcome: 'not-allowed',
-      actor: userActor(action.user),
+      actor: userActor(action.user.id, action.user.name),
       summary: `${action.user.name} tried to ${action.verb}: ${check.message}`,
       ...auditContext(record.value),
       detail: { reason: check.reason, verb: action.verb },
@@ -73,7 +74,7 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
   await deps.audit.append({
     kind: 'human',
     outcome: action.verb,
-    actor: userActor(action.user),
+    actor: userActor(action.user.id, action.user.name),
     summary: `${verb} by ${action.user.name}${comment ? `: ${comment}` : ''}`,
     ...auditContext(record.value),
     detail: { comment: comment ?? null, tenantId: action.user.tenantId ?? null },
@@ -91,8 +92,7 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
       { type: 'human', action: action.verb },
       {
         decisionAction: action.verb,
-        decidedBy: `user:${action.user.id.toLowerCase()}`,
-        decidedByName: action.user.name,
+        decidedBy: userActor(action.user.id, action.user.name),
         decisionComment: comment,
         statusDescription: truncate(`${verb} by ${action.user.name} via Linkgate${comment ? `: ${comment}` : '.'}`, 140),
       },
@@ -114,8 +114,8 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
     await deps.audit.append({
       kind: 'human',
       outcome: 'duplicate',
-      actor: userActor(action.user),
-      summary: `${action.user.name}'s ${action.verb} came after ${settled.value.decidedByName ?? 'another decision'}'s and changed nothing.`,
+      actor: userActor(action.user.id, action.user.name),
+      summary: `${action.user.name}'s ${action.verb} came after ${settled.value.decidedBy?.name ?? 'another decision'}'s and changed nothing.`,
       ...auditContext(settled.value),
     });
     return { outcome: 'already-decided', view: viewOf(deps, settled.value, audienceFor(settled.value, action.user.id)) };
@@ -156,7 +156,7 @@ export async function waitWhileInFlight(deps: ReviewDeps, record: Versioned<Appr
   const deadline = Date.now() + deps.clickBudgetMs;
   while ((current.value.state === 'Approving' || current.value.state === 'Rejecting') && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    current = (await deps.approvals.get(parseConnectionId(current.value.connectionId))) ?? current;
+    current = (await deps.approvals.get(current.value.connection)) ?? current;
   }
   return current;
 }
@@ -167,14 +167,15 @@ export async function runTimer(deps: ReviewDeps): Promise<ReviewTimerReport> {
   const report = { posted: 0, reminded: 0, expired: 0, updated: 0, errors: [] as string[] };
   for (const record of await deps.approvals.listForReviewTimer()) {
     try {
-      if (record.value.cardStale) {
+      if (record.value.card?.stale) {
         await updateCard(deps, record);
         report.updated += 1;
         continue;
       }
       for (const work of dueReviewWork(record.value, now)) {
         if (work === 'post') {
-          if (record.value.cardClaimUntil && record.value.cardClaimUntil > now) continue;
+          const claimUntil = record.value.card?.claimUntil;
+          if (claimUntil && claimUntil > now) continue;
           if (await postCard(deps, record, true)) report.posted += 1;
         } else if (work === 'remind') {
           if (await remind(deps, record)) report.reminded += 1;
@@ -183,8 +184,8 @@ export async function runTimer(deps: ReviewDeps): Promise<ReviewTimerReport> {
         }
       }
     } catch (error) {
-      report.errors.push(`${record.value.connectionName}: ${(error as Error).message}`);
-      deps.log.warn(`Review timer: ${record.value.connectionName}: ${(error as Error).message}`);
+      report.errors.push(`${record.value.connection.name}: ${(error as Error).message}`);
+      deps.log.warn(`Review timer: ${record.value.connection.name}: ${(error as Error).message}`);
     }
   }
   return report;
@@ -192,18 +193,18 @@ export async function runTimer(deps: ReviewDeps): Promise<ReviewTimerReport> {
 
 export async function remind(deps: ReviewDeps, record: Versioned<ApprovalRecord>): Promise<boolean> {
   const { notifier } = deps;
-  const { cardConversationId, cardActivityId } = record.value;
-  if (!notifier || !cardConversationId || !cardActivityId) return false;
+  const { conversationId, activityId } = record.value.card ?? {};
+  if (!notifier || !conversationId || !activityId) return false;
   // Claim the reminder first, so two timer runs cannot both post it.
   const claimed = await deps.approvals.replace({ ...record.value, remindedAt: deps.clock.now(), updatedAt: deps.clock.now() }, record.etag);
   if (claimed.kind === 'conflict') return false;
   const waiting = Math.round((deps.clock.now().getTime() - record.value.detectedAt.getTime()) / 3_600_000);
-  const text = `Reminder: the private endpoint request ${record.value.connectionName} has been waiting for a decision for about ${waiting} hour(s).${record.value.expiresAt ? ` It expires ${record.value.expiresAt.toISOString()}.` : ''}`;
-  await notifier.reply(cardConversationId, cardActivityId, text);
+  const text = `Reminder: the private endpoint request ${record.value.connection.name} has been waiting for a decision for about ${waiting} hour(s).${record.value.expiresAt ? ` It expires ${record.value.expiresAt.toISOString()}.` : ''}`;
+  await notifier.reply(conversationId, activityId, text);
   await deps.audit.append({
     kind: 'action',
     outcome: 'reminded',
-    actor: { type: 'system', id: 'reviews' },
+    actor: systemActor('reviews'),
     summary: text,
     ...auditContext(record.value),
   });
@@ -220,8 +221,7 @@ export async function expire(deps: ReviewDeps, record: Versioned<ApprovalRecord>
     action === 'reject'
       ? {
           decisionAction: 'reject',
-          decidedBy: 'system:reviews',
-          decidedByName: 'Linkgate (review expired)',
+          decidedBy: systemActor('reviews', 'Linkgate (review expired)'),
           statusDescription: truncate(`Rejected by Linkgate: no decision within ${days} day(s).`, 140),
         }
       : {},
@@ -231,12 +231,12 @@ export async function expire(deps: ReviewDeps, record: Versioned<ApprovalRecord>
   await deps.audit.append({
     kind: 'result',
     outcome: 'expired',
-    actor: { type: 'system', id: 'reviews' },
+    actor: systemActor('reviews'),
     summary: action === 'reject' ? `No decision within ${days} day(s): rejecting, as the rule says.` : `No decision within ${days} day(s): left Pending.`,
     ...auditContext(record.value),
   });
   if (action === 'reject') {
-    const ref = parseConnectionId(record.value.connectionId);
+    const ref = record.value.connection;
     const connection = await deps.connections.get(ref);
     await (connection ? act(deps, expired, connection) : settle(deps, expired, undefined, 'Rejected'));
   }

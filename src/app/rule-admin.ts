@@ -1,8 +1,8 @@
+import { systemActor } from '../domain/audit.js';
 import type { StoredRule } from '../domain/policy/engine.js';
 import { parseRule, type Rule } from '../domain/policy/rule.js';
 import { RuleValidationError } from '../domain/errors.js';
 import type { AuditPort, RulesPort } from './ports.js';
-import { system } from './steps.js';
 
 /**
  * Reading and writing rules. A rule is validated when it is written; one that cannot be
@@ -50,7 +50,7 @@ async function auditRuleChange(deps: RuleAdminDeps, name: string, change: string
   await deps.audit.append({
     kind: 'human',
     outcome: 'skipped',
-    actor: system('rules-api'),
+    actor: systemActor('rules-api'),
     summary: `Rule '${name}' ${change}.`,
     ruleName: name,
     ...(rule ? { detail: { rule } } : {}),

@@ -1,9 +1,9 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
 import { isInFlight, nextState, type ApprovalEvent } from '../domain/approval-state-machine.js';
-import type { Actor, AuditKind, AuditOutcome } from '../domain/audit.js';
-import { isProvisioningFinal, type PrivateEndpointConnection } from '../domain/connection.js';
+import { auditActor, systemActor, type Actor, type AuditKind, type AuditOutcome } from '../domain/audit.js';
+import { endpointKeyOf, isProvisioningFinal, type PrivateEndpointConnection } from '../domain/connection.js';
 import { LinkgateError } from '../domain/errors.js';
-import { parseConnectionId, type ConnectionRef } from '../domain/resource-id.js';
+import { idKey, type ConnectionRef } from '../domain/resource-id.js';
 import type { ApprovalsPort, AuditInput, AuditPort, CallOptions, Clock, ConnectionsPort, Logger } from './ports.js';
 
 /**
@@ -74,8 +74,8 @@ export async function transition(
   const base: ApprovalRecord = { ...record.value, ...patch, state, updatedAt: deps.clock.now() };
   // In-flight states are not pushed to the card: the clicker's own answer shows them, and an
   // update here would move the record's ETag under the caller that is about to act on it.
-  const cardStale = base.cardActivityId !== undefined && base.cardState !== state && !isInFlight(state);
-  const next: ApprovalRecord = { ...base, cardStale: cardStale || undefined };
+  const cardStale = base.card?.activityId !== undefined && base.card.shownState !== state && !isInFlight(state);
+  const next: ApprovalRecord = base.card ? { ...base, card: { ...base.card, stale: cardStale || undefined } } : base;
   const written = await deps.approvals.replace(isInFlight(state) ? next : { ...next, leaseUntil: undefined }, record.etag);
   if (written.kind !== 'replaced') return undefined;
   if (cardStale) await notifyReviews(deps, 'cardStale', written.record);
@@ -97,7 +97,7 @@ export async function notifyReviews(deps: Pick<StepDeps, 'hooks' | 'log'>, hook:
     await deps.hooks[hook](record);
   } catch (error) {
     // Cards are best effort here; the review timer posts or updates what is still owed.
-    deps.log.warn(`Teams ${hook} for ${record.value.connectionName} failed: ${(error as Error).message}`);
+    deps.log.warn(`Teams ${hook} for ${record.value.connection.name} failed: ${(error as Error).message}`);
   }
 }
 
@@ -120,7 +120,7 @@ export async function act(
   }
   const call: CallOptions = options.signal ? { signal: options.signal } : {};
   const description = record.value.statusDescription ?? `${target} by Linkgate.`;
-  await audit(deps, 'action', target === 'Approved' ? 'approve' : 'reject', actorOf(record.value.decidedBy), `Setting status to ${target}: "${description}"`, auditContext(record.value));
+  await audit(deps, 'action', target === 'Approved' ? 'approve' : 'reject', decider(record.value), `Setting status to ${target}: "${description}"`, auditContext(record.value));
   try {
     let result = await deps.connections.setStatus(connection.ref, { status: target, description, etag: connection.etag, ...endpointOf(connection) }, call);
     if (result.kind === 'conflict') {
@@ -140,14 +140,14 @@ export async function act(
     }
     const final = await waitUntilFinal(deps, connection.ref, options.timeoutMs ?? deps.settings.actionTimeoutMs, call);
     if (final.kind === 'final') return settle(deps, record, final.connection, target);
-    deps.log.warn(`${record.value.connectionName}: the ${target.toLowerCase()} did not finish in time (${final.reason}); it is retried`);
+    deps.log.warn(`${record.value.connection.name}: the ${target.toLowerCase()} did not finish in time (${final.reason}); it is retried`);
     await releaseLease(deps, record);
     return 'in-progress';
   } catch (error) {
     if (options.signal?.aborted) {
       // The PUT may or may not have landed; either way the record stays in flight, and a
       // resumed PUT (idempotent) or the next reconcile finishes it.
-      deps.log.warn(`${record.value.connectionName}: the ${target.toLowerCase()} did not finish in time (${(error as Error).message}); it is retried`);
+      deps.log.warn(`${record.value.connection.name}: the ${target.toLowerCase()} did not finish in time (${(error as Error).message}); it is retried`);
       await releaseLease(deps, record);
       return 'in-progress';
     }
@@ -182,7 +182,7 @@ export async function waitUntilFinal(
 
 /** Lets another instance take the step over at once: the record stays in flight, its lease ends now. */
 export async function releaseLease(deps: StepDeps, record: Versioned<ApprovalRecord>): Promise<void> {
-  const latest = await deps.approvals.get(refOf(record.value));
+  const latest = await deps.approvals.get(record.value.connection);
   if (latest && isInFlight(latest.value.state)) {
     await transition(deps, latest, { type: 'resume' }, { leaseUntil: deps.clock.now() });
   }
@@ -197,7 +197,7 @@ export async function settle(
 ): Promise<ConnectionOutcome> {
   const context = auditContext(record.value);
   if (!connection) {
-    await audit(deps, 'result', 'vanished', system('workflow'), 'The connection was gone before the change took effect.', context);
+    await audit(deps, 'result', 'vanished', systemActor('workflow'), 'The connection was gone before the change took effect.', context);
     return (await transition(deps, record, { type: 'vanished' }, {})) ? 'vanished' : 'owned-elsewhere';
   }
   if (connection.provisioningState?.toLowerCase() === 'failed') {
@@ -206,7 +206,7 @@ export async function settle(
   }
   if (connection.status === target) {
     const outcome = target === 'Approved' ? 'approved' : 'rejected';
-    await audit(deps, 'result', outcome, actorOf(record.value.decidedBy), `${target}: "${connection.description ?? ''}"`, context);
+    await audit(deps, 'result', outcome, decider(record.value), `${target}: "${connection.description ?? ''}"`, context);
     return (await transition(deps, record, { type: 'confirmed' }, {})) ? outcome : 'owned-elsewhere';
   }
   if (connection.status === 'Pending') {
@@ -217,7 +217,7 @@ export async function settle(
     deps,
     'result',
     'decided-elsewhere',
-    system('workflow'),
+    systemActor('workflow'),
     `Someone else set the status to ${connection.rawStatus ?? 'unknown'} first; left as it is.`,
     { ...context, detail: { status: connection.rawStatus, description: connection.description } },
   );
@@ -230,14 +230,14 @@ export async function settle(
  */
 export async function fail(deps: StepDeps, record: Versioned<ApprovalRecord>, error: unknown, during: string): Promise<void> {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  deps.log.error(`${record.value.connectionName}: ${during} failed: ${message}`);
+  deps.log.error(`${record.value.connection.name}: ${during} failed: ${message}`);
   try {
-    await audit(deps, 'error', 'failed', system('workflow'), `Failed while ${during}: ${message}`, {
+    await audit(deps, 'error', 'failed', systemActor('workflow'), `Failed while ${during}: ${message}`, {
       ...auditContext(record.value),
       detail: { error: message, attempt: record.value.attempts + 1 },
     });
     // The record may have moved on (a stale copy); the state machine only allows Failed from in-flight states.
-    const latest = await deps.approvals.get(refOf(record.value));
+    const latest = await deps.approvals.get(record.value.connection);
     if (latest && isInFlight(latest.value.state)) {
       await transition(deps, latest, { type: 'failed' }, { attempts: latest.value.attempts + 1, lastError: message.slice(0, 1000) });
     }
@@ -256,8 +256,8 @@ export function audit(deps: Pick<StepDeps, 'audit'>, kind: AuditKind, outcome: A
 /** What every audit entry about a record names: the resource, the connection, the requester, the rule. */
 export function auditContext(record: ApprovalRecord) {
   return withoutUndefined({
-    resourceId: record.resourceId.toLowerCase(),
-    connectionId: record.connectionId.toLowerCase(),
+    resourceId: record.connection.resource.key,
+    connectionId: record.connection.key,
     privateEndpointId: record.privateEndpointId,
     requesterSubscriptionId: record.requesterSubscriptionId,
     requesterTenantId: record.requesterTenantId,
@@ -273,29 +273,14 @@ export function decidedAction(record: ApprovalRecord): 'approve' | 'reject' | un
 
 /** False only when both endpoints are known and differ: the connection belongs to another request. */
 export function sameEndpoint(record: ApprovalRecord, connection: PrivateEndpointConnection): boolean {
-  const current = (connection.privateEndpoint?.id ?? connection.rawPrivateEndpointId)?.toLowerCase();
-  const recorded = record.privateEndpointId?.toLowerCase();
+  const current = endpointKeyOf(connection);
+  const recorded = idKey(record.privateEndpointId);
   return current === undefined || recorded === undefined || current === recorded;
 }
 
-export function refOf(record: ApprovalRecord): ConnectionRef {
-  return parseConnectionId(record.connectionId);
-}
-
-export function actorOf(decidedBy: string | undefined): Actor {
-  const [type, ...rest] = (decidedBy ?? 'system:workflow').split(':');
-  const id = rest.join(':');
-  if (type === 'rule') return rule(id);
-  if (type === 'user') return { type: 'user', id };
-  return system(id || 'workflow');
-}
-
-export function rule(name: string): Actor {
-  return { type: 'rule', id: name };
-}
-
-export function system(name: string): Actor {
-  return { type: 'system', id: name };
+/** Who the action and its result are audited as: whoever decided, or the workflow itself. */
+export function decider(record: ApprovalRecord): Actor {
+  return record.decidedBy ? auditActor(record.decidedBy) : systemActor('workflow');
 }
 
 export function withoutUndefined<T extends object>(value: T): T {

@@ -1,7 +1,9 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
 import { isInFlight, isTerminal } from '../domain/approval-state-machine.js';
-import { isProvisioningFinal, requestMessageOf, statusFor, type PrivateEndpointConnection } from '../domain/connection.js';
+import { ruleActor, systemActor } from '../domain/audit.js';
+import { endpointKeyOf, isProvisioningFinal, requestMessageOf, statusFor, type PrivateEndpointConnection } from '../domain/connection.js';
 import { decide, type Decision, type RequesterTenant, type RequestFacts } from '../domain/policy/engine.js';
+import { idKey } from '../domain/resource-id.js';
 import { resolveReview, type ReviewDefaults } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
@@ -15,10 +17,8 @@ import {
   fail,
   leaseEnd,
   notifyReviews,
-  rule,
   sameEndpoint,
   settle,
-  system,
   transition,
   withoutUndefined,
   type ConnectionOutcome,
@@ -68,7 +68,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
 /** Looks again at one resource: decides its Pending connections and reconciles its open records. */
 export async function handleHint(deps: WorkflowDeps, hint: Hint): Promise<HintResult> {
   if (hint.source === 'event') {
-    await audit(deps, 'hint', 'received', system('resourceEvents'), `${hint.eventType ?? 'event'} ${hint.operationName ?? ''}`.trim(), {
+    await audit(deps, 'hint', 'received', systemActor('resourceEvents'), `${hint.eventType ?? 'event'} ${hint.operationName ?? ''}`.trim(), {
       ...hintAuditKey(hint, deps.clock.now()),
       resourceId: hint.resource.key,
       correlationId: hint.eventId,
@@ -86,10 +86,10 @@ export async function handleHint(deps: WorkflowDeps, hint: Hint): Promise<HintRe
 
   const byKey = new Map((current ?? []).map((c) => [c.ref.key, c]));
   for (const record of open) {
-    const key = record.value.connectionId.toLowerCase();
+    const { key, id } = record.value.connection;
     if (pendingKeys.has(key)) continue;
     const outcome = await reconcile(deps, record, byKey.get(key));
-    if (outcome) outcomes.push({ connectionId: record.value.connectionId, outcome });
+    if (outcome) outcomes.push({ connectionId: id, outcome });
   }
   for (const c of current ?? []) {
     if (c.status === undefined) {
@@ -120,7 +120,7 @@ export async function processPending(deps: WorkflowDeps, connection: PrivateEndp
     // The connection was deleted and requested again under the same name from another
     // endpoint while the old request was open: close the old one (its card says so) and
     // start over, so nobody approves a request they never saw.
-    await audit(deps, 'result', 'vanished', system('workflow'), 'The connection was deleted and requested again from another private endpoint; the earlier request is closed.', {
+    await audit(deps, 'result', 'vanished', systemActor('workflow'), 'The connection was deleted and requested again from another private endpoint; the earlier request is closed.', {
       ...auditContext(record.value),
       detail: { previousEndpoint: record.value.privateEndpointId, newEndpoint: connection.rawPrivateEndpointId },
     });
@@ -180,12 +180,12 @@ export async function decideAndAct(deps: WorkflowDeps, record: Versioned<Approva
   const requester = requesterFields(facts);
   const context = { ...auditContext(record.value), ...requester };
   for (const shadow of decision.shadowMatches) {
-    await audit(deps, 'decision', 'shadow', rule(shadow.rule), `Shadow rule '${shadow.rule}' would ${shadow.action}; nothing done.`, {
+    await audit(deps, 'decision', 'shadow', ruleActor(shadow.rule), `Shadow rule '${shadow.rule}' would ${shadow.action}; nothing done.`, {
       ...context,
       ruleName: shadow.rule,
     });
   }
-  const actor = decision.ruleName ? rule(decision.ruleName) : system('default-policy');
+  const actor = decision.ruleName ? ruleActor(decision.ruleName) : systemActor('default-policy');
   await audit(deps, 'decision', decision.action, actor, decision.summary, {
     ...context,
     ruleName: decision.ruleName,
@@ -202,12 +202,12 @@ export async function decideAndAct(deps: WorkflowDeps, record: Versioned<Approva
       decisionAction: decision.action,
       ruleName: decision.ruleName,
       decisionSummary: decision.summary,
-      decidedBy: automatic ? `rule:${decision.ruleName}` : undefined,
+      decidedBy: automatic ? actor : undefined,
       statusDescription: automatic ? describeRuleDecision(automatic, decision.ruleName) : undefined,
       leaseUntil: automatic ? leaseEnd(deps) : undefined,
       ...review,
       // Whoever makes this transition posts the card; the review timer takes over if that fails.
-      ...(review?.reviewConversationId ? { cardClaimUntil: leaseEnd(deps) } : {}),
+      ...(review?.reviewConversationId ? { card: { ...record.value.card, claimUntil: leaseEnd(deps) } } : {}),
     },
   );
   if (!decided) return 'owned-elsewhere';
@@ -246,11 +246,11 @@ export async function reconcile(
     return retried ? settle(deps, retried, connection, statusFor(decided)) : 'owned-elsewhere';
   }
   if (!connection) {
-    await audit(deps, 'result', 'vanished', system('workflow'), 'The connection was deleted before it was decided.', context);
+    await audit(deps, 'result', 'vanished', systemActor('workflow'), 'The connection was deleted before it was decided.', context);
     return (await transition(deps, record, { type: 'vanished' }, {})) ? 'vanished' : 'owned-elsewhere';
   }
   if (connection.status === undefined) return undefined;
-  await audit(deps, 'result', 'decided-elsewhere', system('workflow'), `Status was set to ${connection.status} outside Linkgate.`, {
+  await audit(deps, 'result', 'decided-elsewhere', systemActor('workflow'), `Status was set to ${connection.status} outside Linkgate.`, {
     ...context,
     detail: { status: connection.status, description: connection.description },
   });
@@ -272,9 +272,7 @@ async function gatherFacts(deps: WorkflowDeps, connection: PrivateEndpointConnec
 
 export function newRecord(connection: PrivateEndpointConnection, hint: Hint, generation: number, now: Date): ApprovalRecord {
   return withoutUndefined({
-    connectionId: connection.ref.id,
-    connectionName: connection.ref.name,
-    resourceId: connection.ref.resource.id,
+    connection: connection.ref,
     state: 'Detected',
     generation,
     privateEndpointId: connection.privateEndpoint?.id ?? connection.rawPrivateEndpointId,
@@ -295,8 +293,7 @@ export function newRecord(connection: PrivateEndpointConnection, hint: Hint, gen
  */
 function isNewRequest(record: ApprovalRecord, connection: PrivateEndpointConnection): boolean {
   if (record.state === 'Vanished') return true;
-  const endpoint = (connection.privateEndpoint?.id ?? connection.rawPrivateEndpointId ?? '').toLowerCase();
-  return endpoint !== (record.privateEndpointId ?? '').toLowerCase();
+  return (endpointKeyOf(connection) ?? '') !== (idKey(record.privateEndpointId) ?? '');
 }
 
 /** The requester's own write (the proxy write or validate action) carries the requester's identity in its claims. */
@@ -326,7 +323,7 @@ function describeRuleDecision(action: 'approve' | 'reject', ruleName: string | u
 function requesterFields(facts: RequestFacts) {
   const tenant = facts.requesterTenant;
   return {
-    requesterTenantId: tenant.kind === 'visible' ? tenant.tenantId.toLowerCase() : tenant.kind,
+    requesterTenantId: tenant.kind === 'visible' ? tenant.tenantId : tenant.kind,
     requesterSubscriptionId: facts.privateEndpoint?.subscriptionId,
   };
 }

@@ -71,7 +71,7 @@ describe('review burst through the paced notifier and the rate-limited Bot Conne
     expect(new Set(keys).size).toBe(200);
     expect(h.audit.entries.filter((e) => e.outcome === 'posted')).toHaveLength(200);
     const records = [...h.approvals.rows.values()];
-    expect(records.every((r) => r.value.cardActivityId)).toBe(true);
+    expect(records.every((r) => r.value.card?.activityId)).toBe(true);
     // No second of virtual time ever held more than Teams allows.
     const perSecond = new Map<number, number>();
     for (const m of posted) {

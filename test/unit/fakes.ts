@@ -184,23 +184,23 @@ export class FakeApprovals implements ApprovalsPort {
     return this.rows.get(connection.key);
   }
   async listOpen(vault: ResourceRef) {
-    return [...this.rows.values()].filter((r) => r.value.resourceId.toLowerCase() === vault.key && !isTerminal(r.value.state));
+    return [...this.rows.values()].filter((r) => r.value.connection.resource.key === vault.key && !isTerminal(r.value.state));
   }
   async resourcesWithOpenRecords() {
-    return [...new Set([...this.rows.values()].filter((r) => !isTerminal(r.value.state)).map((r) => r.value.resourceId))];
+    return [...new Set([...this.rows.values()].filter((r) => !isTerminal(r.value.state)).map((r) => r.value.connection.resource.id))];
   }
   async listForReviewTimer() {
-    return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.cardStale === true);
+    return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.card?.stale === true);
   }
   async create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>> {
-    const key = record.connectionId.toLowerCase();
+    const key = record.connection.key;
     if (this.rows.has(key)) return { kind: 'exists' };
     const stored = { value: record, etag: this.nextEtag() };
     this.rows.set(key, stored);
     return { kind: 'created', record: stored };
   }
   async replace(record: ApprovalRecord, etag: string): Promise<ReplaceResult<ApprovalRecord>> {
-    const key = record.connectionId.toLowerCase();
+    const key = record.connection.key;
     const current = this.rows.get(key);
     if (!current || current.etag !== etag) return { kind: 'conflict' };
     const stored = { value: record, etag: this.nextEtag() };

@@ -132,9 +132,7 @@ describe('workflow: hint → decision → action → audit', () => {
     const ref = h.connections.add('pe-app.1', HOME_SUB);
     // A first instance claimed the connection and died before deciding.
     const created = await h.approvals.create({
-      connectionId: ref.id,
-      connectionName: ref.name,
-      resourceId: ref.resource.id,
+      connection: ref,
       state: 'Deciding',
       generation: 1,
       attempts: 0,
