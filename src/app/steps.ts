@@ -1,5 +1,5 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
-import { isInFlight, nextState, type ApprovalEvent } from '../domain/approval-state-machine.js';
+import { isInFlight, nextState, targetStatusOf, type ApprovalEvent } from '../domain/approval-state-machine.js';
 import { auditActor, systemActor, type Actor, type AuditKind, type AuditOutcome } from '../domain/audit.js';
 import { endpointKeyOf, isProvisioningFinal, type PrivateEndpointConnection } from '../domain/connection.js';
 import { LinkgateError } from '../domain/errors.js';
@@ -113,7 +113,7 @@ export async function act(
   connection: PrivateEndpointConnection,
   options: ActOptions = {},
 ): Promise<ConnectionOutcome> {
-  const target = record.value.state === 'Approving' ? 'Approved' : 'Rejected';
+  const target = targetStatusOf(record.value.state);
   if (!sameEndpoint(record.value, connection)) {
     // Never approve or reject an endpoint other than the one that was decided on.
     return settle(deps, record, undefined, target);

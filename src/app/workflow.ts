@@ -1,5 +1,5 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
-import { isInFlight, isTerminal } from '../domain/approval-state-machine.js';
+import { isInFlight, isTerminal, targetStatusOf } from '../domain/approval-state-machine.js';
 import { ruleActor, systemActor } from '../domain/audit.js';
 import { endpointKeyOf, isProvisioningFinal, requestMessageOf, statusFor, type PrivateEndpointConnection } from '../domain/connection.js';
 import { decide, type Decision, type RequesterTenant, type RequestFacts } from '../domain/policy/engine.js';
@@ -235,7 +235,7 @@ export async function reconcile(
   const settling = isInFlight(state) || (state === 'Failed' && decidedAction(record.value) !== undefined);
   if (settling && connection && !isProvisioningFinal(connection.provisioningState, connection.ref.resource.type)) return undefined;
   if (state === 'Approving' || state === 'Rejecting') {
-    return settle(deps, record, connection, state === 'Approving' ? 'Approved' : 'Rejected');
+    return settle(deps, record, connection, targetStatusOf(state));
   }
   const context = auditContext(record.value);
   const decided = decidedAction(record.value);

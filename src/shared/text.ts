@@ -16,3 +16,18 @@ export function truncate(text: string, max: number): string {
 export function oneLine(value: string, max: number): string {
   return truncate(value.replace(/[\u0000-\u001f\u007f]+/g, ' '), max);
 }
+
+/**
+ * At most `max` UTF-16 code units, for limits counted that way (Table Storage string properties),
+ * never ending in half of a surrogate pair; a cut text ends in `…`.
+ */
+export function truncateUnits(text: string, max: number): string {
+  return text.length <= max ? text : `${sliceUnits(text, max - 1)}…`;
+}
+
+/** The first `length` UTF-16 code units, one fewer when the last would be half of a surrogate pair. */
+export function sliceUnits(text: string, length: number): string {
+  const out = text.slice(0, length);
+  const last = out.charCodeAt(out.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? out.slice(0, -1) : out;
+}

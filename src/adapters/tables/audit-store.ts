@@ -75,6 +75,7 @@ import type { AuditInput } from '../../app/ports.js';
 import { AuditQueryError } from '../../domain/errors.js';
 import { resourceOf } from '../../domain/resource-id.js';
 import { KEY_VAULT } from '../../domain/resource-types.js';
+import { sliceUnits, truncateUnits } from '../../shared/text.js';
 import { ensureTable, isTableError } from './table-clients.js';
 
 export const AUDIT_TABLE_NAME = 'audit';
@@ -243,16 +244,7 @@ function timeFromDefaultId(id: string): Date | undefined {
 // Columns
 
 function cap(value: string | undefined): string | undefined {
-  if (value === undefined || value.length <= MAX_STRING_CHARS) return value;
-  return `${safeSlice(value, MAX_STRING_CHARS - 1)}…`;
-}
-
-/** Slices without leaving half of a surrogate pair at the end. */
-function safeSlice(value: string, length: number): string {
-  let out = value.slice(0, length);
-  const last = out.charCodeAt(out.length - 1);
-  if (last >= 0xd800 && last <= 0xdbff) out = out.slice(0, -1);
-  return out;
+  return value === undefined ? undefined : truncateUnits(value, MAX_STRING_CHARS);
 }
 
 function serialiseDetail(detail: unknown): { detail?: string; detailTruncated?: boolean } {
@@ -271,7 +263,7 @@ function serialiseDetail(detail: unknown): { detail?: string; detailTruncated?: 
   // the excerpt longer than its source, hence the shrinking loop.
   let excerptLength = MAX_DETAIL_CHARS - 100;
   for (;;) {
-    const wrapped = JSON.stringify({ truncated: true, originalLength: json.length, excerpt: safeSlice(json, excerptLength) });
+    const wrapped = JSON.stringify({ truncated: true, originalLength: json.length, excerpt: sliceUnits(json, excerptLength) });
     if (wrapped.length <= MAX_DETAIL_CHARS) return { detail: wrapped, detailTruncated: true };
     excerptLength = Math.floor(excerptLength * (MAX_DETAIL_CHARS / wrapped.length)) - 16;
   }
