@@ -1,28 +1,15 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { AuditQueryError } from '../src/adapters/tables/audit-store.js';
 import { getServices } from '../src/composition.js';
-import { AUDIT_OUTCOMES, type AuditOutcome, type AuditQuery } from '../src/domain/audit.js';
-import { InvalidInputError } from '../src/domain/errors.js';
-import { parseConnectionId, parseResourceId } from '../src/domain/resource-id.js';
-import { findResourceType, KEY_VAULT, RESOURCE_TYPES } from '../src/domain/resource-types.js';
+import { AuditQueryError, InvalidInputError } from '../src/domain/errors.js';
 import type { HttpFunctionSpec } from './registry.js';
 
 /**
- * GET /api/audit — the audit trail, newest first, in pages.
- * Filters: resource (any registered resource's ID; `vault` is the older name and takes a Key
- * Vault ID), type (a registered type's key or ARM type), connection (a connection ID),
- * subscription (requester's), actor, outcome, from/to (ISO 8601), pageSize, continuationToken.
+ * GET /api/audit — the audit trail, newest first, in pages (filters: src/app/audit-trail.ts).
+ * A filter or page that cannot be served answers 400 with what to fix.
  */
 export async function auditApiHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  let query: AuditQuery;
   try {
-    query = parseAuditQuery(request.query);
-  } catch (error) {
-    if (error instanceof InvalidInputError) return badRequest(error.message);
-    throw error;
-  }
-  try {
-    const page = await getServices().audit.query(query);
+    const page = await getServices().auditTrail.read(request.query);
     return {
       status: 200,
       jsonBody: {
@@ -31,67 +18,10 @@ export async function auditApiHandler(request: HttpRequest, context: InvocationC
       },
     };
   } catch (error) {
-    if (error instanceof AuditQueryError) return badRequest(error.message);
+    if (error instanceof InvalidInputError || error instanceof AuditQueryError) return badRequest(error.message);
     context.error(`Audit query failed: ${(error as Error).message}`);
     throw error;
   }
-}
-
-export function parseAuditQuery(params: URLSearchParams): AuditQuery {
-  const known = ['resource', 'vault', 'type', 'connection', 'subscription', 'actor', 'outcome', 'from', 'to', 'pageSize', 'continuationToken'];
-  for (const key of params.keys()) {
-    if (!known.includes(key)) throw new InvalidInputError(`Unknown query parameter '${key}'. Known: ${known.join(', ')}`, key);
-  }
-  const get = (name: string) => params.get(name)?.trim() || undefined;
-  const vault = get('vault');
-  const resourceText = get('resource');
-  if (vault && resourceText) throw new InvalidInputError("Give either 'resource' or 'vault' (its older name), not both", 'resource');
-  const resource = resourceText ? parseResourceId(resourceText) : vault ? parseResourceId(vault) : undefined;
-  if (vault && resource?.type !== KEY_VAULT) throw new InvalidInputError(`'vault' takes a Key Vault ID; use 'resource' for a ${resource?.type.displayName}`, 'vault');
-  const typeText = get('type');
-  const type = typeText ? findResourceType(typeText) : undefined;
-  if (typeText && !type) {
-    throw new InvalidInputError(`type '${typeText}' is not a registered resource type (known: ${RESOURCE_TYPES.map((t) => t.key).join(', ')})`, 'type');
-  }
-  const connection = get('connection');
-  const subscription = get('subscription');
-  const outcome = get('outcome');
-  if (outcome && !AUDIT_OUTCOMES.includes(outcome as AuditOutcome)) {
-    throw new InvalidInputError(`outcome must be one of ${AUDIT_OUTCOMES.join(', ')}`, 'outcome');
-  }
-  if (subscription && !/^[0-9a-f-]{36}$/i.test(subscription)) throw new InvalidInputError('subscription must be a subscription GUID', 'subscription');
-  const connectionRef = connection ? parseConnectionId(connection) : undefined;
-  const pageSizeText = get('pageSize');
-  const pageSize = pageSizeText === undefined ? undefined : Number(pageSizeText);
-  if (pageSize !== undefined && (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000)) {
-    throw new InvalidInputError('pageSize must be a whole number from 1 to 1000', 'pageSize');
-  }
-  const from = date(get('from'), 'from');
-  const to = date(get('to'), 'to');
-  if (from && to && from >= to) throw new InvalidInputError('from must be earlier than to', 'from');
-  const actor = get('actor');
-  const token = get('continuationToken');
-  return {
-    ...(resource ? { resourceId: resource.key } : connectionRef ? { resourceId: connectionRef.resource.key } : {}),
-    ...(type ? { resourceType: type.type } : {}),
-    ...(connectionRef ? { connectionId: connectionRef.key } : {}),
-    ...(subscription ? { requesterSubscriptionId: subscription.toLowerCase() } : {}),
-    ...(actor ? { actor } : {}),
-    ...(outcome ? { outcome: outcome as AuditOutcome } : {}),
-    ...(from ? { from } : {}),
-    ...(to ? { to } : {}),
-    ...(pageSize ? { pageSize } : {}),
-    ...(token ? { continuationToken: token } : {}),
-  };
-}
-
-function date(value: string | undefined, field: string): Date | undefined {
-  if (value === undefined) return undefined;
-  const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value)) {
-    throw new InvalidInputError(`${field} must be an ISO 8601 date or time, such as 2026-11-30 or 2026-11-30T09:00:00Z`, field);
-  }
-  return parsed;
 }
 
 function badRequest(message: string): HttpResponseInit {

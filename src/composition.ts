@@ -1,12 +1,18 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { systemClock, type Clock, type Logger } from './app/ports.js';
-import type { ReviewNotifier } from './app/review-ports.js';
-import { createReviews, type Reviews } from './app/reviews.js';
+import { createCardActionRelay, type ReviewNotifier } from './app/review-ports.js';
+import { readAuditTrail } from './app/audit-trail.js';
+import { reviewHooks, type CardDeps } from './app/cards.js';
+import { createEventIntake } from './app/event-intake.js';
+import { createRuleAdmin } from './app/rule-admin.js';
+import { createReviews } from './app/reviews.js';
+import type { StepDeps } from './app/steps.js';
+import { parseResourceEvent } from './adapters/eventgrid/resource-event.js';
 import { lazyDefaultAzureCredential } from './adapters/identity/lazy-credential.js';
 import { createLazyTeamsBot } from './adapters/teams/lazy-teams-bot.js';
 import { TableConversationsStore } from './adapters/tables/conversations-store.js';
 import { createSweep } from './app/sweep.js';
-import { createWorkflow } from './app/workflow.js';
+import { createWorkflow, type WorkflowSettings } from './app/workflow.js';
 import type { ArmConnection } from './adapters/arm/arm-client-options.js';
 import { ArmConnections } from './adapters/arm/arm-connections.js';
 import { SubscriptionTenantResolver } from './adapters/arm/subscription-tenants.js';
@@ -59,28 +65,10 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     visibleMs: config.tenantCacheTtlMs,
     notVisibleMs: config.tenantCacheNotVisibleTtlMs,
   });
-  const workflow = createWorkflow({
-    connections,
-    tenants,
-    rules,
-    approvals,
-    audit,
-    clock,
-    log,
-    settings: {
-      homeTenantId: config.homeTenantId,
-      leaseMs: config.leaseMs,
-      actionTimeoutMs: config.actionTimeoutMs,
-      maxAttempts: config.maxAttempts,
-      concurrency: 4,
-      reviewDefaults: config.reviewDefaults,
-    },
-  });
-  const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, types: config.resourceTypes, log });
   const conversations = new TableConversationsStore(table(TABLES.conversations));
-  // The bot answers clicks through the review use cases, which post through the bot's notifier:
-  // the arrow below is only called after both exist.
-  const late: { handleCardAction?: Reviews['handleCardAction'] } = {};
+  // The bot answers clicks through the review use case, which posts through the bot's notifier;
+  // the relay is that one edge of the cycle, connected as soon as the review use case exists.
+  const clicks = createCardActionRelay();
   const teams = config.teams
     ? createLazyTeamsBot({
         botId: config.teams.botId,
@@ -88,28 +76,32 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
         serviceUrl: config.teams.serviceUrl,
         auth: config.teams.auth,
         ...(config.teams.cloud ? { cloud: config.teams.cloud } : {}),
-        onCardAction: (action) => late.handleCardAction!(action),
+        onCardAction: clicks.handleCardAction,
         conversations,
         log,
         now: () => clock.now(),
       })
     : undefined;
   const notifier = options.notifier ?? teams?.notifier;
-  const reviews = createReviews({
-    workflow,
-    approvals,
-    connections,
-    audit,
-    ...(notifier ? { notifier } : {}),
-    clock,
-    log,
+  const cards: CardDeps = { approvals, audit, ...(notifier ? { notifier } : {}), clock, log, homeTenantId: config.homeTenantId, claimMs: 60_000 };
+  const settings: WorkflowSettings = {
     homeTenantId: config.homeTenantId,
-    clickBudgetMs: 8_000,
-    claimMs: 60_000,
-  });
-  late.handleCardAction = reviews.handleCardAction;
+    leaseMs: config.leaseMs,
+    actionTimeoutMs: config.actionTimeoutMs,
+    maxAttempts: config.maxAttempts,
+    concurrency: 4,
+    reviewDefaults: config.reviewDefaults,
+  };
+  const steps: StepDeps = { connections, approvals, audit, clock, log, settings, hooks: reviewHooks(cards) };
+  const workflow = createWorkflow({ ...steps, tenants, rules, settings });
+  const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, types: config.resourceTypes, log });
+  const reviews = createReviews({ ...steps, ...cards, clickBudgetMs: 8_000 });
+  clicks.connect(reviews);
+  const events = createEventIntake({ parse: (event) => parseResourceEvent(event, { types: config.resourceTypes }), audit, workflow });
+  const ruleAdmin = createRuleAdmin({ rules, audit });
+  const auditTrail = { read: (params: URLSearchParams) => readAuditTrail({ audit }, params) };
   if (!teams) log.warn('No Teams bot is configured (LINKGATE_TEAMS_BOT_ID): reviews are recorded and wait, but no cards are posted.');
-  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep, reviews, conversations, teams };
+  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep, reviews, conversations, teams, events, ruleAdmin, auditTrail };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './domain/errors.js';
+import { isLoopback } from './shared/http.js';
 import { isGuid } from './domain/resource-id.js';
 import { parseResourceTypeList, type ResourceType } from './domain/resource-types.js';
 import type { ReviewDefaults } from './domain/review.js';
@@ -211,14 +212,6 @@ function loadTeams(env: Env, devMode: boolean, homeTenantId: string): TeamsConfi
 }
 
 const AZURE_HOSTING_VARIABLES = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME', 'WEBSITE_HOSTNAME', 'CONTAINER_APP_NAME'];
-
-function isLoopback(value: string): boolean {
-  try {
-    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(value).hostname.toLowerCase());
-  } catch {
-    return false;
-  }
-}
 
 function optional(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();

@@ -1,10 +1,30 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
-import type { AuditEntry } from '../domain/audit.js';
+import type { AuditEntry, AuditPage, AuditQuery } from '../domain/audit.js';
 import type { PrivateEndpointConnection } from '../domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../domain/policy/engine.js';
 import type { Rule } from '../domain/policy/rule.js';
 import type { ConnectionRef, ResourceRef } from '../domain/resource-id.js';
 import type { ResourceType } from '../domain/resource-types.js';
+
+/** A reason to look at a resource again. Never trusted as a statement of fact. */
+export interface Hint {
+  readonly resource: ResourceRef;
+  readonly source: 'event' | 'sweep' | 'manual';
+  readonly eventId?: string;
+  /** When Azure raised the event. */
+  readonly eventTime?: Date;
+  readonly eventType?: string;
+  readonly operationName?: string;
+  readonly subject?: string;
+  /** Object ID from the event's claims: who made the change that raised it. */
+  readonly callerObjectId?: string;
+}
+
+/** What one delivered event turned out to be, once read at the boundary. */
+export type Intake =
+  | { readonly kind: 'hint'; readonly hint: Hint }
+  | { readonly kind: 'unrelated'; readonly eventId: string; readonly eventType: string; readonly reason: string }
+  | { readonly kind: 'invalid'; readonly eventId?: string; readonly error: string; readonly raw: unknown };
 
 /**
  * The private endpoint connections of any registered resource type, through Azure Resource
@@ -50,6 +70,12 @@ export interface TenantResolver {
   resolve(subscriptionId: string): Promise<RequesterTenant>;
 }
 
+/** Where resolved tenants are kept between lookups (a tenant rarely changes; ARM reads are throttled). */
+export interface TenantCache {
+  get(subscriptionId: string): Promise<RequesterTenant | undefined>;
+  put(subscriptionId: string, tenant: RequesterTenant, ttlMs: number): Promise<void>;
+}
+
 export interface RulesPort {
   /** Every stored rule, understood or not; never throws for a bad row. */
   list(): Promise<StoredRule[]>;
@@ -77,6 +103,11 @@ export type AuditInput = Omit<AuditEntry, 'id' | 'time'> & { readonly id?: strin
 
 export interface AuditPort {
   append(entry: AuditInput): Promise<AuditEntry>;
+}
+
+export interface AuditReader {
+  /** Throws AuditQueryError for a page it cannot serve (a bad or foreign continuation token). */
+  query(query: AuditQuery): Promise<AuditPage>;
 }
 
 export interface Clock {

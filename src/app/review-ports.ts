@@ -1,3 +1,5 @@
+import { LinkgateError } from '../domain/errors.js';
+
 /**
  * What the human-review use cases need from the outside: a place to post approval cards
  * (Teams) and a store of conversations the bot was installed in. The card is described as a
@@ -52,7 +54,7 @@ export type ReviewStatus =
   | { readonly state: 'failed'; readonly at: Date; readonly error: string };
 
 export interface Person {
-  /** Entra object ID, or `rule:NAME` / `system` for automatic outcomes. */
+  /** Entra object ID (lower case); for automatic outcomes the rule's name, or the Linkgate component's. */
   readonly id: string;
   readonly name: string;
 }
@@ -74,7 +76,7 @@ export interface ReviewCardView {
 
 /**
  * Posting is proactive: to a stored conversation. Implementations pace per conversation and retry 429s.
- * An error with `permanent: true` will fail the same way again (unknown conversation, deleted
+ * A PermanentDeliveryError will fail the same way again (unknown conversation, deleted
  * message, bot removed); anything else may succeed later.
  */
 export interface ReviewNotifier {
@@ -120,4 +122,33 @@ export interface CardActionResult {
   readonly view: ReviewCardView;
   /** For the audit and logs: what happened. */
   readonly outcome: 'decided' | 'refreshed' | 'not-allowed' | 'invalid' | 'already-decided' | 'stale' | 'unknown' | 'in-progress';
+}
+
+/** Who answers a click on a card (the review use case). */
+export interface CardActionHandler {
+  handleCardAction(action: CardAction): Promise<CardActionResult>;
+}
+
+/**
+ * Stands in for the review use case where it must be named before it exists: the Teams bot is
+ * built first (the review use case posts through its notifier), and the relay is connected once,
+ * right after. A click cannot arrive earlier, since nothing serves requests before the services
+ * are built; if one did, it fails like any other unexpected error.
+ */
+export interface CardActionRelay extends CardActionHandler {
+  connect(handler: CardActionHandler): void;
+}
+
+export function createCardActionRelay(): CardActionRelay {
+  let target: CardActionHandler | undefined;
+  return {
+    connect(handler) {
+      if (target) throw new LinkgateError('The card action relay is already connected');
+      target = handler;
+    },
+    async handleCardAction(action) {
+      if (!target) throw new LinkgateError('A card action arrived before the review use case was built');
+      return target.handleCardAction(action);
+    },
+  };
 }

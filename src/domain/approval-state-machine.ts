@@ -66,6 +66,11 @@ export function isInFlight(state: ApprovalState): boolean {
   return IN_FLIGHT.has(state);
 }
 
+/** The status an in-flight action sets: Approving sets Approved, Rejecting (the only other acting state) Rejected. */
+export function targetStatusOf(state: ApprovalState): 'Approved' | 'Rejected' {
+  return state === 'Approving' ? 'Approved' : 'Rejected';
+}
+
 export function nextState(from: ApprovalState, event: ApprovalEvent): ApprovalState {
   const to = target(from, event);
   if (to === undefined) throw new InvalidTransitionError(from, describe(event));

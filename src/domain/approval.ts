@@ -1,15 +1,17 @@
 import type { ApprovalState } from './approval-state-machine.js';
+import type { Actor } from './audit.js';
 import type { RuleAction } from './policy/rule.js';
+import type { ConnectionRef } from './resource-id.js';
 
 /**
- * Linkgate's record of one connection's workflow, kept in the `approvals` table.
+ * Linkgate's record of one connection's workflow, kept in the `approvals` table: the request,
+ * the decision and the lease that guards each step. What the review card shows is apart, in `card`.
  * `generation` grows when a connection name is reused for a new request after the
  * earlier one ended (deleted and requested again).
  */
 export interface ApprovalRecord {
-  readonly connectionId: string;
-  readonly connectionName: string;
-  readonly resourceId: string;
+  /** The connection, parsed once: canonical `id`, lower-case `key`, its resource and name. */
+  readonly connection: ConnectionRef;
   readonly state: ApprovalState;
   readonly generation: number;
   readonly privateEndpointId?: string;
@@ -22,8 +24,10 @@ export interface ApprovalRecord {
   readonly decisionAction?: RuleAction;
   readonly ruleName?: string;
   readonly decisionSummary?: string;
-  /** `rule:NAME`, `user:OBJECTID` or `system:NAME`. */
-  readonly decidedBy?: string;
+  /** Who decided to approve or reject: a rule, a person (object ID and name) or Linkgate itself. */
+  readonly decidedBy?: Actor;
+  /** A person's comment with their decision. */
+  readonly decisionComment?: string;
   readonly statusDescription?: string;
   /** The status someone else set, when Linkgate found the connection decided elsewhere. */
   readonly observedStatus?: string;
@@ -34,22 +38,8 @@ export interface ApprovalRecord {
   readonly remindedAt?: Date;
   readonly expiresAt?: Date;
   readonly timeoutAction?: 'leave-pending' | 'reject';
-  /** The posted card, once posted. */
-  readonly cardConversationId?: string;
-  readonly cardActivityId?: string;
-  readonly cardPostedAt?: Date;
-  /** The state the posted card last showed, so a changed outcome is pushed to it once. */
-  readonly cardState?: string;
-  /** True while the posted card shows an older state than the record. */
-  readonly cardStale?: boolean;
-  /** Why the card could not be posted or updated, when Teams refused for good; and when to try again. */
-  readonly cardError?: string;
-  readonly cardRetryAt?: Date;
-  /** Whoever holds this may post the card; keeps two instances from posting it twice. */
-  readonly cardClaimUntil?: Date;
-  /** A person's decision: display name and comment. */
-  readonly decidedByName?: string;
-  readonly decisionComment?: string;
+  /** The review card, from the first claim to post it. */
+  readonly card?: CardState;
   /** While in flight: the instant after which another instance may take the step over. */
   readonly leaseUntil?: Date;
   /** How many times an action failed in this generation. */
@@ -57,6 +47,22 @@ export interface ApprovalRecord {
   readonly lastError?: string;
   readonly detectedAt: Date;
   readonly updatedAt: Date;
+}
+
+/** The review card of one request: where it was posted, what it shows, and why it could not be. */
+export interface CardState {
+  readonly conversationId?: string;
+  readonly activityId?: string;
+  readonly postedAt?: Date;
+  /** The state the posted card last showed, so a changed outcome is pushed to it once. */
+  readonly shownState?: ApprovalState;
+  /** True while the posted card shows an older state than the record. */
+  readonly stale?: boolean;
+  /** Why the card could not be posted or updated, when Teams refused for good; and when to try again. */
+  readonly error?: string;
+  readonly retryAt?: Date;
+  /** Whoever holds this may post the card; keeps two instances from posting it twice. */
+  readonly claimUntil?: Date;
 }
 
 /** A record together with the version (ETag) it was read at. */

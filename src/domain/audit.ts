@@ -9,13 +9,31 @@ export type AuditKind = (typeof AUDIT_KINDS)[number];
 export const ACTOR_TYPES = ['rule', 'user', 'system'] as const;
 export type ActorType = (typeof ACTOR_TYPES)[number];
 
-/** Who caused a step: a rule (by name), a person (Entra object ID) or Linkgate itself. */
-export interface Actor {
-  readonly type: ActorType;
-  /** Rule name, user object ID, or a component name such as `resourceEvents`. */
-  readonly id: string;
-  /** Display name where one is known (a person's name). */
-  readonly name?: string;
+/**
+ * Who caused a step: a rule (by name), a person (Entra object ID and display name) or Linkgate
+ * itself (a component such as `resourceEvents`, with a display name where one is shown).
+ */
+export type Actor =
+  | { readonly type: 'rule'; readonly id: string; readonly name?: string }
+  | { readonly type: 'user'; readonly id: string; readonly name?: string }
+  | { readonly type: 'system'; readonly id: string; readonly name?: string };
+
+export function ruleActor(name: string): Actor {
+  return { type: 'rule', id: name };
+}
+
+/** `objectId` as the boundary adapter normalised it (lower case). */
+export function userActor(objectId: string, name: string): Actor {
+  return { type: 'user', id: objectId, name };
+}
+
+export function systemActor(component: string, name?: string): Actor {
+  return name === undefined ? { type: 'system', id: component } : { type: 'system', id: component, name };
+}
+
+/** The actor as the audit names it: who, without the display name a decision carries for its card. */
+export function auditActor(actor: Actor): Actor {
+  return { type: actor.type, id: actor.id } as Actor;
 }
 
 /**

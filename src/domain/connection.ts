@@ -1,4 +1,4 @@
-import type { ConnectionRef, PrivateEndpointRef } from './resource-id.js';
+import { idKey, type ConnectionRef, type PrivateEndpointRef } from './resource-id.js';
 import type { ResourceType } from './resource-types.js';
 
 /** The four states of a private link service connection (the status Azure reports). */
@@ -38,4 +38,14 @@ export interface PrivateEndpointConnection {
 /** What the requester typed. Key Vault surfaces the requestMessage as the state's description while Pending. */
 export function requestMessageOf(connection: PrivateEndpointConnection): string | undefined {
   return connection.status === 'Pending' ? connection.description : undefined;
+}
+
+/** The connection status an approve or a reject sets. */
+export function statusFor(action: 'approve' | 'reject'): 'Approved' | 'Rejected' {
+  return action === 'approve' ? 'Approved' : 'Rejected';
+}
+
+/** The comparison key of the endpoint a connection belongs to, when Azure reported one. */
+export function endpointKeyOf(connection: PrivateEndpointConnection): string | undefined {
+  return idKey(connection.privateEndpoint?.id ?? connection.rawPrivateEndpointId);
 }

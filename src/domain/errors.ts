@@ -51,3 +51,34 @@ export class ConfigError extends LinkgateError {
     super(`Configuration setting ${setting} ${message}`);
   }
 }
+
+/** A query the audit store cannot serve as asked: bad page size, bad or foreign continuation token. Maps to HTTP 400. */
+export class AuditQueryError extends LinkgateError {
+  constructor(
+    message: string,
+    readonly code: 'invalid-page-size' | 'invalid-token' | 'token-mismatch' | 'invalid-query',
+  ) {
+    super(message);
+  }
+}
+
+/** A Teams (Bot Connector) call that failed: not retryable, or out of attempts. Later may work. */
+export class TeamsDeliveryError extends LinkgateError {
+  constructor(
+    message: string,
+    readonly operation: 'post' | 'update' | 'reply',
+    readonly conversationId: string,
+    /** HTTP status of the last answer; undefined when there was none (network error). */
+    readonly status: number | undefined,
+    readonly attempts: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Teams will give the same answer again: the conversation or message does not exist, or the bot
+ * may not post there. Callers stop retrying and tell someone (see ReviewNotifier).
+ */
+export class PermanentDeliveryError extends TeamsDeliveryError {}

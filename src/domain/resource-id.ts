@@ -133,3 +133,13 @@ function isName(segment: string): boolean {
 function trimTrailingSlash(value: string): string {
   return value.trim().replace(/\/+$/, '');
 }
+
+/**
+ * The comparison key of an ARM ID that is kept as Azure reported it (a private endpoint's, say):
+ * ARM IDs are case-insensitive, so two IDs name the same resource when their keys are equal.
+ */
+export function idKey(id: string): string;
+export function idKey(id: string | undefined): string | undefined;
+export function idKey(id: string | undefined): string | undefined {
+  return id?.toLowerCase();
+}

@@ -67,7 +67,7 @@ export function dueReviewWork(record: ApprovalRecord, now: Date): ReviewWork[] {
   if (record.state !== 'AwaitingReview') return [];
   if (record.expiresAt && record.expiresAt <= now) return ['expire'];
   const work: ReviewWork[] = [];
-  if (record.reviewConversationId && !record.cardActivityId && (!record.cardRetryAt || record.cardRetryAt <= now)) work.push('post');
-  if (record.remindAt && record.remindAt <= now && !record.remindedAt && record.cardActivityId) work.push('remind');
+  if (record.reviewConversationId && !record.card?.activityId && (!record.card?.retryAt || record.card.retryAt <= now)) work.push('post');
+  if (record.remindAt && record.remindAt <= now && !record.remindedAt && record.card?.activityId) work.push('remind');
   return work;
 }

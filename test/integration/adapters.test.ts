@@ -2,7 +2,8 @@ import type { TokenCredential } from '@azure/core-auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArmConnection } from '../../src/adapters/arm/arm-client-options.js';
 import { ArmConnections } from '../../src/adapters/arm/arm-connections.js';
-import { SubscriptionTenantResolver, type TenantCache } from '../../src/adapters/arm/subscription-tenants.js';
+import { SubscriptionTenantResolver } from '../../src/adapters/arm/subscription-tenants.js';
+import type { TenantCache } from '../../src/app/ports.js';
 import { TableApprovalsStore } from '../../src/adapters/tables/approvals-store.js';
 import { TableRulesStore } from '../../src/adapters/tables/rules-store.js';
 import { createTableClient } from '../../src/adapters/tables/table-clients.js';
@@ -194,9 +195,7 @@ describe('Table stores against Azurite', () => {
     const store = new TableApprovalsStore(table('approvals'));
     const ref = connectionRef(vault(), 'pe-x.1');
     const record: ApprovalRecord = {
-      connectionId: ref.id,
-      connectionName: ref.name,
-      resourceId: ref.resource.id,
+      connection: ref,
       state: 'Detected',
       generation: 1,
       attempts: 0,
@@ -214,7 +213,46 @@ describe('Table stores against Azurite', () => {
     const read = await store.get(ref);
     expect(read?.value).toMatchObject({ state: 'Deciding', generation: 1 });
     expect(read?.value.leaseUntil).toBeInstanceOf(Date);
-    expect((await store.listOpen(ref.resource)).map((r) => r.value.connectionName)).toEqual(['pe-x.1']);
+    expect((await store.listOpen(ref.resource)).map((r) => r.value.connection.name)).toEqual(['pe-x.1']);
+    expect(await store.resourcesWithOpenRecords()).toEqual([ref.resource.id]);
+  });
+
+  it('approvals: a row written in the older flat format is read with its decider and card', async () => {
+    // Prepare
+    const client = table('approvals');
+    const store = new TableApprovalsStore(client);
+    const ref = connectionRef(vault(), 'pe-old.1');
+    await store.get(ref); // creates the table
+    await client.createEntity({
+      partitionKey: encodeURIComponent(ref.resource.key),
+      rowKey: encodeURIComponent(ref.name.toLowerCase()),
+      open: true,
+      connectionId: ref.id,
+      connectionName: ref.name,
+      vaultId: ref.resource.id,
+      state: 'Approving',
+      generation: 1,
+      attempts: 0,
+      detectedAt: new Date('2026-11-30T10:00:00Z'),
+      updatedAt: new Date('2026-11-30T10:05:00Z'),
+      decisionAction: 'approve',
+      decidedBy: 'user:ada00000-0000-4000-8000-0000000000a1',
+      decidedByName: 'Ada',
+      cardConversationId: '19:approvals@thread.tacv2',
+      cardActivityId: 'act-1',
+      cardState: 'AwaitingReview',
+      cardStale: true,
+    });
+    // Act
+    const read = await store.get(ref);
+    // Assess
+    expect(read?.value).toMatchObject({
+      state: 'Approving',
+      decidedBy: { type: 'user', id: 'ada00000-0000-4000-8000-0000000000a1', name: 'Ada' },
+      card: { conversationId: '19:approvals@thread.tacv2', activityId: 'act-1', shownState: 'AwaitingReview', stale: true },
+    });
+    expect(read?.value.connection.key).toBe(ref.key);
+    expect((await store.listForReviewTimer()).map((r) => r.value.connection.name)).toEqual(['pe-old.1']);
     expect(await store.resourcesWithOpenRecords()).toEqual([ref.resource.id]);
   });
 

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditQueryError, TableAuditStore, type AuditAppendInput } from '../../src/adapters/tables/audit-store.js';
+import { TableAuditStore } from '../../src/adapters/tables/audit-store.js';
+import type { AuditInput } from '../../src/app/ports.js';
+import { AuditQueryError } from '../../src/domain/errors.js';
 import { createTableClient } from '../../src/adapters/tables/table-clients.js';
 import { startAzuriteTables, type AzuriteTables } from '../../src/dev/azurite.js';
 import type { AuditEntry, AuditQuery } from '../../src/domain/audit.js';
@@ -39,7 +41,7 @@ function at(iso: string): Date {
   return new Date(iso);
 }
 
-function input(overrides: Partial<AuditAppendInput> = {}): AuditAppendInput {
+function input(overrides: Partial<AuditInput> = {}): AuditInput {
   return {
     kind: 'decision',
     outcome: 'approve',

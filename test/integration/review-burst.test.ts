@@ -1,12 +1,11 @@
 import type { IMessageActivityInput } from '@microsoft/teams.api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReviews } from '../../src/app/reviews.js';
 import { ConversationPacer } from '../../src/adapters/teams/pacer.js';
 import { createTeamsNotifier, type BotConnectorCalls } from '../../src/adapters/teams/teams-notifier.js';
 import { DEMO_PEOPLE, DEMO_TEAMS } from '../../src/dev/demo-world.js';
 import { startDevHost, type DevHost } from '../../src/dev/dev-host.js';
 import { attachTeamsEmulator, type TeamsEmulator } from '../../src/dev/teams-emulator/index.js';
-import { FakeClock, HOME_TENANT, OTHER_SUB, harness, silentLog } from '../unit/fakes.js';
+import { FakeClock, OTHER_SUB, harness, silentLog } from '../unit/fakes.js';
 
 /**
  * A burst of 200 reviews against the Bot Connector emulator, which enforces Teams' per-conversation
@@ -51,11 +50,14 @@ describe('review burst through the paced notifier and the rate-limited Bot Conne
     };
     const pacer = new ConversationPacer({ limits: [{ count: 20, windowMs: 1_000 }], now: () => clock.now().getTime(), sleep: (ms) => clock.sleep(ms) });
     const notifier = createTeamsNotifier({ connector, pacer, log: silentLog, sleep: (ms) => clock.sleep(ms), now: () => clock.now(), retry: { maxAttempts: 10 } });
-    const h = harness({
-      concurrency: 16,
-      reviewDefaults: { conversation: DEMO_TEAMS.channelId, approvers: [DEMO_PEOPLE.approverAda.objectId], timeoutAction: 'leave-pending' },
-    });
-    createReviews({ ...h, notifier, homeTenantId: HOME_TENANT, clickBudgetMs: 1_000, claimMs: 60 * 60_000, log: silentLog, clock: h.clock });
+    const h = harness(
+      {
+        concurrency: 16,
+        reviewDefaults: { conversation: DEMO_TEAMS.channelId, approvers: [DEMO_PEOPLE.approverAda.objectId], timeoutAction: 'leave-pending' },
+      },
+      notifier,
+      { clickBudgetMs: 1_000, claimMs: 60 * 60_000 },
+    );
     for (let i = 0; i < 200; i += 1) h.connections.add(`pe-burst.${i}`, OTHER_SUB);
 
     // Act
@@ -69,7 +71,7 @@ describe('review burst through the paced notifier and the rate-limited Bot Conne
     expect(new Set(keys).size).toBe(200);
     expect(h.audit.entries.filter((e) => e.outcome === 'posted')).toHaveLength(200);
     const records = [...h.approvals.rows.values()];
-    expect(records.every((r) => r.value.cardActivityId)).toBe(true);
+    expect(records.every((r) => r.value.card?.activityId)).toBe(true);
     // No second of virtual time ever held more than Teams allows.
     const perSecond = new Map<number, number>();
     for (const m of posted) {

@@ -14,7 +14,8 @@ import {
   teamsAppOptions,
   type TeamsBotOptions,
 } from '../../src/adapters/teams/teams-bot.js';
-import { createTeamsNotifier, TeamsDeliveryError, type BotConnectorCalls } from '../../src/adapters/teams/teams-notifier.js';
+import { createTeamsNotifier, type BotConnectorCalls } from '../../src/adapters/teams/teams-notifier.js';
+import { TeamsDeliveryError } from '../../src/domain/errors.js';
 import type { CardAction, CardActionResult, ConversationReference, ConversationStore, ReviewCardView } from '../../src/app/review-ports.js';
 import { startAzuriteTables, type AzuriteTables } from '../../src/dev/azurite.js';
 

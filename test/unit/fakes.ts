@@ -13,11 +13,14 @@ import type {
   TenantResolver,
 } from '../../src/app/ports.js';
 import type { ReviewCardView, ReviewNotifier } from '../../src/app/review-ports.js';
+import { reviewHooks, type CardDeps } from '../../src/app/cards.js';
 import { createReviews } from '../../src/app/reviews.js';
+import type { StepDeps } from '../../src/app/steps.js';
 import { createWorkflow, type WorkflowSettings } from '../../src/app/workflow.js';
 import type { ApprovalRecord, Versioned } from '../../src/domain/approval.js';
 import { isTerminal } from '../../src/domain/approval-state-machine.js';
 import type { AuditEntry } from '../../src/domain/audit.js';
+import { PermanentDeliveryError } from '../../src/domain/errors.js';
 import { toConnectionStatus, type PrivateEndpointConnection } from '../../src/domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../../src/domain/policy/engine.js';
 import { parseRule, type Rule } from '../../src/domain/policy/rule.js';
@@ -181,23 +184,23 @@ export class FakeApprovals implements ApprovalsPort {
     return this.rows.get(connection.key);
   }
   async listOpen(vault: ResourceRef) {
-    return [...this.rows.values()].filter((r) => r.value.resourceId.toLowerCase() === vault.key && !isTerminal(r.value.state));
+    return [...this.rows.values()].filter((r) => r.value.connection.resource.key === vault.key && !isTerminal(r.value.state));
   }
   async resourcesWithOpenRecords() {
-    return [...new Set([...this.rows.values()].filter((r) => !isTerminal(r.value.state)).map((r) => r.value.resourceId))];
+    return [...new Set([...this.rows.values()].filter((r) => !isTerminal(r.value.state)).map((r) => r.value.connection.resource.id))];
   }
   async listForReviewTimer() {
-    return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.cardStale === true);
+    return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.card?.stale === true);
   }
   async create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>> {
-    const key = record.connectionId.toLowerCase();
+    const key = record.connection.key;
     if (this.rows.has(key)) return { kind: 'exists' };
     const stored = { value: record, etag: this.nextEtag() };
     this.rows.set(key, stored);
     return { kind: 'created', record: stored };
   }
   async replace(record: ApprovalRecord, etag: string): Promise<ReplaceResult<ApprovalRecord>> {
-    const key = record.connectionId.toLowerCase();
+    const key = record.connection.key;
     const current = this.rows.get(key);
     if (!current || current.etag !== etag) return { kind: 'conflict' };
     const stored = { value: record, etag: this.nextEtag() };
@@ -235,8 +238,12 @@ export const SETTINGS: WorkflowSettings = {
   reviewDefaults: { approvers: [], timeoutAction: 'leave-pending' },
 };
 
-export function harness(overrides: Partial<WorkflowSettings> = {}) {
-  const deps = {
+/**
+ * The hint and review use cases over in-memory fakes, wired as the composition wires them. Without
+ * a notifier, reviews are recorded and wait, and no card is posted.
+ */
+export function harness(overrides: Partial<WorkflowSettings> = {}, notifier?: ReviewNotifier, reviewSettings: { clickBudgetMs?: number; claimMs?: number } = {}) {
+  const ports = {
     connections: new FakeConnections(),
     tenants: new FakeTenants(),
     rules: new FakeRules(),
@@ -244,9 +251,13 @@ export function harness(overrides: Partial<WorkflowSettings> = {}) {
     audit: new FakeAudit(),
     clock: new FakeClock(),
     log: silentLog,
-    settings: { ...SETTINGS, ...overrides },
   };
-  return { ...deps, workflow: createWorkflow(deps), hint: { resource: VAULT, source: 'event' as const, eventId: 'evt-1' } };
+  const settings = { ...SETTINGS, ...overrides };
+  const cards: CardDeps = { ...ports, ...(notifier ? { notifier } : {}), homeTenantId: HOME_TENANT, claimMs: reviewSettings.claimMs ?? 60_000 };
+  const steps: StepDeps = { ...ports, settings, hooks: reviewHooks(cards) };
+  const workflow = createWorkflow({ ...ports, ...steps, settings });
+  const reviews = createReviews({ ...steps, ...cards, clickBudgetMs: reviewSettings.clickBudgetMs ?? 5_000 });
+  return { ...ports, settings, workflow, reviews, hint: { resource: VAULT, source: 'event' as const, eventId: 'evt-1' } };
 }
 
 export class FakeNotifier implements ReviewNotifier {
@@ -257,7 +268,7 @@ export class FakeNotifier implements ReviewNotifier {
   /** Posts answer 404 ConversationNotFound, which will not change on a retry. */
   refusePosts = false;
   async post(conversationId: string, view: ReviewCardView) {
-    if (this.refusePosts) throw Object.assign(new Error('Teams answered 404 ConversationNotFound'), { permanent: true });
+    if (this.refusePosts) throw new PermanentDeliveryError('Teams answered 404 ConversationNotFound', 'post', conversationId, 404, 1);
     if (this.failPosts > 0) {
       this.failPosts -= 1;
       throw new Error('Teams answered 503');
@@ -284,28 +295,19 @@ export const REQUESTER = { id: 'e1a00000-0000-4000-8000-0000000000e1', name: 'Ri
 
 /** A workflow with human review: external requests go to a channel with two approvers. */
 export function reviewHarness(overrides: Partial<WorkflowSettings> = {}) {
-  const h = harness({
-    reviewDefaults: {
-      conversation: '19:approvals@thread.tacv2',
-      approvers: [APPROVER_ADA.id, APPROVER_GRACE.id, REQUESTER.id],
-      remindAfterHours: 4,
-      expireAfterDays: 2,
-      timeoutAction: 'leave-pending',
-    },
-    ...overrides,
-  });
   const notifier = new FakeNotifier();
-  const reviews = createReviews({
-    workflow: h.workflow,
-    approvals: h.approvals,
-    connections: h.connections,
-    audit: h.audit,
+  const h = harness(
+    {
+      reviewDefaults: {
+        conversation: '19:approvals@thread.tacv2',
+        approvers: [APPROVER_ADA.id, APPROVER_GRACE.id, REQUESTER.id],
+        remindAfterHours: 4,
+        expireAfterDays: 2,
+        timeoutAction: 'leave-pending',
+      },
+      ...overrides,
+    },
     notifier,
-    clock: h.clock,
-    log: silentLog,
-    homeTenantId: HOME_TENANT,
-    clickBudgetMs: 5_000,
-    claimMs: 60_000,
-  });
-  return { ...h, notifier, reviews };
+  );
+  return { ...h, notifier };
 }

@@ -29,7 +29,7 @@ describe('reviews: cards, clicks, first decision wins', () => {
     expect(post.conversationId).toBe('19:approvals@thread.tacv2');
     expect(post.view).toMatchObject({ audience: 'shared', status: { state: 'awaiting' }, model: { approvalKey: ref.id, requester: { badge: 'external' } } });
     expect(post.view.model.approverIds).toContain(APPROVER_ADA.id);
-    expect(record.value).toMatchObject({ cardActivityId: 'act-1', cardState: 'AwaitingReview' });
+    expect(record.value.card).toMatchObject({ activityId: 'act-1', shownState: 'AwaitingReview' });
     expect(h.audit.entries.find((e) => e.outcome === 'posted')).toMatchObject({ connectionId: ref.key });
   });
 
@@ -197,7 +197,7 @@ describe('reviews: cards, clicks, first decision wins', () => {
     const errors = h.audit.entries.filter((e) => e.kind === 'error' && e.connectionId === ref.key);
     expect(errors).toHaveLength(1);
     expect(errors[0]?.summary).toMatch(/could not be posted to 19:approvals@thread.tacv2/);
-    expect((await h.approvals.get(ref))?.value.cardError).toMatch(/ConversationNotFound/);
+    expect((await h.approvals.get(ref))?.value.card?.error).toMatch(/ConversationNotFound/);
     h.notifier.refusePosts = false;
     h.clock.advance(61 * 60_000);
     await h.reviews.runTimer();
@@ -220,7 +220,7 @@ describe('reviews: changes outside Linkgate, reminders and expiry', () => {
     h.connections.setStatus_outside(ref, 'Approved');
     await h.workflow.handleHint({ ...h.hint, eventId: 'portal' });
     expect(h.notifier.lastViewOf('act-1')?.status).toMatchObject({ state: 'decided-elsewhere', status: 'Approved' });
-    expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'DecidedElsewhere', cardState: 'DecidedElsewhere' });
+    expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'DecidedElsewhere', card: { shownState: 'DecidedElsewhere' } });
   });
 
   it('updates the card when the connection is deleted', async () => {
@@ -274,7 +274,7 @@ describe('reviews: changes outside Linkgate, reminders and expiry', () => {
     await h.reviews.runTimer();
     await h.reviews.runTimer();
     expect(h.notifier.posts).toHaveLength(1);
-    expect((await h.approvals.get(ref))?.value.cardActivityId).toBe('act-1');
+    expect((await h.approvals.get(ref))?.value.card?.activityId).toBe('act-1');
   });
 
   it('a burst of 200 reviews posts 200 cards and audits each one', async () => {

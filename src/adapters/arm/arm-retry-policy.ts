@@ -1,4 +1,6 @@
 import { RestError, type PipelinePolicy, type PipelineRequest } from '@azure/core-rest-pipeline';
+import { fullJitter } from '../../shared/backoff.js';
+import { parseRetryAfter } from '../../shared/http.js';
 
 type AbortSignalLike = NonNullable<PipelineRequest['abortSignal']>;
 
@@ -64,8 +66,7 @@ export function armRetryPolicy(options: ArmRetryOptions): PipelinePolicy {
   }
 
   function backoff(attempt: number): number {
-    const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** attempt);
-    return Math.floor(random() * ceiling);
+    return fullJitter(attempt, options, random);
   }
 }
 
@@ -86,15 +87,6 @@ function abortableSleep(ms: number, signal?: AbortSignalLike): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-/** Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | undefined, now: () => number = Date.now): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now());
 }
 
 function isTransientNetworkError(error: unknown): boolean {

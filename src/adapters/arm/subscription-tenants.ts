@@ -1,13 +1,8 @@
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
-import type { TenantResolver } from '../../app/ports.js';
+import type { TenantCache, TenantResolver } from '../../app/ports.js';
 import type { RequesterTenant } from '../../domain/policy/engine.js';
 import { armClientOptions, type ArmConnection } from './arm-client-options.js';
 import { isStatus } from './arm-connections.js';
-
-export interface TenantCache {
-  get(subscriptionId: string): Promise<RequesterTenant | undefined>;
-  put(subscriptionId: string, tenant: RequesterTenant, ttlMs: number): Promise<void>;
-}
 
 /**
  * The connection names the requester's subscription, not its tenant. The tenant comes from

@@ -1,5 +1,5 @@
 import type { EventGridDeserializer } from '@azure/eventgrid';
-import type { Hint } from '../../app/workflow.js';
+import type { Intake } from '../../app/ports.js';
 import resourceEvents from '../../domain/definitions/resource-events.json';
 import { loadOnFirstUse } from '../load-on-first-use.js';
 import { resourceOf } from '../../domain/resource-id.js';
@@ -12,10 +12,7 @@ import { RESOURCE_TYPES, type ResourceType } from '../../domain/resource-types.j
  * here is checked by hand, because the spec makes most of them optional even where the
  * typings do not (AZURE-FACTS, "data fields").
  */
-export type Intake =
-  | { readonly kind: 'hint'; readonly hint: Hint }
-  | { readonly kind: 'unrelated'; readonly eventId: string; readonly eventType: string; readonly reason: string }
-  | { readonly kind: 'invalid'; readonly eventId?: string; readonly error: string; readonly raw: unknown };
+export type { Intake };
 
 /**
  * Event types that can mean a resource's connections changed; failures and cancels changed nothing.

@@ -1,6 +1,7 @@
 import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
 import type { ApprovalsPort, CreateResult, ReplaceResult } from '../../app/ports.js';
-import type { ApprovalRecord, Versioned } from '../../domain/approval.js';
+import type { ApprovalRecord, CardState, Versioned } from '../../domain/approval.js';
+import { ACTOR_TYPES, type Actor, type ActorType } from '../../domain/audit.js';
 import { APPROVAL_STATES, isTerminal, type ApprovalState } from '../../domain/approval-state-machine.js';
 import { InvalidInputError } from '../../domain/errors.js';
 import { RULE_ACTIONS, type RuleAction } from '../../domain/policy/rule.js';
@@ -26,7 +27,7 @@ import { asDate, ensureTable, isTableError } from './table-clients.js';
  *     scan stays small; an index row per open record would make it a point query if it grows.
  * encodeURIComponent escapes `/`, `\`, `#` and `?`, the characters keys may not contain.
  * Rows written before resource types were registered carry `vaultId` instead of `resourceId`;
- * both are read.
+ * both are read (the record itself is keyed by its `connectionId` column).
  */
 export class TableApprovalsStore implements ApprovalsPort {
   constructor(private readonly client: TableClient) {}
@@ -106,30 +107,54 @@ function rowKey(connectionName: string): string {
   return encodeURIComponent(connectionName.toLowerCase());
 }
 
-function toEntity(record: ApprovalRecord) {
-  const ref = parseConnectionId(record.connectionId);
-  const entity: Record<string, unknown> = {
-    partitionKey: partitionKey(ref.resource),
-    rowKey: rowKey(ref.name),
+/**
+ * A record as one row. Card state is kept in flat `card*` columns, because the review timer
+ * filters on `cardStale`; who decided is three typed columns (`deciderType`, `deciderId`,
+ * `decidedByName`). Rows written before those existed carry `decidedBy` as `rule:NAME`,
+ * `user:OBJECTID` or `system:NAME` (with `decidedByName` beside it), and `vaultId` instead of
+ * `resourceId`: fromEntity reads both.
+ */
+export function toEntity(record: ApprovalRecord): { partitionKey: string; rowKey: string } & Record<string, unknown> {
+  const { connection, card, decidedBy, approvers, ...rest } = record;
+  const columns: Record<string, unknown> = {
+    ...rest,
+    connectionId: connection.id,
+    connectionName: connection.name,
+    resourceId: connection.resource.id,
+    // Table Storage has no list type; lists are kept as JSON text.
+    ...(approvers ? { approvers: JSON.stringify(approvers) } : {}),
+    ...(decidedBy ? { deciderType: decidedBy.type, deciderId: decidedBy.id, decidedByName: decidedBy.name } : {}),
+    ...(card
+      ? {
+          cardConversationId: card.conversationId,
+          cardActivityId: card.activityId,
+          cardPostedAt: card.postedAt,
+          cardState: card.shownState,
+          cardStale: card.stale,
+          cardError: card.error,
+          cardRetryAt: card.retryAt,
+          cardClaimUntil: card.claimUntil,
+        }
+      : {}),
+  };
+  const entity: { partitionKey: string; rowKey: string } & Record<string, unknown> = {
+    partitionKey: partitionKey(connection.resource),
+    rowKey: rowKey(connection.name),
     open: !isTerminal(record.state),
   };
-  for (const [key, value] of Object.entries(record)) {
-    if (value === undefined) continue;
-    // Table Storage has no list type; lists are kept as JSON text.
-    entity[key] = Array.isArray(value) ? JSON.stringify(value) : value;
-  }
-  return entity as { partitionKey: string; rowKey: string };
+  for (const [key, value] of Object.entries(columns)) if (value !== undefined) entity[key] = value;
+  return entity;
 }
 
-function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Versioned<ApprovalRecord> {
+export function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Versioned<ApprovalRecord> {
   const state = entity.state as ApprovalState;
   if (!APPROVAL_STATES.includes(state)) {
     throw new InvalidInputError(`approvals row ${entity.partitionKey}/${entity.rowKey} has unknown state '${String(entity.state)}'`, 'state');
   }
+  const decidedBy = deciderOf(entity);
+  const card = cardOf(entity);
   const record: ApprovalRecord = {
-    connectionId: String(entity.connectionId),
-    connectionName: String(entity.connectionName),
-    resourceId: String(entity.resourceId ?? entity.vaultId),
+    connection: parseConnectionId(String(entity.connectionId)),
     state,
     generation: Number(entity.generation ?? 1),
     attempts: Number(entity.attempts ?? 0),
@@ -142,30 +167,52 @@ function fromEntity(entity: TableEntityResult<Record<string, unknown>>): Version
     ...optionalString(entity, 'requestMessage'),
     ...optionalString(entity, 'ruleName'),
     ...optionalString(entity, 'decisionSummary'),
-    ...optionalString(entity, 'decidedBy'),
     ...optionalString(entity, 'statusDescription'),
     ...optionalString(entity, 'lastError'),
     ...optionalString(entity, 'reviewConversationId'),
     ...optionalString(entity, 'observedStatus'),
-    ...optionalString(entity, 'cardError'),
-    ...optionalDate(entity, 'cardRetryAt'),
-    ...optionalString(entity, 'cardConversationId'),
-    ...optionalString(entity, 'cardActivityId'),
-    ...optionalString(entity, 'cardState'),
-    ...optionalString(entity, 'decidedByName'),
     ...optionalString(entity, 'decisionComment'),
     ...optionalDate(entity, 'remindAt'),
     ...optionalDate(entity, 'remindedAt'),
     ...optionalDate(entity, 'expiresAt'),
-    ...optionalDate(entity, 'cardPostedAt'),
-    ...optionalDate(entity, 'cardClaimUntil'),
-    ...(entity.cardStale === true ? { cardStale: true } : {}),
+    ...(decidedBy ? { decidedBy } : {}),
+    ...(card ? { card } : {}),
     ...(entity.timeoutAction === 'reject' || entity.timeoutAction === 'leave-pending' ? { timeoutAction: entity.timeoutAction } : {}),
     ...(typeof entity.approvers === 'string' ? { approvers: parseList(entity.approvers) } : {}),
     ...(RULE_ACTIONS.includes(entity.decisionAction as RuleAction) ? { decisionAction: entity.decisionAction as RuleAction } : {}),
     ...(asDate(entity.leaseUntil) ? { leaseUntil: asDate(entity.leaseUntil) as Date } : {}),
   };
   return { value: record, etag: requireEtag(entity.etag) };
+}
+
+/** The typed columns, or an older row's `decidedBy` string (`type:id`, split at the first colon). */
+function deciderOf(entity: Record<string, unknown>): Actor | undefined {
+  const name = typeof entity.decidedByName === 'string' ? entity.decidedByName : undefined;
+  let type: unknown = entity.deciderType;
+  let id: unknown = entity.deciderId;
+  if (type === undefined && typeof entity.decidedBy === 'string') {
+    const colon = entity.decidedBy.indexOf(':');
+    type = colon < 0 ? 'system' : entity.decidedBy.slice(0, colon);
+    id = colon < 0 ? entity.decidedBy : entity.decidedBy.slice(colon + 1);
+  }
+  if (typeof id !== 'string' || !(ACTOR_TYPES as readonly unknown[]).includes(type)) return undefined;
+  const actor = { type: type as ActorType, id };
+  return (name === undefined ? actor : { ...actor, name }) as Actor;
+}
+
+function cardOf(entity: Record<string, unknown>): CardState | undefined {
+  const shown = entity.cardState;
+  const card: CardState = {
+    ...(typeof entity.cardConversationId === 'string' ? { conversationId: entity.cardConversationId } : {}),
+    ...(typeof entity.cardActivityId === 'string' ? { activityId: entity.cardActivityId } : {}),
+    ...(asDate(entity.cardPostedAt) ? { postedAt: asDate(entity.cardPostedAt) as Date } : {}),
+    ...(APPROVAL_STATES.includes(shown as ApprovalState) ? { shownState: shown as ApprovalState } : {}),
+    ...(entity.cardStale === true ? { stale: true } : {}),
+    ...(typeof entity.cardError === 'string' ? { error: entity.cardError } : {}),
+    ...(asDate(entity.cardRetryAt) ? { retryAt: asDate(entity.cardRetryAt) as Date } : {}),
+    ...(asDate(entity.cardClaimUntil) ? { claimUntil: asDate(entity.cardClaimUntil) as Date } : {}),
+  };
+  return Object.keys(card).length > 0 ? card : undefined;
 }
 
 function optionalString(entity: Record<string, unknown>, key: keyof ApprovalRecord): Partial<ApprovalRecord> {

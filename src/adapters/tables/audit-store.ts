@@ -71,8 +71,11 @@ import {
   type AuditPage,
   type AuditQuery,
 } from '../../domain/audit.js';
+import type { AuditInput } from '../../app/ports.js';
+import { AuditQueryError } from '../../domain/errors.js';
 import { resourceOf } from '../../domain/resource-id.js';
 import { KEY_VAULT } from '../../domain/resource-types.js';
+import { sliceUnits, truncateUnits } from '../../shared/text.js';
 import { ensureTable, isTableError } from './table-clients.js';
 
 export const AUDIT_TABLE_NAME = 'audit';
@@ -109,19 +112,6 @@ const ID_PATTERN = /^[A-Za-z0-9._~-]{1,128}$/;
 const DEFAULT_ID_PATTERN = /^([0-9a-z]{9})[0-9a-z]{3}-[0-9a-f]{12}$/;
 const ROW_KEY_PATTERN = /^\d{13}\|[A-Za-z0-9._~-]{1,128}$/;
 const TIME_PARTITION_PATTERN = /^t\|(\d{4})-(\d{2})$/;
-
-/** A query the store cannot serve as asked: bad page size, bad or foreign continuation token. Maps to HTTP 400. */
-export class AuditQueryError extends Error {
-  override readonly name = 'AuditQueryError';
-  constructor(
-    message: string,
-    readonly code: 'invalid-page-size' | 'invalid-token' | 'token-mismatch' | 'invalid-query',
-  ) {
-    super(message);
-  }
-}
-
-export type AuditAppendInput = Omit<AuditEntry, 'id' | 'time'> & { id?: string; time?: Date };
 
 export interface TableAuditStoreOptions {
   readonly now?: () => Date;
@@ -254,16 +244,7 @@ function timeFromDefaultId(id: string): Date | undefined {
 // Columns
 
 function cap(value: string | undefined): string | undefined {
-  if (value === undefined || value.length <= MAX_STRING_CHARS) return value;
-  return `${safeSlice(value, MAX_STRING_CHARS - 1)}…`;
-}
-
-/** Slices without leaving half of a surrogate pair at the end. */
-function safeSlice(value: string, length: number): string {
-  let out = value.slice(0, length);
-  const last = out.charCodeAt(out.length - 1);
-  if (last >= 0xd800 && last <= 0xdbff) out = out.slice(0, -1);
-  return out;
+  return value === undefined ? undefined : truncateUnits(value, MAX_STRING_CHARS);
 }
 
 function serialiseDetail(detail: unknown): { detail?: string; detailTruncated?: boolean } {
@@ -282,7 +263,7 @@ function serialiseDetail(detail: unknown): { detail?: string; detailTruncated?: 
   // the excerpt longer than its source, hence the shrinking loop.
   let excerptLength = MAX_DETAIL_CHARS - 100;
   for (;;) {
-    const wrapped = JSON.stringify({ truncated: true, originalLength: json.length, excerpt: safeSlice(json, excerptLength) });
+    const wrapped = JSON.stringify({ truncated: true, originalLength: json.length, excerpt: sliceUnits(json, excerptLength) });
     if (wrapped.length <= MAX_DETAIL_CHARS) return { detail: wrapped, detailTruncated: true };
     excerptLength = Math.floor(excerptLength * (MAX_DETAIL_CHARS / wrapped.length)) - 16;
   }
@@ -480,7 +461,7 @@ export class TableAuditStore {
     this.idFactory = custom === undefined ? createAuditId : () => custom();
   }
 
-  async append(input: AuditAppendInput): Promise<AuditEntry> {
+  async append(input: AuditInput): Promise<AuditEntry> {
     const time = input.time ?? (input.id === undefined ? undefined : timeFromDefaultId(input.id)) ?? this.now();
     const ms = time instanceof Date ? time.getTime() : Number.NaN;
     if (!Number.isInteger(ms) || ms < 0 || ms > REVERSE_TICKS_MAX) throw new RangeError('Audit entry time is out of range');

@@ -5,24 +5,12 @@
  */
 import { AzureNamedKeyCredential, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
+import { isLoopback } from '../../shared/http.js';
 
 export type TablesConnection =
   | { readonly kind: 'connectionString'; readonly connectionString: string }
   | { readonly kind: 'endpoint'; readonly endpoint: string; readonly credential: TokenCredential }
   | { readonly kind: 'sharedKey'; readonly endpoint: string; readonly accountName: string; readonly accountKey: string };
-
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-/** True for http(s) URLs on the loopback interface, where Azurite listens over plain http. */
-export function isLoopbackEndpoint(endpoint: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    return false;
-  }
-  return LOOPBACK_HOSTS.has(url.hostname.toLowerCase());
-}
 
 function connectionStringValue(connectionString: string, name: string): string | undefined {
   for (const part of connectionString.split(';')) {
@@ -52,7 +40,7 @@ function connectionStringEndpoint(connectionString: string): string | undefined 
 function clientOptionsFor(endpoint: string | undefined): TableServiceClientOptions {
   if (endpoint === undefined) return {};
   if (endpoint.toLowerCase().startsWith('http:')) {
-    if (!isLoopbackEndpoint(endpoint)) {
+    if (!isLoopback(endpoint)) {
       throw new Error('Refusing plain http for a Table endpoint that is not on the loopback interface');
     }
     return { allowInsecureConnection: true };

@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import type { RequesterTenant } from '../../domain/policy/engine.js';
-import type { TenantCache } from '../arm/subscription-tenants.js';
+import type { TenantCache } from '../../app/ports.js';
 import { ensureTable, isTableError } from './table-clients.js';
 
 /**

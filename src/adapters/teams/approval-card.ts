@@ -12,6 +12,7 @@
 import { ActionSet, AdaptiveCard, Container, ExecuteAction, Fact, FactSet, OpenUrlAction, TextBlock, TextInput } from '@microsoft/teams.cards';
 import type { CardElementArray, IAdaptiveCard, IExecuteAction, IRefreshDefinition, TextBlockOptions, TextColor } from '@microsoft/teams.cards';
 import type { ReviewCardModel, ReviewCardView, ReviewStatus, TenantBadge } from '../../app/review-ports.js';
+import { truncate } from '../../shared/text.js';
 
 export const ADAPTIVE_CARD_SCHEMA = 'http://adaptivecards.io/schemas/adaptive-card.json';
 export const ADAPTIVE_CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
@@ -212,12 +213,6 @@ export function neutralizeText(value: string, max: number, options: { readonly m
 
 function plainLine(value: string, max: number): string {
   return neutralizeText(value, max);
-}
-
-function truncate(text: string, max: number): string {
-  // Count code points, not UTF-16 units, so an emoji is never cut in half.
-  const chars = Array.from(text);
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('').trimEnd()}…`;
 }
 
 /**

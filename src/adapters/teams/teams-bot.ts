@@ -29,8 +29,10 @@ import {
   type InstallUpdateActivity,
 } from '@microsoft/teams.api';
 import { App, type AppOptions, type HttpRouteHandler, type IHttpServerAdapter, type IPlugin } from '@microsoft/teams.apps';
+import type { Logger } from '../../app/ports.js';
 import type { CardAction, CardActionResult, ConversationReference, ConversationStore, ReviewNotifier } from '../../app/review-ports.js';
 import { isGuid } from '../../domain/resource-id.js';
+import { oneLine } from '../../shared/text.js';
 import { TEXT_LIMITS, toInvokeCardResponse } from './approval-card.js';
 import { ConversationPacer } from './pacer.js';
 import { createTeamsNotifier, type BotConnectorCalls } from './teams-notifier.js';
@@ -52,16 +54,10 @@ export interface TeamsBotOptions {
   readonly cloud?: { readonly openIdMetadataUrl: string; readonly tokenIssuer: string; readonly loginEndpoint?: string; readonly botScope?: string };
   readonly onCardAction: (action: CardAction) => Promise<CardActionResult>;
   readonly conversations: ConversationStore;
-  readonly log: BotLog;
+  readonly log: Logger;
   readonly now?: () => Date;
   /** dev only: a fixed outbound token instead of acquiring one. */
   readonly outboundToken?: () => Promise<string>;
-}
-
-export interface BotLog {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
 }
 
 export interface TeamsBot {
@@ -206,7 +202,7 @@ function cloudEnvironment(override: TeamsBotOptions['cloud']): CloudEnvironment 
 class MessagesRouteAdapter implements IHttpServerAdapter {
   messages: HttpRouteHandler | undefined;
 
-  constructor(private readonly log: BotLog) {}
+  constructor(private readonly log: Logger) {}
 
   registerRoute(method: 'POST', path: string, handler: HttpRouteHandler): void {
     if (method === 'POST' && path === MESSAGING_ENDPOINT) this.messages = handler;
@@ -457,7 +453,7 @@ type SdkLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
  * the caller, so they arrive here as warnings. Text is flattened and capped because much of it
  * comes from requests.
  */
-function sdkLogger(log: BotLog, name: string): SdkLogger {
+function sdkLogger(log: Logger, name: string): SdkLogger {
   const write = (level: SdkLevel, parts: unknown[]): void => {
     if (level === 'debug' || level === 'trace') return;
     const text = `[${name}] ${parts.map(describe).join(' ')}`;
@@ -490,6 +486,5 @@ function describe(part: unknown): string {
 
 /** One line, bounded: values from requests must not forge log lines or flood them. */
 function logField(value: unknown, max = 200): string {
-  const text = String(value ?? 'unknown').replace(/[\u0000-\u001f\u007f]+/g, ' ');
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return oneLine(String(value ?? 'unknown'), max);
 }

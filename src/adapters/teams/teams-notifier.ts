@@ -1,5 +1,9 @@
 import type { IMessageActivityInput } from '@microsoft/teams.api';
 import type { ReviewCardView, ReviewNotifier } from '../../app/review-ports.js';
+import { PermanentDeliveryError, TeamsDeliveryError } from '../../domain/errors.js';
+import { equalJitter } from '../../shared/backoff.js';
+import { parseRetryAfter } from '../../shared/http.js';
+import { oneLine } from '../../shared/text.js';
 import { toMessageActivity } from './approval-card.js';
 import type { ConversationPacer } from './pacer.js';
 
@@ -50,29 +54,11 @@ export interface TeamsNotifierOptions {
   readonly random?: () => number;
 }
 
-/** A Bot Connector call that failed for good (not retryable, or out of attempts). */
-export class TeamsDeliveryError extends Error {
-  constructor(
-    message: string,
-    readonly operation: 'post' | 'update' | 'reply',
-    readonly conversationId: string,
-    /** HTTP status of the last answer; undefined when there was none (network error). */
-    readonly status: number | undefined,
-    readonly attempts: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'TeamsDeliveryError';
-  }
-
-  /**
-   * Teams will give the same answer again: the conversation or message does not exist, or the
-   * bot may not post there. Callers stop retrying and tell someone (see ReviewNotifier).
-   */
-  get permanent(): boolean {
-    return this.status !== undefined && [400, 401, 403, 404, 413].includes(this.status);
-  }
-}
+/**
+ * Teams gives the same answer again to these: the conversation or message does not exist, or the
+ * bot may not post there. Callers stop retrying and tell someone (see ReviewNotifier).
+ */
+const PERMANENT = new Set([400, 401, 403, 404, 413]);
 
 const RETRYABLE = new Set([412, 429, 502, 504]);
 
@@ -92,7 +78,8 @@ export function createTeamsNotifier(options: TeamsNotifierOptions): ReviewNotifi
           const failure = describeHttpFailure(error);
           const retryable = failure.status !== undefined && RETRYABLE.has(failure.status);
           if (!retryable || attempt >= retry.maxAttempts) {
-            throw new TeamsDeliveryError(
+            const Failure = failure.status !== undefined && PERMANENT.has(failure.status) ? PermanentDeliveryError : TeamsDeliveryError;
+            throw new Failure(
               `Teams ${operation} in conversation ${conversationId} failed after ${attempt} attempt(s): ${failure.text}`,
               operation,
               conversationId,
@@ -103,7 +90,8 @@ export function createTeamsNotifier(options: TeamsNotifierOptions): ReviewNotifi
           }
           const waitMs = Math.min(
             retry.maxRetryAfterMs,
-            (failure.status === 429 ? retryAfterMs(failure.headers, now()) : undefined) ?? backoffMs(attempt, retry, random),
+            (failure.status === 429 ? parseRetryAfter(failure.headers('retry-after'), () => now().getTime()) : undefined) ??
+              equalJitter(attempt - 1, retry, random),
           );
           log.warn(`Teams ${operation} in conversation ${conversationId} answered ${failure.text}; retry ${attempt} of ${retry.maxAttempts - 1} in ${waitMs} ms`);
           await sleep(waitMs);
@@ -141,12 +129,6 @@ function paceKey(conversationId: string): string {
   return conversationId.split(';')[0] ?? conversationId;
 }
 
-function backoffMs(attempt: number, retry: RetrySettings, random: () => number): number {
-  const ceiling = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
-  // Jitter keeps instances that were throttled together from retrying together.
-  return Math.round(ceiling / 2 + (ceiling / 2) * random());
-}
-
 interface HttpFailure {
   readonly status: number | undefined;
   readonly headers: (name: string) => string | undefined;
@@ -174,17 +156,6 @@ export function describeHttpFailure(error: unknown): HttpFailure {
   return { status, headers, text };
 }
 
-/** Retry-After is delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function retryAfterMs(headers: (name: string) => string | undefined, now: Date): number | undefined {
-  const value = headers('retry-after')?.trim();
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now.getTime());
-}
-
 function clip(text: string): string {
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-  return flat.length > 300 ? `${flat.slice(0, 299)}…` : flat;
+  return oneLine(text, 300);
 }

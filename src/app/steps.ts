@@ -1,0 +1,293 @@
+import type { ApprovalRecord, Versioned } from '../domain/approval.js';
+import { isInFlight, nextState, targetStatusOf, type ApprovalEvent } from '../domain/approval-state-machine.js';
+import { auditActor, systemActor, type Actor, type AuditKind, type AuditOutcome } from '../domain/audit.js';
+import { endpointKeyOf, isProvisioningFinal, type PrivateEndpointConnection } from '../domain/connection.js';
+import { LinkgateError } from '../domain/errors.js';
+import { idKey, type ConnectionRef } from '../domain/resource-id.js';
+import type { ApprovalsPort, AuditInput, AuditPort, CallOptions, Clock, ConnectionsPort, Logger } from './ports.js';
+
+/**
+ * The steps a hint and a click share: claim a record, act on its decision, settle the result,
+ * record a failure, release a lease. Every state change is an ETag-conditioned write to the
+ * approval record, and only the writer that wins goes on. Audit entries are written before the
+ * state change they describe, so a crash can repeat an entry but never lose one.
+ */
+
+export type ConnectionOutcome =
+  | 'approved'
+  | 'rejected'
+  | 'awaiting-review'
+  | 'ignored'
+  | 'vanished'
+  | 'decided-elsewhere'
+  | 'failed'
+  | 'owned-elsewhere'
+  | 'already-handled'
+  | 'gave-up'
+  /** Azure accepted the change but provisioning is not final yet; a later hint or the sweep settles it. */
+  | 'in-progress';
+
+export interface StepSettings {
+  /** How long an instance owns an in-flight step before another may take it over. */
+  readonly leaseMs: number;
+  /** How long to wait for provisioningState to become final after a PUT. */
+  readonly actionTimeoutMs: number;
+}
+
+/** Human review reacts to these; they never fail a step (the review timer catches up). */
+export interface ReviewHooks {
+  awaitingReview(record: Versioned<ApprovalRecord>): Promise<void>;
+  /** A record that has a posted card changed state. */
+  cardStale(record: Versioned<ApprovalRecord>): Promise<void>;
+}
+
+export interface StepDeps {
+  readonly connections: ConnectionsPort;
+  readonly approvals: ApprovalsPort;
+  readonly audit: AuditPort;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly settings: StepSettings;
+  readonly hooks: ReviewHooks;
+}
+
+export interface ActOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export function leaseEnd(deps: Pick<StepDeps, 'clock' | 'settings'>): Date {
+  return new Date(deps.clock.now().getTime() + deps.settings.leaseMs);
+}
+
+/**
+ * Moves a record through the state machine with one conditioned write; `undefined` when another
+ * writer won. A record whose posted card now shows an old state is marked, and its card updated.
+ */
+export async function transition(
+  deps: StepDeps,
+  record: Versioned<ApprovalRecord>,
+  event: ApprovalEvent,
+  patch: Partial<ApprovalRecord>,
+): Promise<Versioned<ApprovalRecord> | undefined> {
+  const state = nextState(record.value.state, event);
+  const base: ApprovalRecord = { ...record.value, ...patch, state, updatedAt: deps.clock.now() };
+  // In-flight states are not pushed to the card: the clicker's own answer shows them, and an
+  // update here would move the record's ETag under the caller that is about to act on it.
+  const cardStale = base.card?.activityId !== undefined && base.card.shownState !== state && !isInFlight(state);
+  const next: ApprovalRecord = base.card ? { ...base, card: { ...base.card, stale: cardStale || undefined } } : base;
+  const written = await deps.approvals.replace(isInFlight(state) ? next : { ...next, leaseUntil: undefined }, record.etag);
+  if (written.kind !== 'replaced') return undefined;
+  if (cardStale) await notifyReviews(deps, 'cardStale', written.record);
+  return written.record;
+}
+
+/** Takes an in-flight step (deciding, approving, rejecting) under a fresh lease; `undefined` when another writer won. */
+export function claim(
+  deps: StepDeps,
+  record: Versioned<ApprovalRecord>,
+  event: ApprovalEvent,
+  patch: Partial<ApprovalRecord> = {},
+): Promise<Versioned<ApprovalRecord> | undefined> {
+  return transition(deps, record, event, { ...patch, leaseUntil: leaseEnd(deps) });
+}
+
+export async function notifyReviews(deps: Pick<StepDeps, 'hooks' | 'log'>, hook: keyof ReviewHooks, record: Versioned<ApprovalRecord>): Promise<void> {
+  try {
+    await deps.hooks[hook](record);
+  } catch (error) {
+    // Cards are best effort here; the review timer posts or updates what is still owed.
+    deps.log.warn(`Teams ${hook} for ${record.value.connection.name} failed: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Approving or Rejecting → the PUT, a wait for a final provisioning state, and the result.
+ * When provisioning takes longer than `timeoutMs` (or the caller's signal ends the wait), the PUT
+ * may have been accepted: the record stays in flight with its lease released, so the completion
+ * event, a redelivery or the sweep settles it, and the outcome is `in-progress`.
+ */
+export async function act(
+  deps: StepDeps,
+  record: Versioned<ApprovalRecord>,
+  connection: PrivateEndpointConnection,
+  options: ActOptions = {},
+): Promise<ConnectionOutcome> {
+  const target = targetStatusOf(record.value.state);
+  if (!sameEndpoint(record.value, connection)) {
+    // Never approve or reject an endpoint other than the one that was decided on.
+    return settle(deps, record, undefined, target);
+  }
+  const call: CallOptions = options.signal ? { signal: options.signal } : {};
+  const description = record.value.statusDescription ?? `${target} by Linkgate.`;
+  await audit(deps, 'action', target === 'Approved' ? 'approve' : 'reject', decider(record.value), `Setting status to ${target}: "${description}"`, auditContext(record.value));
+  try {
+    let result = await deps.connections.setStatus(connection.ref, { status: target, description, etag: connection.etag, ...endpointOf(connection) }, call);
+    if (result.kind === 'conflict') {
+      // The connection moved on since it was read. If it is still Pending, write once more
+      // against its new ETag; otherwise someone else decided and that is recorded below.
+      const fresh = await deps.connections.get(connection.ref, call);
+      if (fresh?.status !== 'Pending') return settle(deps, record, fresh, target);
+      result = await deps.connections.setStatus(connection.ref, { status: target, description, etag: fresh.etag, ...endpointOf(fresh) }, call);
+      if (result.kind === 'conflict') throw new LinkgateError(`The connection kept changing while ${target.toLowerCase()}: ${result.message}`);
+    }
+    if (result.kind === 'gone') return settle(deps, record, undefined, target);
+    if (result.kind === 'refused') {
+      const fresh = await deps.connections.get(connection.ref, call);
+      if (fresh?.status !== 'Pending') return settle(deps, record, fresh, target);
+      await fail(deps, record, new LinkgateError(`Azure refused the change: ${result.message}`), 'acting');
+      return 'failed';
+    }
+    const final = await waitUntilFinal(deps, connection.ref, options.timeoutMs ?? deps.settings.actionTimeoutMs, call);
+    if (final.kind === 'final') return settle(deps, record, final.connection, target);
+    deps.log.warn(`${record.value.connection.name}: the ${target.toLowerCase()} did not finish in time (${final.reason}); it is retried`);
+    await releaseLease(deps, record);
+    return 'in-progress';
+  } catch (error) {
+    if (options.signal?.aborted) {
+      // The PUT may or may not have landed; either way the record stays in flight, and a
+      // resumed PUT (idempotent) or the next reconcile finishes it.
+      deps.log.warn(`${record.value.connection.name}: the ${target.toLowerCase()} did not finish in time (${(error as Error).message}); it is retried`);
+      await releaseLease(deps, record);
+      return 'in-progress';
+    }
+    await fail(deps, record, error, 'acting');
+    throw error;
+  }
+}
+
+export type ProvisioningWait =
+  | { readonly kind: 'final'; readonly connection: PrivateEndpointConnection | undefined }
+  | { readonly kind: 'timed-out'; readonly reason: string };
+
+/** Polls the connection, backing off, until its provisioning state is final or `timeoutMs` has passed. */
+export async function waitUntilFinal(
+  deps: Pick<StepDeps, 'connections' | 'clock'>,
+  ref: ConnectionRef,
+  timeoutMs: number,
+  call: CallOptions,
+): Promise<ProvisioningWait> {
+  const deadline = deps.clock.now().getTime() + timeoutMs;
+  let delay = 250;
+  for (;;) {
+    const current = await deps.connections.get(ref, call);
+    if (!current || isProvisioningFinal(current.provisioningState, current.ref.resource.type)) return { kind: 'final', connection: current };
+    if (deps.clock.now().getTime() + delay > deadline) {
+      return { kind: 'timed-out', reason: `provisioningState stayed '${current.provisioningState}' for ${timeoutMs} ms` };
+    }
+    await deps.clock.sleep(delay);
+    delay = Math.min(delay * 2, 5_000);
+  }
+}
+
+/** Lets another instance take the step over at once: the record stays in flight, its lease ends now. */
+export async function releaseLease(deps: StepDeps, record: Versioned<ApprovalRecord>): Promise<void> {
+  const latest = await deps.approvals.get(record.value.connection);
+  if (latest && isInFlight(latest.value.state)) {
+    await transition(deps, latest, { type: 'resume' }, { leaseUntil: deps.clock.now() });
+  }
+}
+
+/** Records what the connection turned out to be after an action. */
+export async function settle(
+  deps: StepDeps,
+  record: Versioned<ApprovalRecord>,
+  connection: PrivateEndpointConnection | undefined,
+  target: 'Approved' | 'Rejected',
+): Promise<ConnectionOutcome> {
+  const context = auditContext(record.value);
+  if (!connection) {
+    await audit(deps, 'result', 'vanished', systemActor('workflow'), 'The connection was gone before the change took effect.', context);
+    return (await transition(deps, record, { type: 'vanished' }, {})) ? 'vanished' : 'owned-elsewhere';
+  }
+  if (connection.provisioningState?.toLowerCase() === 'failed') {
+    await fail(deps, record, new LinkgateError(`provisioningState is Failed after setting ${target}`), 'acting');
+    return 'failed';
+  }
+  if (connection.status === target) {
+    const outcome = target === 'Approved' ? 'approved' : 'rejected';
+    await audit(deps, 'result', outcome, decider(record.value), `${target}: "${connection.description ?? ''}"`, context);
+    return (await transition(deps, record, { type: 'confirmed' }, {})) ? outcome : 'owned-elsewhere';
+  }
+  if (connection.status === 'Pending') {
+    await fail(deps, record, new LinkgateError(`Azure accepted ${target} but the connection still reads Pending`), 'acting');
+    return 'failed';
+  }
+  await audit(
+    deps,
+    'result',
+    'decided-elsewhere',
+    systemActor('workflow'),
+    `Someone else set the status to ${connection.rawStatus ?? 'unknown'} first; left as it is.`,
+    { ...context, detail: { status: connection.rawStatus, description: connection.description } },
+  );
+  return (await transition(deps, record, { type: 'changedElsewhere' }, { observedStatus: connection.rawStatus })) ? 'decided-elsewhere' : 'owned-elsewhere';
+}
+
+/**
+ * Audits a failure and moves the record to Failed, so a later hint retries it. Never throws:
+ * the original error is what the caller rethrows.
+ */
+export async function fail(deps: StepDeps, record: Versioned<ApprovalRecord>, error: unknown, during: string): Promise<void> {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  deps.log.error(`${record.value.connection.name}: ${during} failed: ${message}`);
+  try {
+    await audit(deps, 'error', 'failed', systemActor('workflow'), `Failed while ${during}: ${message}`, {
+      ...auditContext(record.value),
+      detail: { error: message, attempt: record.value.attempts + 1 },
+    });
+    // The record may have moved on (a stale copy); the state machine only allows Failed from in-flight states.
+    const latest = await deps.approvals.get(record.value.connection);
+    if (latest && isInFlight(latest.value.state)) {
+      await transition(deps, latest, { type: 'failed' }, { attempts: latest.value.attempts + 1, lastError: message.slice(0, 1000) });
+    }
+  } catch (secondary) {
+    // Losing this bookkeeping only delays a retry until the lease ends.
+    deps.log.error(`Could not record the failure: ${(secondary as Error).message}`);
+  }
+}
+
+export type AuditFields = Omit<AuditInput, 'kind' | 'outcome' | 'actor' | 'summary'>;
+
+export function audit(deps: Pick<StepDeps, 'audit'>, kind: AuditKind, outcome: AuditOutcome, actor: Actor, summary: string, fields: AuditFields) {
+  return deps.audit.append({ kind, outcome, actor, summary, ...withoutUndefined(fields) });
+}
+
+/** What every audit entry about a record names: the resource, the connection, the requester, the rule. */
+export function auditContext(record: ApprovalRecord) {
+  return withoutUndefined({
+    resourceId: record.connection.resource.key,
+    connectionId: record.connection.key,
+    privateEndpointId: record.privateEndpointId,
+    requesterSubscriptionId: record.requesterSubscriptionId,
+    requesterTenantId: record.requesterTenantId,
+    requestMessage: record.requestMessage,
+    ruleName: record.ruleName,
+  });
+}
+
+/** The approve/reject a record already carries (from a rule or a person), if any. */
+export function decidedAction(record: ApprovalRecord): 'approve' | 'reject' | undefined {
+  return record.decisionAction === 'approve' || record.decisionAction === 'reject' ? record.decisionAction : undefined;
+}
+
+/** False only when both endpoints are known and differ: the connection belongs to another request. */
+export function sameEndpoint(record: ApprovalRecord, connection: PrivateEndpointConnection): boolean {
+  const current = endpointKeyOf(connection);
+  const recorded = idKey(record.privateEndpointId);
+  return current === undefined || recorded === undefined || current === recorded;
+}
+
+/** Who the action and its result are audited as: whoever decided, or the workflow itself. */
+export function decider(record: ApprovalRecord): Actor {
+  return record.decidedBy ? auditActor(record.decidedBy) : systemActor('workflow');
+}
+
+export function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The PUT carries the endpoint back as Azure reported it: Azure Policy definitions that restrict approvals evaluate it. */
+function endpointOf(connection: PrivateEndpointConnection): { privateEndpointId?: string } {
+  return connection.rawPrivateEndpointId ? { privateEndpointId: connection.rawPrivateEndpointId } : {};
+}
