@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/domain/errors.js';
+import { RESOURCE_TYPES } from '../../src/domain/resource-types.js';
 
 const TENANT = 'c0a1b2c3-0000-4000-8000-00000000c0de';
 const BOT = 'b07b0700-0000-4000-8000-000000000b07';
@@ -15,6 +16,27 @@ function failure(env: Record<string, string>): ConfigError {
   }
   throw new Error('loadConfig accepted the settings');
 }
+
+describe('configuration: watched resource types', () => {
+  it('watches every registered type by default, and the listed ones when LINKGATE_RESOURCE_TYPES is set', () => {
+    // Act
+    const all = loadConfig(BASE).resourceTypes.map((t) => t.key);
+    const some = loadConfig({ ...BASE, LINKGATE_RESOURCE_TYPES: 'storage, Microsoft.KeyVault/vaults' }).resourceTypes.map((t) => t.key);
+
+    // Assess
+    expect(all).toEqual(RESOURCE_TYPES.map((t) => t.key));
+    expect(some).toEqual(['storage', 'keyvault']);
+  });
+
+  it('refuses an unknown type at start, naming the setting and the known keys', () => {
+    // Act
+    const error = failure({ ...BASE, LINKGATE_RESOURCE_TYPES: 'keyvault,redis' });
+
+    // Assess
+    expect(error.setting).toBe('LINKGATE_RESOURCE_TYPES');
+    expect(error.message).toContain("'redis' is not a registered resource type (known: keyvault, storage");
+  });
+});
 
 describe('configuration', () => {
   it('reads a minimal Azure configuration with safe defaults, frozen', () => {

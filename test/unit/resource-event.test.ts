@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseResourceEvent, type Intake } from '../../src/adapters/eventgrid/resource-event.js';
+import { KEY_VAULT } from '../../src/domain/resource-types.js';
 import {
+  armEvent,
   connectionDeleteEvent,
   connectionWriteEvent,
   connectionWriteFailureEvent,
@@ -173,6 +175,37 @@ describe('parseResourceEvent: Key Vault connection events become hints', () => {
     // Assess
     expect(hint.resource.key).toBe(VAULT_KEY);
     expect(hint.subject).toBe(proxyWriteEvent().subject);
+  });
+});
+
+describe('parseResourceEvent: the watched types', () => {
+  const storageConnection = `/subscriptions/${VAULT_SUBSCRIPTION_ID}/resourcegroups/rg-data/providers/Microsoft.Storage/storageAccounts/stcontosodata/privateEndpointConnections/pe-1`;
+  const storageWrite = () => armEvent('Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Storage/storageAccounts/privateEndpointConnections/write', storageConnection, 'PUT', {});
+
+  it('makes a storage account connection write a hint about that storage account', async () => {
+    // Act
+    const intake = await parseResourceEvent(storageWrite());
+
+    // Assess
+    expect(intake.kind === 'hint' && [intake.hint.resource.type.key, intake.hint.resource.name]).toEqual(['storage', 'stcontosodata']);
+  });
+
+  it('calls an event about a type that is not watched unrelated, naming the setting', async () => {
+    // Act
+    const intake = await parseResourceEvent(storageWrite(), { types: [KEY_VAULT] });
+
+    // Assess
+    expect(intake).toMatchObject({ kind: 'unrelated' });
+    expect(intake.kind === 'unrelated' && intake.reason).toContain('LINKGATE_RESOURCE_TYPES');
+  });
+
+  it('refuses an operation of one type on a resource of another', async () => {
+    // Act
+    const intake = await parseResourceEvent(armEvent('Microsoft.Resources.ResourceWriteSuccess', 'Microsoft.Sql/servers/privateEndpointConnections/write', storageConnection, 'PUT', {}));
+
+    // Assess
+    expect(intake).toMatchObject({ kind: 'invalid' });
+    expect(intake.kind === 'invalid' && intake.error).toContain('is not under a SQL server');
   });
 });
 
