@@ -94,6 +94,16 @@ describe('ArmConnections: answers that are not to be trusted', () => {
     expect(seen).toHaveLength(1);
   });
 
+  it('reads a subscription where the provider is not registered as holding none of the type, and any other refusal as an error', async () => {
+    // Prepare
+    const unregistered = fakeClient(() => ({ status: 409, body: { error: { code: 'MissingSubscriptionRegistration', message: "The subscription is not registered to use namespace 'Microsoft.KeyVault'." } } }));
+    const forbidden = fakeClient(() => ({ status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } }));
+
+    // Act & Assess
+    expect(await new ArmConnections(arm, unregistered.client).listResources(SUB, KEY_VAULT)).toEqual([]);
+    await expect(new ArmConnections(arm, forbidden.client).listResources(SUB, KEY_VAULT)).rejects.toMatchObject({ statusCode: 403 });
+  });
+
   it('refuses a body that is not JSON rather than read it as no connection', async () => {
     // Prepare
     const { client } = fakeClient(() => ({ status: 200, body: '<html>gateway</html>' }));

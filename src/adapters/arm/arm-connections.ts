@@ -110,8 +110,12 @@ export class ArmConnections implements ConnectionsPort, ResourceDirectory {
   async listResources(subscriptionId: string, type: ResourceType): Promise<ResourceRef[]> {
     const resources: ResourceRef[] = [];
     let next: string | undefined = this.url(`/subscriptions/${subscriptionId.toLowerCase()}/providers/${type.type}`, type);
-    while (next) {
+    for (let page = 0; next; page += 1) {
       const answer = await this.send('GET', next);
+      // A subscription where the provider was never registered answers the list with 409
+      // MissingSubscriptionRegistration (docs: "Resolve errors for resource provider
+      // registration"); it holds no resources of the type, which is not an error of the sweep.
+      if (page === 0 && answer.status === 409 && errorCode(answer) === 'MissingSubscriptionRegistration') return [];
       const body = expectBody(answer, `a list of ${type.type}`);
       if (!Array.isArray(body.value)) throw unexpected(answer, 'the list has no value array');
       for (const item of body.value) {
@@ -198,6 +202,11 @@ function unexpected(answer: ArmAnswer, what: string): RestError {
     request: answer.response.request,
     response: answer.response,
   });
+}
+
+function errorCode(answer: ArmAnswer): string | undefined {
+  const code = asRecord(asRecord(answer.body)?.error)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** ARM error bodies are `{ error: { code, message } }`. */
