@@ -112,10 +112,11 @@ export class ArmConnections implements ConnectionsPort, ResourceDirectory {
     let next: string | undefined = this.url(`/subscriptions/${subscriptionId.toLowerCase()}/providers/${type.type}`, type);
     for (let page = 0; next; page += 1) {
       const answer = await this.send('GET', next);
-      // A subscription where the provider was never registered answers the list with 409
+      // A subscription where the provider was never registered answers with the error code
       // MissingSubscriptionRegistration (docs: "Resolve errors for resource provider
-      // registration"); it holds no resources of the type, which is not an error of the sweep.
-      if (page === 0 && answer.status === 409 && errorCode(answer) === 'MissingSubscriptionRegistration') return [];
+      // registration"; the docs name the code, not the status, commonly seen as 409, so any 4xx
+      // with that code counts). It holds no resources of the type, which is not a sweep error.
+      if (page === 0 && answer.status >= 400 && answer.status < 500 && errorCode(answer) === 'MissingSubscriptionRegistration') return [];
       const body = expectBody(answer, `a list of ${type.type}`);
       if (!Array.isArray(body.value)) throw unexpected(answer, 'the list has no value array');
       for (const item of body.value) {
