@@ -8,7 +8,6 @@
  * SubscriptionClient (AutoRest core-client) builds URLs from `$host`, so it needs `$host` besides `endpoint`.
  */
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { KeyVaultManagementClient } from '@azure/arm-keyvault';
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
@@ -16,6 +15,7 @@ import type { TokenCredential } from '@azure/identity';
 import { RestError } from '@azure/core-rest-pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startArmEmulator, type ArmEmulator, type ConnectionResource } from '../../src/dev/arm-emulator/index.js';
+import { rawHttps, type RawResponse } from '../fixtures/https.js';
 
 const VAULT_SUB = '0b7f3c1e-6a2d-4c8b-9e15-3f4a5b6c7d80';
 const VAULT_TENANT = 'a4c2e6f8-1b3d-4f5a-8c7e-9d0b1a2c3e4f';
@@ -520,35 +520,9 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 3_
   }
 }
 
-interface RawResponse {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  json: unknown;
-}
-
 /** A plain HTTPS request to the emulator, for what the SDK would not send (bad api-version, no token). */
-function raw(
-  method: string,
-  pathOrUrl: string,
-  opts: { auth?: boolean; body?: unknown; ca?: string } = {},
-): Promise<RawResponse> {
-  const url = new URL(pathOrUrl, emu.url);
-  const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (opts.auth !== false) headers['authorization'] = 'Bearer dev';
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, headers, ca: opts.ca ?? emu.caPem, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, json: text ? (JSON.parse(text) as unknown) : undefined });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+function raw(method: string, pathOrUrl: string, opts: { auth?: boolean; body?: unknown; ca?: string } = {}): Promise<RawResponse> {
+  return rawHttps(emu, method, pathOrUrl, opts);
 }
 
 interface EventGridEvent {

@@ -6,6 +6,7 @@ import { isProvisioningFinal } from '../../src/domain/connection.js';
 import { connectionRef, parseConnectionId, resourceRef, type ResourceRef } from '../../src/domain/resource-id.js';
 import { RESOURCE_TYPES, type ResourceType } from '../../src/domain/resource-types.js';
 import { fixtureFor, startArmEmulator, type ArmEmulator } from '../../src/dev/arm-emulator/index.js';
+import { rawHttps } from '../fixtures/https.js';
 
 /**
  * Every registered type through the one generic port (ArmConnections on the core pipeline)
@@ -123,6 +124,42 @@ describe.each(RESOURCE_TYPES.map((t) => [t.key, t] as const))('ArmConnections fo
     const sent = (put?.body as { properties?: { privateEndpoint?: { id?: string } } } | undefined)?.properties?.privateEndpoint?.id;
     expect(sent).toBe(type.connections.sendsPrivateEndpoint ? before?.rawPrivateEndpointId : undefined);
     expect(put?.status).toBe({ ok: 200, 'ok-async-header': 200, 'created-async-header': 201, 'accepted-location': 202, 'accepted-body-location': 202 }[fixtureFor(type.type)!.put]);
+  });
+
+  it('answers the PUT as the provider does, and lets a client follow it to the end by the header it gives', async () => {
+    // Prepare
+    const ref = await request(type);
+    const fixture = fixtureFor(type.type)!;
+    const url = `${ref.id}?api-version=${type.apiVersion}`;
+
+    // Act
+    const put = await rawHttps(emulator, 'PUT', url, { body: { properties: { privateLinkServiceConnectionState: { status: 'Approved', description: 'followed' } } } });
+    const location = put.headers['location'];
+    const asyncOperation = put.headers['azure-asyncoperation'];
+    const polls: number[] = [];
+    let done: { status: number; json: unknown } | undefined;
+    for (let i = 0; i < 100 && !done && (location || asyncOperation); i += 1) {
+      const poll = await rawHttps(emulator, 'GET', String(location ?? asyncOperation));
+      polls.push(poll.status);
+      const finished = location ? poll.status !== 202 : (poll.json as { status?: string }).status !== 'InProgress';
+      if (finished) done = poll;
+      else await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+
+    // Assess
+    expect(put.status).toBe({ ok: 200, 'ok-async-header': 200, 'created-async-header': 201, 'accepted-location': 202, 'accepted-body-location': 202 }[fixture.put]);
+    expect(put.json === undefined).toBe(fixture.put === 'accepted-location');
+    if (fixture.put === 'ok') {
+      expect([location, asyncOperation]).toEqual([undefined, undefined]);
+    } else if (location) {
+      // Location: 202 while running, then 200 with the connection as it ended.
+      expect(polls.at(-1)).toBe(200);
+      expect(polls.slice(0, -1).every((status) => status === 202)).toBe(true);
+      expect(done?.json).toMatchObject({ properties: { privateLinkServiceConnectionState: { status: 'Approved' }, provisioningState: fixture.applied } });
+    } else {
+      expect(done?.json).toMatchObject({ status: 'Succeeded' });
+    }
+    expect(emulator.getConnection(ref.id)?.properties.provisioningState).toBe(fixture.applied);
   });
 
   it('rejects', async () => {

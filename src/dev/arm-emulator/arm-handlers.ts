@@ -7,7 +7,7 @@ import { pageOf, type PageRequest } from './paging.js';
 import { etagMatches, idKey, isGuid } from './resource-ids.js';
 import type { RouteParams, Route } from './router.js';
 import { KEY_VAULT_TYPE, RESOURCE_FIXTURES, requireFixture, type ResourceFixture } from './resource-fixtures.js';
-import { connectionNotFound, type ResourceStore, type StoredConnection, type StoredResource } from './store.js';
+import { connectionNotFound, type AsyncOperation, type ResourceStore, type StoredConnection, type StoredResource } from './store.js';
 import { CONNECTION_STATUSES, type ConnectionStatus, type EmulatorSubscription } from './types.js';
 
 export const KEY_VAULT_API_VERSIONS = requireFixture(KEY_VAULT_TYPE).apiVersions;
@@ -104,12 +104,23 @@ export function createArmRoutes(ctx: ArmContext): Route<ArmHandler>[] {
     );
   }
   for (const [namespace, versions] of namespaces) {
-    routes.push({
-      pattern: [...SUBSCRIPTION, 'providers', namespace, 'locations', ':location', 'operationResults', ':operationId'],
-      resourceType: `${namespace}/locations/operationResults`,
-      apiVersions: [...versions],
-      methods: { GET: (req) => getOperationResult(ctx, req) },
-    });
+    // The two ways ARM lets a client follow a change (docs: "Track asynchronous Azure
+    // operations"): Azure-AsyncOperation answers 200 with a status body; Location answers 202
+    // while the change runs and 200 with the resource once it is done.
+    routes.push(
+      {
+        pattern: [...SUBSCRIPTION, 'providers', namespace, 'locations', ':location', 'asyncOperations', ':operationId'],
+        resourceType: `${namespace}/locations/asyncOperations`,
+        apiVersions: [...versions],
+        methods: { GET: (req) => getOperationStatus(ctx, req) },
+      },
+      {
+        pattern: [...SUBSCRIPTION, 'providers', namespace, 'locations', ':location', 'operationResults', ':operationId'],
+        resourceType: `${namespace}/locations/operationResults`,
+        apiVersions: [...versions],
+        methods: { GET: (req) => getOperationResult(ctx, req) },
+      },
+    );
   }
   return routes;
 }
@@ -200,21 +211,23 @@ function putConnection(ctx: ArmContext, fixture: ResourceFixture, req: ArmReques
   const operation = ctx.store.changeConnectionState(connection, update);
   ctx.publish([connectionEvent(ctx, req, resource, connection, 'Microsoft.Resources.ResourceWriteSuccess', operationsFor(fixture).connectionWrite)]);
   const [namespace] = fixture.type.split('/');
-  const operationUrl =
+  const operationUrl = (kind: 'asyncOperations' | 'operationResults') =>
     `${ctx.baseUrl()}/subscriptions/${resource.subscriptionId}/providers/${namespace}/locations/` +
-    `${encodeURIComponent(operation.location)}/operationResults/${operation.name}?api-version=${req.apiVersion}`;
+    `${encodeURIComponent(operation.location)}/${kind}/${operation.name}?api-version=${req.apiVersion}`;
   const body = ctx.store.connectionToWire(connection);
+  const asyncHeaders = { 'Azure-AsyncOperation': operationUrl('asyncOperations'), 'Retry-After': '1' };
+  const locationHeaders = { Location: operationUrl('operationResults'), 'Retry-After': '1' };
   switch (fixture.put) {
     case 'ok':
       return { status: 200, body };
     case 'ok-async-header':
-      return { status: 200, body, headers: { 'Azure-AsyncOperation': operationUrl, 'Retry-After': '1' } };
+      return { status: 200, body, headers: asyncHeaders };
     case 'created-async-header':
-      return { status: 201, body, headers: { 'Azure-AsyncOperation': operationUrl, 'Retry-After': '1' } };
+      return { status: 201, body, headers: asyncHeaders };
     case 'accepted-body-location':
-      return { status: 202, body, headers: { Location: operationUrl, 'Retry-After': '1' } };
+      return { status: 202, body, headers: locationHeaders };
     case 'accepted-location':
-      return { status: 202, headers: { Location: operationUrl, 'Retry-After': '1' } };
+      return { status: 202, headers: locationHeaders };
   }
 }
 
@@ -228,11 +241,28 @@ function deleteConnection(ctx: ArmContext, fixture: ResourceFixture, req: ArmReq
   return { status: 200, body: ctx.store.connectionToWire(connection, 'Deleting') };
 }
 
-function getOperationResult(ctx: ArmContext, req: ArmRequest): ArmResult {
+function requireOperation(ctx: ArmContext, req: ArmRequest): AsyncOperation {
   const operation = ctx.store.getOperation(param(req, 'operationId'));
   if (!operation || operation.subscriptionId.toLowerCase() !== param(req, 'subscriptionId').toLowerCase()) {
     throw notFound('OperationNotFound', `The operation '${param(req, 'operationId')}' could not be found.`);
   }
+  return operation;
+}
+
+/** Location: 202 with the same Location and Retry-After while running; then 200 with the connection, or 204 if it is gone. */
+function getOperationResult(ctx: ArmContext, req: ArmRequest): ArmResult {
+  const operation = requireOperation(ctx, req);
+  if (operation.status === 'InProgress') {
+    const search = req.query.toString();
+    return { status: 202, headers: { Location: `${ctx.baseUrl()}${req.path}${search ? `?${search}` : ''}`, 'Retry-After': '1' } };
+  }
+  const connection = ctx.store.getConnection(operation.connectionId);
+  return connection ? { status: 200, body: ctx.store.connectionToWire(connection) } : { status: 204 };
+}
+
+/** Azure-AsyncOperation: 200 with the operation's status. */
+function getOperationStatus(ctx: ArmContext, req: ArmRequest): ArmResult {
+  const operation = requireOperation(ctx, req);
   return {
     status: 200,
     body: {

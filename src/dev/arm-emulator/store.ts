@@ -70,6 +70,8 @@ export interface StoredConnection {
 /** An `Azure-AsyncOperation` target: it reports InProgress until the connection's provisioning completes. */
 export interface AsyncOperation {
   name: string;
+  /** The connection the operation changes. */
+  connectionId: string;
   subscriptionId: string;
   location: string;
   status: 'InProgress' | 'Succeeded';
@@ -354,6 +356,7 @@ export class ResourceStore {
     const vault = this.resources.get(connection.resourceKey);
     const operation: AsyncOperation = {
       name: randomUUID(),
+      connectionId: connection.id,
       subscriptionId: vault?.subscriptionId ?? '',
       location: connection.location,
       status: 'InProgress',
