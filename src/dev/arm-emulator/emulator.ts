@@ -16,6 +16,7 @@ import {
   connectionNotFound,
   MAX_DESCRIPTION_LENGTH,
   ResourceStore,
+  type ResourceSpec,
   type StoredConnection,
   type StoredResource,
 } from './store.js';
@@ -145,18 +146,7 @@ class EmulatorRuntime implements ArmEmulator {
 
   /** Registers the subscription (visible) when it is not known yet, so a test needs only one call. */
   createVault(vaultInput: CreateVaultInput): VaultResource {
-    const input = requireObject(vaultInput, 'The vault');
-    const subscriptionId = requiredString(input, 'subscriptionId');
-    const tenantId = optionalString(input, 'tenantId');
-    if (tenantId !== undefined && !isGuid(tenantId)) throw badRequest('InvalidInput', "'tenantId' must be a GUID.");
-    const subscription = this.store.getSubscription(subscriptionId) ?? this.registerSubscription(subscriptionId, tenantId);
-    const { vault } = this.store.putVault({
-      subscriptionId,
-      resourceGroup: requiredString(input, 'resourceGroup'),
-      name: requiredString(input, 'name'),
-      location: optionalString(input, 'location') ?? DEFAULT_LOCATION,
-      tenantId: tenantId ?? subscription.tenantId,
-    });
+    const { vault } = this.store.putVault(this.placement(requireObject(vaultInput, 'The vault')));
     return this.store.vaultToWire(vault);
   }
 
@@ -169,19 +159,26 @@ class EmulatorRuntime implements ArmEmulator {
       throw badRequest('InvalidResourceType', `'type' '${typeName}' is not one the emulator serves (${RESOURCE_FIXTURES.map((f) => f.key).join(', ')}).`);
     }
     if (fixture.type === KEY_VAULT_TYPE) return this.createVault(resourceInput as unknown as CreateVaultInput) as unknown as Record<string, unknown>;
+    const { resource } = this.store.putResource({ type: fixture.type, ...this.placement(input) });
+    return this.store.resourceToWire(resource);
+  }
+
+  /**
+   * Subscription, group, name, location and tenant of a resource to create. Registers the
+   * subscription (visible) when it is not known yet, so a test needs only one call.
+   */
+  private placement(input: Record<string, unknown>): Omit<ResourceSpec, 'type'> {
     const subscriptionId = requiredString(input, 'subscriptionId');
     const tenantId = optionalString(input, 'tenantId');
     if (tenantId !== undefined && !isGuid(tenantId)) throw badRequest('InvalidInput', "'tenantId' must be a GUID.");
     const subscription = this.store.getSubscription(subscriptionId) ?? this.registerSubscription(subscriptionId, tenantId);
-    const { resource } = this.store.putResource({
-      type: fixture.type,
+    return {
       subscriptionId,
       resourceGroup: requiredString(input, 'resourceGroup'),
       name: requiredString(input, 'name'),
       location: optionalString(input, 'location') ?? DEFAULT_LOCATION,
       tenantId: tenantId ?? subscription.tenantId,
-    });
-    return this.store.resourceToWire(resource);
+    };
   }
 
   async simulateRequest(requestInput: SimulateRequestInput): Promise<ConnectionResource> {

@@ -13,36 +13,7 @@ import type {
 /** Key Vault caps the connection state description at 140 characters. */
 export const MAX_DESCRIPTION_LENGTH = 140;
 
-const VAULT_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/;
-
-export interface VaultSpec {
-  subscriptionId: string;
-  resourceGroup: string;
-  name: string;
-  location: string;
-  tenantId: string;
-  tags?: Record<string, string>;
-  skuName?: 'standard' | 'premium';
-  enableRbacAuthorization?: boolean;
-  publicNetworkAccess?: 'Enabled' | 'Disabled';
-}
-
-/** Any Private Link resource of a type the emulator has a fixture for. */
-export interface StoredResource {
-  id: string;
-  type: string;
-  subscriptionId: string;
-  resourceGroup: string;
-  name: string;
-  location: string;
-  tenantId: string;
-  tags: Record<string, string>;
-}
-
-export interface StoredVault extends Required<VaultSpec>, StoredResource {
-  id: string;
-}
-
+/** Where a resource is and who owns it: what every type has in common. */
 export interface ResourceSpec {
   type: string;
   subscriptionId: string;
@@ -52,6 +23,19 @@ export interface ResourceSpec {
   tenantId: string;
   tags?: Record<string, string>;
 }
+
+export interface VaultSpec extends Omit<ResourceSpec, 'type'> {
+  skuName?: 'standard' | 'premium';
+  enableRbacAuthorization?: boolean;
+  publicNetworkAccess?: 'Enabled' | 'Disabled';
+}
+
+/** Any Private Link resource of a type the emulator has a fixture for. */
+export interface StoredResource extends Required<ResourceSpec> {
+  id: string;
+}
+
+export interface StoredVault extends Required<VaultSpec>, StoredResource {}
 
 export interface StoredConnection {
   id: string;
@@ -385,7 +369,7 @@ export class ResourceStore {
 }
 
 export function validateVaultName(name: string): void {
-  if (!VAULT_NAME_PATTERN.test(name) || name.includes('--')) {
+  if (!requireFixture(KEY_VAULT_TYPE).namePattern.test(name)) {
     throw badRequest(
       'VaultNameNotValid',
       `The vault name '${name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. ` +
