@@ -6,6 +6,20 @@ import { reviewsTimer } from './reviews-timer.js';
 import { rulesApi } from './rules-api.js';
 import { sweep } from './sweep.js';
 import { teamsConversationsApi } from './teams-conversations-api.js';
+import { ruleProposalActionApi, ruleProposalsApi } from './rule-proposals-api.js';
+import { sweepApi, whoamiApi } from './operate-api.js';
 
 /** Every function of the app; registered with Azure by index.ts and served locally by the dev host. */
-export const allFunctions: FunctionSpec[] = [resourceEvents, auditApi, rulesApi, sweep, messages, reviewsTimer, teamsConversationsApi];
+export const allFunctions: FunctionSpec[] = [
+  resourceEvents,
+  auditApi,
+  rulesApi,
+  ruleProposalsApi,
+  ruleProposalActionApi,
+  sweep,
+  sweepApi,
+  whoamiApi,
+  messages,
+  reviewsTimer,
+  teamsConversationsApi,
+];

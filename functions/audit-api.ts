@@ -1,14 +1,15 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { getServices } from '../src/composition.js';
-import { AuditQueryError, InvalidInputError } from '../src/domain/errors.js';
+import { adminRoute } from './admin-http.js';
 import type { HttpFunctionSpec } from './registry.js';
 
 /**
- * GET /api/audit — the audit trail, newest first, in pages (filters: src/app/audit-trail.ts).
+ * GET /api/audit (Audit.Read) — the audit trail, newest first, in pages (filters: src/app/audit-trail.ts).
  * A filter or page that cannot be served answers 400 with what to fix.
  */
-export async function auditApiHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  try {
+export const auditApiHandler = adminRoute(
+  () => ['Audit.Read'],
+  () => 'GET /api/audit',
+  async (request) => {
     const page = await getServices().auditTrail.read(request.query);
     return {
       status: 200,
@@ -17,22 +18,14 @@ export async function auditApiHandler(request: HttpRequest, context: InvocationC
         ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}),
       },
     };
-  } catch (error) {
-    if (error instanceof InvalidInputError || error instanceof AuditQueryError) return badRequest(error.message);
-    context.error(`Audit query failed: ${(error as Error).message}`);
-    throw error;
-  }
-}
-
-function badRequest(message: string): HttpResponseInit {
-  return { status: 400, jsonBody: { error: message } };
-}
+  },
+);
 
 export const auditApi: HttpFunctionSpec = {
   kind: 'http',
   name: 'audit',
   route: 'audit',
   methods: ['GET'],
-  authLevel: 'function',
+  authLevel: 'anonymous',
   handler: auditApiHandler,
 };

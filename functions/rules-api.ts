@@ -1,43 +1,47 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { getServices } from '../src/composition.js';
-import { RuleValidationError } from '../src/domain/errors.js';
+import { checkRuleName } from '../src/app/rule-admin.js';
+import { adminRoute, jsonBody } from './admin-http.js';
 import type { HttpFunctionSpec } from './registry.js';
 
 /**
- * GET /api/rules, PUT /api/rules/{name}, DELETE /api/rules/{name} (src/app/rule-admin.ts).
- * A rule that cannot be understood is refused with a message naming the field, and nothing is stored.
+ * GET /api/rules (Audit.Read or Rules.Write), PUT /api/rules/{name} and DELETE /api/rules/{name}
+ * (Rules.Write); src/app/rule-admin.ts. A PUT answers 200 with the rule when it took effect, or
+ * 202 with a proposal when a second person must confirm it (four-eyes). A rule that cannot be
+ * understood, or a name that cannot name a rule, is refused with 400 before anything is read.
  */
-export async function rulesApiHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { ruleAdmin } = getServices();
-  const name = request.params.name;
-  if (request.method === 'GET') return { jsonBody: await ruleAdmin.list() };
-  if (!name) return { status: 400, jsonBody: { error: 'The rule name is missing from the path: /api/rules/{name}' } };
-  if (request.method === 'DELETE') {
-    return (await ruleAdmin.delete(name)) ? { status: 204 } : { status: 404, jsonBody: { error: `No rule named '${name}'` } };
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(await request.text());
-  } catch (error) {
-    return { status: 400, jsonBody: { error: `The body is not JSON: ${(error as Error).message}. Nothing was stored.` } };
-  }
-  try {
-    const rule = await ruleAdmin.write(name, body);
-    context.log(`Rule '${rule.name}' written`);
-    return { status: 200, jsonBody: rule };
-  } catch (error) {
-    if (error instanceof RuleValidationError) {
-      return { status: 400, jsonBody: { error: `Rule refused: ${error.message}. Nothing was stored.`, field: error.field } };
+export const rulesApiHandler = adminRoute(
+  (request) => (request.method === 'GET' ? ['Audit.Read', 'Rules.Write'] : ['Rules.Write']),
+  (request) => `${request.method} /api/rules${request.params.name ? `/${request.params.name.slice(0, 80)}` : ''}`,
+  async (request, context, principal) => {
+    const { ruleAdmin } = getServices();
+    if (request.method === 'GET') return { jsonBody: await ruleAdmin.list() };
+    const name = checkRuleName(request.params.name);
+    if (request.method === 'DELETE') {
+      return (await ruleAdmin.delete(principal, name)) ? { status: 204 } : { status: 404, jsonBody: { error: `No rule named '${name}'` } };
     }
-    throw error;
-  }
-}
+    const result = await ruleAdmin.write(principal, name, await jsonBody(request));
+    if (result.kind === 'proposed') {
+      context.log(`Rule '${result.proposal.ruleName}' change proposed by ${principal.name} (${result.proposal.id})`);
+      return {
+        status: 202,
+        jsonBody: {
+          status: 'proposed',
+          message: `This change needs a second person with Rules.Write because ${result.proposal.reason}. Until confirmed, nothing changed. Confirm with: linkgate proposals confirm ${result.proposal.id}`,
+          proposal: result.proposal,
+        },
+      };
+    }
+    context.log(`Rule '${result.rule.name}' written by ${principal.name}`);
+    return { status: 200, jsonBody: { status: result.unchanged ? 'unchanged' : 'applied', reason: result.reason, rule: result.rule } };
+  },
+);
 
 export const rulesApi: HttpFunctionSpec = {
   kind: 'http',
   name: 'rules',
   route: 'rules/{name?}',
   methods: ['GET', 'PUT', 'DELETE'],
-  authLevel: 'function',
+  authLevel: 'anonymous',
   handler: rulesApiHandler,
 };
+

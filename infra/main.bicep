@@ -35,6 +35,13 @@ param reviewApproverObjectIds string = ''
 @description('Resource types to watch, comma-separated keys or ARM types from src/domain/definitions/resource-types.json (keyvault, storage, sql, ...). Empty or all: every registered type.')
 param watchedResourceTypes string = ''
 
+@description('Client ID of Linkgate\'s API application, whose app roles decide who may use the admin APIs. The preprovision hook registers it (scripts/azd/preprovision.ts); empty: the admin APIs refuse every request.')
+param apiClientId string = ''
+
+@allowed(['true', 'false'])
+@description('Four-eyes rule changes: a second person with Rules.Write confirms changes that could approve, reject or change approvers. Turn off only for a single-admin team.')
+param fourEyes string = 'true'
+
 @minValue(40)
 @maxValue(1000)
 @description('Most instances the Flex Consumption plan scales out to.')
@@ -76,7 +83,7 @@ var watchedTypes = empty(listedTypes)
   : filter(registeredTypes, type => contains(listedTypes, type.key) || contains(listedTypes, toLower(type.type)))
 var approverActions = flatten(map(watchedTypes, type => concat(type.permissions.read, type.permissions.approve)))
 
-var tableNames = ['rules', 'approvals', 'audit', 'tenantcache', 'conversations']
+var tableNames = ['rules', 'approvals', 'audit', 'tenantcache', 'conversations', 'ruleproposals']
 
 // Names and IDs known before anything runs, so role assignment names (guid(...)) are stable and
 // What-If can predict them; principal IDs appear only in the assignments' properties.
@@ -187,6 +194,9 @@ var appSettings = {
   LINKGATE_TEAMS_TENANT_ID: tenant().tenantId
   LINKGATE_REVIEW_CONVERSATION: reviewConversationId
   LINKGATE_REVIEW_APPROVERS: reviewApproverObjectIds
+  LINKGATE_API_CLIENT_ID: toLower(trim(apiClientId))
+  LINKGATE_AUTH_AUTHORITY: environment().authentication.loginEndpoint
+  LINKGATE_FOUR_EYES: fourEyes
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
 }
@@ -237,6 +247,9 @@ output LINKGATE_TEAMS_BOT_ID string = appSettings.LINKGATE_TEAMS_BOT_ID
 output LINKGATE_TEAMS_TENANT_ID string = appSettings.LINKGATE_TEAMS_TENANT_ID
 output LINKGATE_REVIEW_CONVERSATION string = appSettings.LINKGATE_REVIEW_CONVERSATION
 output LINKGATE_REVIEW_APPROVERS string = appSettings.LINKGATE_REVIEW_APPROVERS
+output LINKGATE_API_CLIENT_ID string = appSettings.LINKGATE_API_CLIENT_ID
+output LINKGATE_AUTH_AUTHORITY string = appSettings.LINKGATE_AUTH_AUTHORITY
+output LINKGATE_FOUR_EYES string = appSettings.LINKGATE_FOUR_EYES
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = appSettings.APPLICATIONINSIGHTS_CONNECTION_STRING
 output APPLICATIONINSIGHTS_AUTHENTICATION_STRING string = appSettings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING
 

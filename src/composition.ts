@@ -5,6 +5,9 @@ import { readAuditTrail } from './app/audit-trail.js';
 import { reviewHooks, type CardDeps } from './app/cards.js';
 import { createEventIntake } from './app/event-intake.js';
 import { createRuleAdmin } from './app/rule-admin.js';
+import { createAdminAccess } from './app/admin-access.js';
+import { createEntraTokenValidator } from './adapters/auth/entra-tokens.js';
+import { TableProposalsStore } from './adapters/tables/proposals-store.js';
 import { createReviews } from './app/reviews.js';
 import type { StepDeps } from './app/steps.js';
 import { parseResourceEvent } from './adapters/eventgrid/resource-event.js';
@@ -24,7 +27,7 @@ import { TableTenantCache } from './adapters/tables/tenant-cache-store.js';
 import { loadConfig, type Config } from './config.js';
 import type { AuditEntry } from './domain/audit.js';
 
-export const TABLES = { rules: 'rules', approvals: 'approvals', audit: 'audit', tenantCache: 'tenantcache', conversations: 'conversations' } as const;
+export const TABLES = { rules: 'rules', approvals: 'approvals', audit: 'audit', tenantCache: 'tenantcache', conversations: 'conversations', proposals: 'ruleproposals' } as const;
 
 /**
  * Builds the adapters once per cold start and hands them to the use cases.
@@ -98,10 +101,16 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   const reviews = createReviews({ ...steps, ...cards, clickBudgetMs: 8_000 });
   clicks.connect(reviews);
   const events = createEventIntake({ parse: (event) => parseResourceEvent(event, { types: config.resourceTypes }), audit, workflow });
-  const ruleAdmin = createRuleAdmin({ rules, audit });
+  const proposals = new TableProposalsStore(table(TABLES.proposals));
+  const ruleAdmin = createRuleAdmin({ rules, proposals, audit, clock, settings: config.ruleChanges });
+  const tokens = config.auth
+    ? createEntraTokenValidator({ authority: config.auth.authority, tenantId: config.homeTenantId, clientId: config.auth.clientId, audiences: config.auth.audiences })
+    : undefined;
+  const access = createAdminAccess({ tokens, audit, log });
+  if (!tokens) log.warn('No API application is configured (LINKGATE_API_CLIENT_ID): the admin APIs refuse every request.');
   const auditTrail = { read: (params: URLSearchParams) => readAuditTrail({ audit }, params) };
   if (!teams) log.warn('No Teams bot is configured (LINKGATE_TEAMS_BOT_ID): reviews are recorded and wait, but no cards are posted.');
-  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep, reviews, conversations, teams, events, ruleAdmin, auditTrail };
+  return { config, clock, log, connections, approvals, rules, proposals, audit, tenants, workflow, sweep, reviews, conversations, teams, events, ruleAdmin, auditTrail, access };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -37,6 +37,24 @@ export interface Config {
   readonly reviewDefaults: ReviewDefaults;
   /** Absent when no bot is configured: reviews are then recorded and wait, with no cards. */
   readonly teams?: TeamsConfig;
+  /** Who may call the admin APIs. Absent (no LINKGATE_API_CLIENT_ID): every admin request is refused. */
+  readonly auth?: AuthConfig;
+  readonly ruleChanges: RuleChangeConfig;
+}
+
+export interface AuthConfig {
+  /** Entra login endpoint without a tenant (a sovereign cloud's, or the local issuer in dev mode). */
+  readonly authority: string;
+  /** The API application's client ID; tokens must be issued for it. */
+  readonly clientId: string;
+  /** Audiences accepted: the client ID and the application ID URI. */
+  readonly audiences: readonly string[];
+}
+
+export interface RuleChangeConfig {
+  /** A second person with Rules.Write confirms changes that could approve, reject or change approvers (LINKGATE_FOUR_EYES). */
+  readonly fourEyes: boolean;
+  readonly proposalTtlMs: number;
 }
 
 export interface TeamsConfig {
@@ -123,6 +141,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const reviewDefaults = loadReviewDefaults(env);
   const teams = loadTeams(env, devMode, homeTenantId.toLowerCase());
+  const auth = loadAuth(env, devMode);
 
   return Object.freeze({
     devMode,
@@ -144,7 +163,35 @@ export function loadConfig(env: Env = process.env): Config {
     resourceTypes: parseResourceTypeList(env.LINKGATE_RESOURCE_TYPES, 'LINKGATE_RESOURCE_TYPES'),
     reviewDefaults: Object.freeze(reviewDefaults),
     ...(teams ? { teams: Object.freeze(teams) } : {}),
+    ...(auth ? { auth: Object.freeze(auth) } : {}),
+    ruleChanges: Object.freeze({
+      fourEyes: bool(env, 'LINKGATE_FOUR_EYES', true),
+      proposalTtlMs: int(env, 'LINKGATE_RULE_PROPOSAL_TTL_HOURS', 72, 1, 30 * 24) * 3_600_000,
+    }),
   });
+}
+
+/**
+ * Entra login endpoints of the public and sovereign clouds (learn.microsoft.com, "National
+ * clouds": Azure AD authentication endpoints). Admin tokens are only ever checked against these,
+ * or against the local issuer on a loopback address in dev mode.
+ */
+export const ENTRA_AUTHORITIES = ['https://login.microsoftonline.com', 'https://login.microsoftonline.us', 'https://login.chinacloudapi.cn', 'https://login.partner.microsoftonline.cn'];
+
+function loadAuth(env: Env, devMode: boolean): AuthConfig | undefined {
+  const clientId = optional(env, 'LINKGATE_API_CLIENT_ID');
+  if (!clientId) return undefined;
+  if (!isGuid(clientId)) throw new ConfigError('LINKGATE_API_CLIENT_ID', `must be the API application's client ID (a GUID), got '${clientId}'`);
+  const authority = url(env, 'LINKGATE_AUTH_AUTHORITY', ENTRA_AUTHORITIES[0], devMode ? ['https:', 'http:'] : ['https:']);
+  if (!ENTRA_AUTHORITIES.includes(authority.toLowerCase())) {
+    if (!devMode) throw new ConfigError('LINKGATE_AUTH_AUTHORITY', `must be an Entra login endpoint (${ENTRA_AUTHORITIES.join(', ')}), got '${authority}'`);
+    if (!isLoopback(authority)) throw new ConfigError('LINKGATE_AUTH_AUTHORITY', `in dev mode must be an Entra login endpoint or the local issuer on a loopback address, got '${authority}'`);
+  }
+  const lower = clientId.toLowerCase();
+  const appIdUri = optional(env, 'LINKGATE_API_APP_ID_URI');
+  if (appIdUri && !/^(api|https):\/\/\S+$/i.test(appIdUri)) throw new ConfigError('LINKGATE_API_APP_ID_URI', `must be the API's application ID URI (api://… or https://…), got '${appIdUri}'`);
+  const audiences = [...new Set([lower, `api://${lower}`, ...(appIdUri ? [appIdUri] : [])])];
+  return { authority, clientId: lower, audiences };
 }
 
 function loadReviewDefaults(env: Env): ReviewDefaults {

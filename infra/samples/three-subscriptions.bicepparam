@@ -11,3 +11,5 @@ param existingSystemTopicIds = '/subscriptions/aaaaaaaa-0000-4000-8000-000000000
 param reviewConversationId = '19:3f1c0ffee@thread.tacv2'
 param reviewApproverObjectIds = '5e8b2c1a-9d4f-4b7e-a3c6-1f0d8e2b7c94'
 param watchedResourceTypes = 'keyvault, Storage,microsoft.sql/servers'
+param apiClientId = 'D1B2C3D4-0000-4000-8000-0000000000A9'
+param fourEyes = 'false'

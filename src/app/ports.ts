@@ -3,6 +3,8 @@ import type { AuditEntry, AuditPage, AuditQuery } from '../domain/audit.js';
 import type { PrivateEndpointConnection } from '../domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../domain/policy/engine.js';
 import type { Rule } from '../domain/policy/rule.js';
+import type { RuleProposal } from '../domain/rule-proposal.js';
+import type { Principal } from '../domain/principal.js';
 import type { ConnectionRef, ResourceRef } from '../domain/resource-id.js';
 import type { ResourceType } from '../domain/resource-types.js';
 
@@ -79,8 +81,23 @@ export interface TenantCache {
 export interface RulesPort {
   /** Every stored rule, understood or not; never throws for a bad row. */
   list(): Promise<StoredRule[]>;
+  /** One rule with the version (ETag) it was read at; undefined when there is none. */
+  get(name: string): Promise<{ readonly stored: StoredRule; readonly version: string } | undefined>;
+  /** Unconditional write (seeding the local stack). */
   put(rule: Rule): Promise<void>;
+  /** Writes only while the stored version is still `expected` (a version, or `absent`); false when it moved. */
+  putIf(rule: Rule, expected: string): Promise<boolean>;
   delete(name: string): Promise<boolean>;
+  /** Deletes only while the stored version is still `expected`; false when it moved or is gone. */
+  deleteIf(name: string, expected: string): Promise<boolean>;
+}
+
+export interface ProposalsPort {
+  create(proposal: RuleProposal): Promise<void>;
+  get(id: string): Promise<Versioned<RuleProposal> | undefined>;
+  /** Every proposal, newest first (the table holds few: pending ones and recent history). */
+  list(): Promise<Versioned<RuleProposal>[]>;
+  replace(proposal: RuleProposal, etag: string): Promise<ReplaceResult<RuleProposal>>;
 }
 
 export type CreateResult<T> = { readonly kind: 'created'; readonly record: Versioned<T> } | { readonly kind: 'exists' };
@@ -125,3 +142,9 @@ export const systemClock: Clock = {
   now: () => new Date(),
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+/** Checks an admin request's bearer token (src/adapters/auth/entra-tokens.ts). */
+export interface TokenValidator {
+  /** The caller, or an AuthenticationError saying what is wrong with the token. */
+  validate(authorization: string | null | undefined): Promise<Principal>;
+}

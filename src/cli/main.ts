@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { resourceOf } from '../domain/resource-id.js';
 import { describeResource, findResourceType, RESOURCE_TYPES } from '../domain/resource-types.js';
 import { readOptionalFile, sendJson, type HttpResult } from './http.js';
+import { azureTokenSource, localTokenSource, type LocalAuth, type TokenSource } from './tokens.js';
 
 /**
  * `linkgate` — drives a running Linkgate (the local stack by default) from the shell.
@@ -14,11 +15,14 @@ import { readOptionalFile, sendJson, type HttpResult } from './http.js';
  *   linkgate audit [--resource ID | --vault ID] [--type TYPE] [--connection ID] [--subscription ID] [--actor ID] [--outcome O]
  *                  [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
  *   linkgate rules list | rules put --file rule.json | rules delete NAME
+ *   linkgate proposals list | proposals confirm ID | proposals decline ID --comment TEXT
  *   linkgate teams channels            conversations the bot was installed in
+ *   linkgate sweep | whoami
  *
  * Where to reach it: --api URL (or LINKGATE_API_URL, default from .linkgate/stack.json, else
- * http://127.0.0.1:7071) with LINKGATE_API_KEY sent as x-functions-key; --emulator URL
- * (or LINKGATE_EMULATOR_URL, default from .linkgate/stack.json).
+ * http://127.0.0.1:7071); --emulator URL (or LINKGATE_EMULATOR_URL, default from .linkgate/stack.json).
+ * Admin calls carry an Entra ID bearer token (src/cli/tokens.ts): locally from the stack's issuer as
+ * `--as PERSON`, in Azure from your Azure sign-in for LINKGATE_API_CLIENT_ID.
  */
 const USAGE = `Usage:
   linkgate simulate request (--vault NAME | --type TYPE --resource NAME) --from-subscription ID
@@ -28,8 +32,13 @@ const USAGE = `Usage:
   linkgate audit [--resource ID | --vault ID] [--type TYPE] [--connection ID] [--subscription ID] [--actor ID] [--outcome OUTCOME]
                  [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
   linkgate rules list | rules put --file RULE.json | rules delete NAME
+  linkgate proposals list [--json] | proposals confirm ID | proposals decline ID --comment TEXT
   linkgate teams channels [--json]
+  linkgate sweep                      run the sweep now (role Operate)
+  linkgate whoami                     who the API takes you to be, and your roles
 Options: --api URL (functions app), --emulator URL (ARM emulator), --state-dir DIR (default .linkgate)
+         --as PERSON (local stack: ada, grace, bob or rita; default LINKGATE_USER, else ada)
+Azure:   LINKGATE_API_URL, LINKGATE_API_CLIENT_ID (the API application) and an Azure sign-in (az login)
 Types: ${RESOURCE_TYPES.map((t) => t.key).join(', ')} (or the ARM type, e.g. Microsoft.Storage/storageAccounts)`;
 
 class UsageError extends Error {}
@@ -63,6 +72,8 @@ export async function main(argv: string[]): Promise<number> {
       api: { type: 'string' },
       emulator: { type: 'string' },
       'state-dir': { type: 'string' },
+      as: { type: 'string' },
+      comment: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -74,7 +85,9 @@ export async function main(argv: string[]): Promise<number> {
   const stateDir = values['state-dir'] ?? '.linkgate';
   const state = readState(stateDir);
   const apiUrl = (values.api ?? process.env.LINKGATE_API_URL ?? state.functionsUrl ?? 'http://127.0.0.1:7071').replace(/\/+$/, '');
-  const apiHeaders = process.env.LINKGATE_API_KEY ? { 'x-functions-key': process.env.LINKGATE_API_KEY } : undefined;
+  const tokens = tokenSource(state, values.as ?? process.env.LINKGATE_USER);
+  const api = async (method: string, path: string, body?: unknown): Promise<HttpResult> =>
+    sendJson(method, `${apiUrl}${path}`, body, { headers: { authorization: `Bearer ${await tokens().token()}` } });
 
   if (command === 'simulate') {
     const emulatorUrl = (values.emulator ?? process.env.LINKGATE_EMULATOR_URL ?? state.emulatorUrl)?.replace(/\/+$/, '');
@@ -132,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const [key, value] of map) if (value !== undefined) params.set(key, value);
     let printed = 0;
     for (;;) {
-      const page = expectOk(await sendJson('GET', `${apiUrl}/api/audit?${params}`, undefined, apiHeaders ? { headers: apiHeaders } : {})) as {
+      const page = expectOk(await api('GET', `/api/audit?${params}`)) as {
         entries: AuditRow[];
         continuationToken?: string;
       };
@@ -152,9 +165,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (command === 'rules') {
-    const options = apiHeaders ? { headers: apiHeaders } : {};
     if (sub === 'list' || sub === undefined) {
-      printJson(expectOk(await sendJson('GET', `${apiUrl}/api/rules`, undefined, options)));
+      printJson(expectOk(await api('GET', '/api/rules')));
       return 0;
     }
     if (sub === 'put') {
@@ -167,11 +179,19 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`${file} is not JSON: ${(error as Error).message}`);
       }
       if (typeof rule.name !== 'string') throw new UsageError(`${file} has no "name"`);
-      printJson(expectOk(await sendJson('PUT', `${apiUrl}/api/rules/${encodeURIComponent(rule.name)}`, text, options)));
+      const result = await api('PUT', `/api/rules/${encodeURIComponent(rule.name)}`, text);
+      const written = expectOk(result) as { status?: string; message?: string; reason?: string; proposal?: { id: string; expiresAt: string } };
+      if (written.status === 'proposed' && written.proposal) {
+        console.log(`Proposed (${written.proposal.id}); nothing changes until a second person confirms it.`);
+        console.log(written.message ?? '');
+        console.log(`It expires ${written.proposal.expiresAt}.`);
+      } else {
+        console.log(`Rule '${rule.name}' ${written.status === 'unchanged' ? 'is unchanged' : 'took effect'} (${written.reason ?? ''}).`);
+      }
       return 0;
     }
     if (sub === 'delete') {
-      expectOk(await sendJson('DELETE', `${apiUrl}/api/rules/${encodeURIComponent(need(arg, 'NAME'))}`, undefined, options));
+      expectOk(await api('DELETE', `/api/rules/${encodeURIComponent(need(arg, 'NAME'))}`));
       console.log('Deleted.');
       return 0;
     }
@@ -179,7 +199,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'teams') {
     if (sub !== 'channels') throw new UsageError(`Unknown command 'teams ${sub ?? ''}'.`);
-    const result = expectOk(await sendJson('GET', `${apiUrl}/api/teams/conversations`, undefined, apiHeaders ? { headers: apiHeaders } : {})) as {
+    const result = expectOk(await api('GET', '/api/teams/conversations')) as {
       conversations: Array<{ conversationId: string; conversationType: string; name?: string; teamName?: string; installedAt: string; removedAt?: string }>;
     };
     if (values.json) {
@@ -194,7 +214,76 @@ export async function main(argv: string[]): Promise<number> {
     console.log('Use a conversation ID as LINKGATE_REVIEW_CONVERSATION or in a rule\'s review.conversation.');
     return 0;
   }
+  if (command === 'proposals') {
+    if (sub === 'list' || sub === undefined) {
+      const { proposals } = expectOk(await api('GET', '/api/rule-proposals')) as { proposals: ProposalRow[] };
+      if (values.json) {
+        printJson(proposals);
+        return 0;
+      }
+      if (proposals.length === 0) console.log('No rule change proposals.');
+      for (const p of proposals) console.log(formatProposal(p));
+      return 0;
+    }
+    if (sub === 'confirm') {
+      const { rule } = expectOk(await api('POST', `/api/rule-proposals/${encodeURIComponent(need(arg, 'ID'))}/confirm`, {})) as { rule: { name: string } };
+      console.log(`Confirmed: rule '${rule.name}' took effect.`);
+      return 0;
+    }
+    if (sub === 'decline') {
+      const { proposal } = expectOk(await api('POST', `/api/rule-proposals/${encodeURIComponent(need(arg, 'ID'))}/decline`, { comment: need(values.comment, '--comment') })) as { proposal: ProposalRow };
+      console.log(`Proposal ${proposal.id} ${proposal.status}.`);
+      return 0;
+    }
+    throw new UsageError(`Unknown command 'proposals ${sub}'.`);
+  }
+  if (command === 'sweep') {
+    const report = expectOk(await api('POST', '/api/sweep', {})) as { resources: number; acted: number; errors: Array<{ resourceId: string; error: string }> };
+    console.log(`Swept ${report.resources} resource(s): ${report.acted} connection(s) acted on, ${report.errors.length} error(s).`);
+    for (const e of report.errors) console.log(`  ${e.resourceId}: ${e.error}`);
+    return 0;
+  }
+  if (command === 'whoami') {
+    const me = expectOk(await api('GET', '/api/whoami')) as { objectId: string; name: string; kind: string; roles: string[] };
+    console.log(`${me.name} (${me.objectId}, ${me.kind}) via ${tokens().describe}; roles: ${me.roles.length > 0 ? me.roles.join(', ') : 'none'}`);
+    return 0;
+  }
   throw new UsageError(`Unknown command '${command}'.`);
+}
+
+interface ProposalRow {
+  id: string;
+  ruleName: string;
+  status: string;
+  reason: string;
+  proposedBy: { name: string };
+  proposedAt: string;
+  expiresAt: string;
+  decidedBy?: { name: string };
+  comment?: string;
+}
+
+export function formatProposal(p: ProposalRow): string {
+  const decided = p.decidedBy ? ` by ${p.decidedBy.name}` : '';
+  return `${p.id}  ${p.status.padEnd(9)} rule '${p.ruleName}' proposed by ${p.proposedBy.name} at ${p.proposedAt}${decided}; ${p.status === 'pending' ? `expires ${p.expiresAt}; ` : ''}${p.reason}${p.comment ? ` (${p.comment})` : ''}`;
+}
+
+/** Built on first use, so commands that need no token (simulate) never ask for one. */
+function tokenSource(state: StackState, as: string | undefined): () => TokenSource {
+  let source: TokenSource | undefined;
+  return () => {
+    if (source) return source;
+    const clientId = process.env.LINKGATE_API_CLIENT_ID?.trim();
+    if (state.auth && (!clientId || clientId.toLowerCase() === state.auth.apiClientId)) {
+      source = localTokenSource(state.auth, as);
+    } else if (clientId) {
+      if (as) throw new UsageError('--as picks a person of the local stack; against Azure the token is your own sign-in.');
+      source = azureTokenSource(clientId, process.env.LINKGATE_TENANT_ID ?? process.env.AZURE_TENANT_ID, process.env.LINKGATE_API_SCOPE);
+    } else {
+      throw new UsageError('No local stack is running and LINKGATE_API_CLIENT_ID is not set: start the stack with `npm start`, or set LINKGATE_API_URL and LINKGATE_API_CLIENT_ID for a deployment (README, "Security model").');
+    }
+    return source;
+  };
 }
 
 interface AuditRow {
@@ -228,6 +317,7 @@ function requestTarget(vault: string | undefined, type: string | undefined, reso
 }
 
 interface StackState {
+  auth?: LocalAuth;
   functionsUrl?: string;
   emulatorUrl?: string;
   emulatorCaFile?: string;

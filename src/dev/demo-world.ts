@@ -1,4 +1,5 @@
 import type { Rule } from '../domain/policy/rule.js';
+import type { EmulatedAdmin } from './entra-emulator/index.js';
 
 /**
  * The made-up organisation the local stack runs: Contoso owns a vault, a storage account and a
@@ -18,6 +19,8 @@ export const DEMO = {
   vaultName: 'kv-payments',
   storageAccountName: 'stcontosodata',
   sqlServerName: 'sql-contoso-orders',
+  /** The client ID of Linkgate's API application: the audience of admin tokens. */
+  apiClientId: 'a91c1e47-0000-4000-8000-0000000000a9',
 } as const;
 
 /** The Private Link resources of the demo, all in the platform subscription's resource group. */
@@ -78,6 +81,22 @@ export const DEMO_PEOPLE = {
   viewerBob: { objectId: 'b0b00000-0000-4000-8000-0000000000b1', name: 'Bob Bystander', role: 'viewer' },
   requesterRita: { objectId: 'e1a00000-0000-4000-8000-0000000000e1', name: 'Rita Requester', role: 'requester' },
 } as const;
+
+/**
+ * Who may use the admin APIs locally, as app role assignments on the API application would say.
+ * Ada and Grace both hold Rules.Write, so a rule change Ada proposes can be confirmed by Grace;
+ * Bob only reads the audit; Rita holds no role.
+ */
+export const DEMO_ADMINS: readonly EmulatedAdmin[] = [
+  { ...pick(DEMO_PEOPLE.approverAda), username: 'ada@contoso.example', roles: ['Audit.Read', 'Rules.Write', 'Operate'] },
+  { ...pick(DEMO_PEOPLE.approverGrace), username: 'grace@contoso.example', roles: ['Audit.Read', 'Rules.Write'] },
+  { ...pick(DEMO_PEOPLE.viewerBob), username: 'bob@contoso.example', roles: ['Audit.Read'] },
+  { ...pick(DEMO_PEOPLE.requesterRita), username: 'rita@contoso.example', roles: [] },
+];
+
+function pick(person: { objectId: string; name: string }): { objectId: string; name: string } {
+  return { objectId: person.objectId, name: person.name };
+}
 
 /** The Teams team and channel the demo bot is installed in. */
 export const DEMO_TEAMS = {

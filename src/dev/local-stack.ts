@@ -9,7 +9,8 @@ import { createServices, setServices, type Services } from '../composition.js';
 import type { AuditEntry } from '../domain/audit.js';
 import { startArmEmulator, type ArmEmulator } from './arm-emulator/index.js';
 import { startAzuriteTables, type AzuriteTables } from './azurite.js';
-import { DEMO, DEMO_PEOPLE, DEMO_RESOURCES, DEMO_RULES, DEMO_SUBSCRIPTIONS, DEMO_TEAMS } from './demo-world.js';
+import { attachEntraEmulator, ENTRA_EMULATOR_PATH, type EntraEmulator } from './entra-emulator/index.js';
+import { DEMO, DEMO_ADMINS, DEMO_PEOPLE, DEMO_RESOURCES, DEMO_RULES, DEMO_SUBSCRIPTIONS, DEMO_TEAMS } from './demo-world.js';
 import { attachTeamsEmulator, CONNECTOR_PATH, type TeamsEmulator } from './teams-emulator/index.js';
 import { startDevHost, type DevHost } from './dev-host.js';
 
@@ -38,6 +39,8 @@ export interface LocalStack {
   readonly tables: AzuriteTables | undefined;
   /** The Teams emulator page and Bot Connector, unless a real bot is configured. */
   readonly teams: TeamsEmulator | undefined;
+  /** The local Entra token issuer for admin APIs, unless an API application is configured. */
+  readonly entra: EntraEmulator | undefined;
   readonly functionsUrl: string;
   readonly webhookUrl: string;
   close(): Promise<void>;
@@ -106,6 +109,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env.LINKGATE_REVIEW_APPROVERS ??= [DEMO_PEOPLE.approverAda.objectId, DEMO_PEOPLE.approverGrace.objectId, DEMO_PEOPLE.requesterRita.objectId].join(',');
     }
 
+    // Admin tokens come from the local Entra issuer on the same host, unless an API application is configured.
+    const embeddedAuth = !env.LINKGATE_API_CLIENT_ID;
+    if (embeddedAuth) {
+      env.LINKGATE_API_CLIENT_ID = DEMO.apiClientId;
+      env.LINKGATE_AUTH_AUTHORITY = `${hostUrl}${ENTRA_EMULATOR_PATH}`;
+    }
+
     const config = loadConfig(env);
     const wired = createServices(config, {
       ...(options.log ? { log: options.log } : {}),
@@ -125,6 +135,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.hostLog ? { log: options.hostLog } : {}),
     });
     closers.push(() => host.close());
+    const entra = embeddedAuth ? await attachEntraEmulator(host, { tenantId: DEMO.homeTenantId, apiClientId: DEMO.apiClientId, people: DEMO_ADMINS }) : undefined;
     let teams: TeamsEmulator | undefined;
     if (embeddedTeams) {
       teams = attachTeamsEmulator(host, { people: DEMO_PEOPLE, team: DEMO_TEAMS });
@@ -142,7 +153,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     writeFileSync(
       stateFile,
       JSON.stringify(
-        { functionsUrl: host.url, teamsUrl: teams?.pageUrl, emulatorUrl: emulator?.url, emulatorCaFile: env.LINKGATE_ARM_CA_FILE, pid: process.pid, startedAt: new Date().toISOString() },
+        {
+          functionsUrl: host.url,
+          teamsUrl: teams?.pageUrl,
+          emulatorUrl: emulator?.url,
+          emulatorCaFile: env.LINKGATE_ARM_CA_FILE,
+          ...(entra ? { auth: { authority: entra.authority, tenantId: DEMO.homeTenantId, apiClientId: DEMO.apiClientId, people: DEMO_ADMINS.map((p) => p.username) } } : {}),
+          pid: process.pid,
+          startedAt: new Date().toISOString(),
+        },
         null,
         2,
       ),
@@ -154,6 +173,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       emulator,
       tables,
       teams,
+      entra,
       functionsUrl: host.url,
       webhookUrl,
       close: () => closeAll(closers),

@@ -3,7 +3,7 @@
  * Storage layout lives with the adapter (src/adapters/tables/audit-store.ts).
  */
 
-export const AUDIT_KINDS = ['hint', 'decision', 'action', 'result', 'error', 'human', 'skip'] as const;
+export const AUDIT_KINDS = ['hint', 'decision', 'action', 'result', 'error', 'human', 'skip', 'admin'] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
 export const ACTOR_TYPES = ['rule', 'user', 'system'] as const;
@@ -44,7 +44,10 @@ export function auditActor(actor: Actor): Actor {
  * `decided-elsewhere`: someone else changed the status first. `failed`: an action failed.
  * `duplicate`: a hint or step that another instance already handled.
  * `posted`: a review card was posted. `reminded`: a reminder was posted. `expired`: a review ran out of time.
- * `not-allowed`: someone who may not decide clicked a button; nothing changed.
+ * `not-allowed`: someone who may not decide clicked a button, or called an admin API without the role; nothing changed.
+ * Admin APIs (kind `admin`): `rule-changed`: a rule was written or deleted (detail: before, after, by whom);
+ * `proposed`: a change waits for a second person; `declined`/`withdrawn`: a proposal was turned down by
+ * another person or taken back by its author; `stale`: the rule changed after the proposal, which was not applied.
  */
 export const AUDIT_OUTCOMES = [
   'received',
@@ -66,6 +69,11 @@ export const AUDIT_OUTCOMES = [
   'reminded',
   'expired',
   'not-allowed',
+  'rule-changed',
+  'proposed',
+  'declined',
+  'withdrawn',
+  'stale',
 ] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 

@@ -82,3 +82,27 @@ export class TeamsDeliveryError extends LinkgateError {
  * may not post there. Callers stop retrying and tell someone (see ReviewNotifier).
  */
 export class PermanentDeliveryError extends TeamsDeliveryError {}
+
+/** A request to an admin API carries no identity Linkgate accepts: no token, or one that fails validation. Maps to 401. */
+export class AuthenticationError extends LinkgateError {
+  constructor(
+    message: string,
+    readonly code: 'missing-token' | 'invalid-token' | 'not-configured',
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The caller is known but lacks the app role (or the four-eyes rule forbids what they asked). Maps to 403. */
+export class AuthorizationError extends LinkgateError {}
+
+/** A rule change proposal that cannot be acted on as asked: unknown, no longer pending, expired or stale. */
+export class ProposalError extends LinkgateError {
+  constructor(
+    message: string,
+    readonly code: 'not-found' | 'not-pending' | 'expired' | 'stale' | 'same-person',
+  ) {
+    super(message);
+  }
+}

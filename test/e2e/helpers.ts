@@ -20,8 +20,14 @@ export function startTestStack(options: Partial<LocalStackOptions> = {}): Promis
   });
 }
 
-export async function getJson(url: string): Promise<{ status: number; body: any }> {
-  const response = await fetch(url);
+/** Authorization headers with a token from the stack's Entra emulator, as a demo person (default Ada, who holds every role). */
+export async function auth(stack: LocalStack, person = 'ada@contoso.example'): Promise<Record<string, string>> {
+  if (!stack.entra) throw new Error('This stack has no local Entra issuer');
+  return { authorization: `Bearer ${await stack.entra.issue({ person })}` };
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const response = await fetch(url, { headers });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -48,7 +54,7 @@ export async function auditEntries(stack: LocalStack, query: Record<string, stri
   let token: string | undefined;
   do {
     const params = new URLSearchParams({ ...query, pageSize: '100', ...(token ? { continuationToken: token } : {}) });
-    const page = await getJson(`${stack.functionsUrl}/api/audit?${params}`);
+    const page = await getJson(`${stack.functionsUrl}/api/audit?${params}`, await auth(stack));
     if (page.status !== 200) throw new Error(`GET /api/audit answered ${page.status}: ${JSON.stringify(page.body)}`);
     entries.push(...page.body.entries);
     token = page.body.continuationToken;

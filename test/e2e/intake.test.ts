@@ -11,7 +11,7 @@ import {
   toCloudEvent,
   type ArmEventOptions,
 } from '../fixtures/events.js';
-import { auditEntries, eventually, getJson, postJson, putsFor, startTestStack } from './helpers.js';
+import { auditEntries, eventually, getJson, postJson, putsFor, startTestStack, auth } from './helpers.js';
 
 const demoVault: ArmEventOptions = { subscriptionId: DEMO.vaultSubscriptionId, resourceGroup: DEMO.resourceGroup, vaultName: DEMO.vaultName };
 
@@ -140,14 +140,15 @@ describe('Event Grid intake at the dev host, with events delivered by hand', () 
   it('refuses a rule that cannot be understood, naming the field, and stores nothing', async () => {
     const put = await fetch(`${stack.functionsUrl}/api/rules/bad-regex`, {
       method: 'PUT',
+      headers: await auth(stack),
       body: JSON.stringify({ priority: 5, action: 'approve', conditions: { requestMessage: '([' } }),
     });
     const body = (await put.json()) as { error: string; field: string };
     expect(put.status).toBe(400);
     expect(body.field).toBe('conditions.requestMessage');
-    const unknownField = await fetch(`${stack.functionsUrl}/api/rules/typo`, { method: 'PUT', body: JSON.stringify({ priority: 5, action: 'approve', condition: {} }) });
+    const unknownField = await fetch(`${stack.functionsUrl}/api/rules/typo`, { method: 'PUT', headers: await auth(stack), body: JSON.stringify({ priority: 5, action: 'approve', condition: {} }) });
     expect(((await unknownField.json()) as { field: string }).field).toBe('condition');
-    const listed = await getJson(`${stack.functionsUrl}/api/rules`);
+    const listed = await getJson(`${stack.functionsUrl}/api/rules`, await auth(stack));
     expect(listed.body.rules.map((r: { name: string }) => r.name)).not.toContain('bad-regex');
   });
 

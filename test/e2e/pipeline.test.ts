@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConnectionId } from '../../src/domain/resource-id.js';
 import { DEMO } from '../../src/dev/demo-world.js';
 import type { LocalStack } from '../../src/dev/local-stack.js';
-import { auditEntries, eventually, getJson, postJson, putsFor, startTestStack } from './helpers.js';
+import { auditEntries, eventually, getJson, postJson, putsFor, startTestStack, auth } from './helpers.js';
 
 const resourceId = `/subscriptions/${DEMO.vaultSubscriptionId}/resourceGroups/${DEMO.resourceGroup}/providers/Microsoft.KeyVault/vaults/${DEMO.vaultName}`;
 
@@ -99,30 +99,30 @@ describe('end to end: emulator events → dev host → workflow → emulator and
   });
 
   it('answers the audit API with filters, newest first, and pages with continuation tokens', async () => {
-    const byVault = await getJson(`${stack.functionsUrl}/api/audit?vault=${encodeURIComponent(resourceId)}&pageSize=3`);
+    const byVault = await getJson(`${stack.functionsUrl}/api/audit?vault=${encodeURIComponent(resourceId)}&pageSize=3`, await auth(stack));
     expect(byVault.status).toBe(200);
     expect(byVault.body.entries).toHaveLength(3);
     expect(byVault.body.continuationToken).toEqual(expect.any(String));
     const times = byVault.body.entries.map((e: { time: string }) => Date.parse(e.time));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
-    const next = await getJson(`${stack.functionsUrl}/api/audit?vault=${encodeURIComponent(resourceId)}&pageSize=3&continuationToken=${byVault.body.continuationToken}`);
+    const next = await getJson(`${stack.functionsUrl}/api/audit?vault=${encodeURIComponent(resourceId)}&pageSize=3&continuationToken=${byVault.body.continuationToken}`, await auth(stack));
     const ids = new Set([...byVault.body.entries, ...next.body.entries].map((e: { id: string }) => e.id));
     expect(ids.size).toBe(6);
-    const rejected = await getJson(`${stack.functionsUrl}/api/audit?outcome=rejected`);
+    const rejected = await getJson(`${stack.functionsUrl}/api/audit?outcome=rejected`, await auth(stack));
     expect(rejected.body.entries.every((e: { outcome: string }) => e.outcome === 'rejected')).toBe(true);
-    const byActor = await getJson(`${stack.functionsUrl}/api/audit?actor=IN-TENANT`);
+    const byActor = await getJson(`${stack.functionsUrl}/api/audit?actor=IN-TENANT`, await auth(stack));
     expect(byActor.body.entries.length).toBeGreaterThan(0);
     expect(byActor.body.entries.every((e: { actor: { id: string } }) => e.actor.id === 'in-tenant')).toBe(true);
-    const bySubscription = await getJson(`${stack.functionsUrl}/api/audit?subscription=${DEMO.partnerSubscriptionId}`);
+    const bySubscription = await getJson(`${stack.functionsUrl}/api/audit?subscription=${DEMO.partnerSubscriptionId}`, await auth(stack));
     expect(bySubscription.body.entries.length).toBeGreaterThan(0);
-    const future = await getJson(`${stack.functionsUrl}/api/audit?from=2099-01-01`);
+    const future = await getJson(`${stack.functionsUrl}/api/audit?from=2099-01-01`, await auth(stack));
     expect(future.body.entries).toEqual([]);
   });
 
   it('refuses bad audit queries with a clear 400', async () => {
-    expect((await getJson(`${stack.functionsUrl}/api/audit?vault=not-a-vault`)).status).toBe(400);
-    expect((await getJson(`${stack.functionsUrl}/api/audit?pageSize=0`)).body.error).toMatch(/pageSize/);
-    expect((await getJson(`${stack.functionsUrl}/api/audit?continuationToken=garbage`)).status).toBe(400);
-    expect((await getJson(`${stack.functionsUrl}/api/audit?colour=blue`)).body.error).toMatch(/Unknown query parameter 'colour'/);
+    expect((await getJson(`${stack.functionsUrl}/api/audit?vault=not-a-vault`, await auth(stack))).status).toBe(400);
+    expect((await getJson(`${stack.functionsUrl}/api/audit?pageSize=0`, await auth(stack))).body.error).toMatch(/pageSize/);
+    expect((await getJson(`${stack.functionsUrl}/api/audit?continuationToken=garbage`, await auth(stack))).status).toBe(400);
+    expect((await getJson(`${stack.functionsUrl}/api/audit?colour=blue`, await auth(stack))).body.error).toMatch(/Unknown query parameter 'colour'/);
   });
 });

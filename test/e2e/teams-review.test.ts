@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConnectionId } from '../../src/domain/resource-id.js';
 import { DEMO, DEMO_PEOPLE, DEMO_TEAMS } from '../../src/dev/demo-world.js';
 import type { LocalStack } from '../../src/dev/local-stack.js';
-import { auditEntries, eventually, getJson, putsFor, startTestStack } from './helpers.js';
+import { auditEntries, eventually, getJson, putsFor, startTestStack, auth } from './helpers.js';
 
 /** The invoke path as Teams drives it: the emulator sends the activities to /api/messages. */
 describe('Teams review through /api/messages and the local stack', () => {
@@ -31,7 +31,7 @@ describe('Teams review through /api/messages and the local stack', () => {
   const cardText = (body: unknown) => JSON.stringify((body as { value?: unknown }).value ?? body);
 
   it('records the channel the bot was installed in, for `linkgate teams channels`', async () => {
-    const listed = await getJson(`${stack.functionsUrl}/api/teams/conversations`);
+    const listed = await getJson(`${stack.functionsUrl}/api/teams/conversations`, await auth(stack));
     expect(listed.status).toBe(200);
     expect(listed.body.conversations).toEqual(expect.arrayContaining([expect.objectContaining({ conversationId: DEMO_TEAMS.channelId })]));
   });

@@ -5,6 +5,10 @@ import { parse } from 'yaml';
 import { HookError, checkSignedIn, runSteps, type AzResult } from '../../scripts/azd/az.js';
 import { eventsDeploymentStep, functionExistsStep, waitForFunction } from '../../scripts/azd/postdeploy.js';
 import { teardownSteps } from '../../scripts/azd/predown.js';
+import { AZURE_CLI_CLIENT_ID, apiSettings, appRoleDefinitions, registerApiApplication } from '../../scripts/azd/preprovision.js';
+import { APP_ROLES } from '../../src/domain/principal.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { SAMPLE_AZD_ENVIRONMENT } from '../../scripts/check-infra.js';
 import { loadCompiled } from '../fixtures/arm-template.js';
 
@@ -47,7 +51,7 @@ describe('azure.yaml', () => {
         expect(() => readFileSync(join(root, script!)), script).not.toThrow();
       }
     }
-    expect(Object.keys(azure.hooks).sort()).toEqual(['postdeploy', 'predown']);
+    expect(Object.keys(azure.hooks).sort()).toEqual(['postdeploy', 'predown', 'preprovision']);
     // azd finds the app for the `api` service by this tag.
     expect(readFileSync(join(root, 'infra', 'modules', 'function-app.bicep'), 'utf8')).toContain("'azd-service-name': 'api'");
   });
@@ -117,5 +121,68 @@ describe('predown: what azd down leaves behind', () => {
     runSteps([{ description: 'gone', args: ['x'], mayFail: true }, { description: 'next', args: ['y'] }], (args) => (args[0] === 'x' ? failed('NotFound') : ok()), (line) => log.push(line));
     expect(log).toEqual(['→ gone', '  (skipped: NotFound)', '→ next']);
     expect(() => runSteps([{ description: 'required', args: ['z'] }, { description: 'never', args: ['w'] }], () => failed('Forbidden'), () => undefined)).toThrow(HookError);
+  });
+});
+
+describe('preprovision: the API application and its app roles', () => {
+  const APP = 'd1b2c3d4-0000-4000-8000-0000000000a9';
+  function fakeAz(answers: Record<string, AzResult>) {
+    const calls: string[][] = [];
+    const az = (args: readonly string[]) => {
+      calls.push([...args]);
+      const key = Object.keys(answers).find((k) => args.join(' ').startsWith(k));
+      return key ? answers[key]! : ok();
+    };
+    return { calls, az };
+  }
+  const deps = (az: (args: readonly string[]) => AzResult, set: Record<string, string>, log: string[] = []) => ({
+    az,
+    setEnv: (name: string, value: string) => void (set[name] = value),
+    log: (line: string) => void log.push(line),
+    tempDir: () => mkdtempSync(join(tmpdir(), 'linkgate-hook-')),
+  });
+
+  it('defines exactly the roles the app checks, for people and applications', () => {
+    expect(appRoleDefinitions().map((r) => r.value)).toEqual([...APP_ROLES]);
+    for (const role of appRoleDefinitions()) expect(role).toMatchObject({ allowedMemberTypes: ['User', 'Application'], isEnabled: true, id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    expect(apiSettings()).toMatchObject({ api: { requestedAccessTokenVersion: 2, preAuthorizedApplications: expect.arrayContaining([expect.objectContaining({ appId: AZURE_CLI_CLIENT_ID })]) } });
+  });
+
+  it('registers a new application, requires role assignment, assigns the deployer the roles, and sets the client ID', () => {
+    const set: Record<string, string> = {};
+    const { calls, az } = fakeAz({
+      'ad app list': ok('\n'),
+      'ad app create': ok(`${APP}\n`),
+      'ad sp show': failed('not found'),
+      'ad sp create': ok('sp-object-id\n'),
+      'ad signed-in-user show': ok('deployer-oid\n'),
+    });
+    expect(registerApiApplication(ENV, deps(az, set))).toBe(APP);
+    expect(set).toEqual({ LINKGATE_API_CLIENT_ID: APP });
+    const lines = calls.map((c) => c.join(' '));
+    expect(lines).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^ad app create --display-name Linkgate API \(linkgate-prod\) --sign-in-audience AzureADMyOrg --app-roles @/),
+      `ad app update --id ${APP} --identifier-uris api://${APP}`,
+      `ad sp update --id ${APP} --set appRoleAssignmentRequired=true`,
+    ]));
+    expect(lines.filter((l) => l.includes('/appRoleAssignedTo'))).toHaveLength(3);
+  });
+
+  it('finds an application it registered before and updates it instead of registering another', () => {
+    const set: Record<string, string> = {};
+    const { calls, az } = fakeAz({ 'ad app list': ok(`${APP}\n`), 'ad sp show': ok('sp-object-id\n'), 'ad signed-in-user show': ok('deployer-oid\n') });
+    registerApiApplication(ENV, deps(az, set));
+    expect(calls.some((c) => c.slice(0, 3).join(' ') === 'ad app create')).toBe(false);
+    expect(calls.some((c) => c.join(' ').startsWith(`ad app update --id ${APP} --app-roles`))).toBe(true);
+  });
+
+  it('uses a client ID set by hand (the manual path) after checking it exists, and says what to do when registering is not allowed', () => {
+    const set: Record<string, string> = {};
+    const checked = fakeAz({});
+    expect(registerApiApplication({ ...ENV, LINKGATE_API_CLIENT_ID: APP }, deps(checked.az, set))).toBe(APP);
+    expect(checked.calls).toEqual([['ad', 'app', 'show', '--id', APP, '--query', 'appId', '--output', 'tsv']]);
+    expect(() => registerApiApplication({ ...ENV, LINKGATE_API_CLIENT_ID: APP }, deps(fakeAz({ 'ad app show': failed('Resource does not exist') }).az, set))).toThrow(/no application with that client ID/);
+    expect(() => registerApiApplication(ENV, deps(fakeAz({ 'ad app list': ok(''), 'ad app create': failed('Insufficient privileges to complete the operation.') }).az, set))).toThrow(/Insufficient privileges[\s\S]*LINKGATE_API_CLIENT_ID/);
+    expect(registerApiApplication({ ...ENV, LINKGATE_SKIP_APP_REGISTRATION: 'true' }, deps(fakeAz({}).az, set))).toBeUndefined();
   });
 });

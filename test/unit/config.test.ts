@@ -129,3 +129,34 @@ describe('configuration', () => {
     expect(config.reviewDefaults.expireAfterDays).toBeUndefined();
   });
 });
+
+describe('configuration: admin API identity and four-eyes', () => {
+  const CLIENT = 'A91C1E47-0000-4000-8000-0000000000A9';
+
+  it('leaves the admin APIs unconfigured without LINKGATE_API_CLIENT_ID, and four-eyes on by default', () => {
+    const config = loadConfig(BASE);
+    expect(config.auth).toBeUndefined();
+    expect(config.ruleChanges).toEqual({ fourEyes: true, proposalTtlMs: 72 * 3_600_000 });
+  });
+
+  it('accepts the client ID and an Entra authority, with the client ID and application ID URI as audiences', () => {
+    const config = loadConfig({ ...BASE, LINKGATE_API_CLIENT_ID: CLIENT, LINKGATE_AUTH_AUTHORITY: 'https://login.microsoftonline.us/', LINKGATE_API_APP_ID_URI: 'https://linkgate.contoso.example' });
+    expect(config.auth).toEqual({ authority: 'https://login.microsoftonline.us', clientId: CLIENT.toLowerCase(), audiences: [CLIENT.toLowerCase(), `api://${CLIENT.toLowerCase()}`, 'https://linkgate.contoso.example'] });
+  });
+
+  it.each([
+    [{ LINKGATE_API_CLIENT_ID: 'linkgate-api' }, /LINKGATE_API_CLIENT_ID must be the API application's client ID/],
+    [{ LINKGATE_API_CLIENT_ID: CLIENT, LINKGATE_AUTH_AUTHORITY: 'https://login.evil.example' }, /LINKGATE_AUTH_AUTHORITY must be an Entra login endpoint/],
+    [{ LINKGATE_API_CLIENT_ID: CLIENT, LINKGATE_AUTH_AUTHORITY: 'http://127.0.0.1:7071/entra-emulator' }, /LINKGATE_AUTH_AUTHORITY must use https/],
+    [{ LINKGATE_FOUR_EYES: 'maybe' }, /LINKGATE_FOUR_EYES must be true or false/],
+    [{ LINKGATE_RULE_PROPOSAL_TTL_HOURS: '0' }, /LINKGATE_RULE_PROPOSAL_TTL_HOURS must be a whole number from 1/],
+  ])('refuses %j', (env, message) => {
+    expect(failure({ ...BASE, ...env }).message).toMatch(message);
+  });
+
+  it('accepts the local issuer only in dev mode and only on a loopback address', () => {
+    const dev = { LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', LINKGATE_ARM_ENDPOINT: 'https://127.0.0.1:4443', LINKGATE_DEV_MODE: 'true', LINKGATE_API_CLIENT_ID: CLIENT };
+    expect(loadConfig({ ...dev, LINKGATE_AUTH_AUTHORITY: 'http://127.0.0.1:7071/entra-emulator' }).auth?.authority).toBe('http://127.0.0.1:7071/entra-emulator');
+    expect(failure({ ...dev, LINKGATE_AUTH_AUTHORITY: 'http://10.0.0.5:7071/entra-emulator' }).message).toMatch(/loopback/);
+  });
+});

@@ -6,6 +6,7 @@ import type {
   ConnectionsPort,
   CreateResult,
   Logger,
+  ProposalsPort,
   ReplaceResult,
   RulesPort,
   SetStatusResult,
@@ -20,6 +21,7 @@ import { createWorkflow, type WorkflowSettings } from '../../src/app/workflow.js
 import type { ApprovalRecord, Versioned } from '../../src/domain/approval.js';
 import { isTerminal } from '../../src/domain/approval-state-machine.js';
 import type { AuditEntry } from '../../src/domain/audit.js';
+import type { RuleProposal } from '../../src/domain/rule-proposal.js';
 import { PermanentDeliveryError } from '../../src/domain/errors.js';
 import { toConnectionStatus, type PrivateEndpointConnection } from '../../src/domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../../src/domain/policy/engine.js';
@@ -162,17 +164,68 @@ export class FakeTenants implements TenantResolver {
 }
 
 export class FakeRules implements RulesPort {
+  private readonly versions = new Map<string, string>();
+  private version = 0;
   constructor(public stored: StoredRule[] = DEMO_RULES.map((rule) => ({ ok: true, rule }))) {}
   async list(): Promise<StoredRule[]> {
     return this.stored;
   }
+  async get(name: string) {
+    const stored = this.stored.find((r) => nameOf(r).toLowerCase() === name.toLowerCase());
+    return stored ? { stored, version: this.versionOf(nameOf(stored)) } : undefined;
+  }
   async put(rule: Rule): Promise<void> {
-    this.stored = [...this.stored.filter((r) => !r.ok || r.rule.name !== rule.name), { ok: true, rule }];
+    this.stored = [...this.stored.filter((r) => nameOf(r).toLowerCase() !== rule.name.toLowerCase()), { ok: true, rule }];
+    this.versions.set(rule.name.toLowerCase(), `v${++this.version}`);
+  }
+  async putIf(rule: Rule, expected: string): Promise<boolean> {
+    const current = await this.get(rule.name);
+    if ((current?.version ?? 'absent') !== expected) return false;
+    await this.put(rule);
+    return true;
   }
   async delete(name: string): Promise<boolean> {
     const before = this.stored.length;
-    this.stored = this.stored.filter((r) => (r.ok ? r.rule.name : r.name) !== name);
+    this.stored = this.stored.filter((r) => nameOf(r).toLowerCase() !== name.toLowerCase());
+    this.versions.delete(name.toLowerCase());
     return this.stored.length < before;
+  }
+  async deleteIf(name: string, expected: string): Promise<boolean> {
+    const current = await this.get(name);
+    if (!current || current.version !== expected) return false;
+    return this.delete(name);
+  }
+  private versionOf(name: string): string {
+    const key = name.toLowerCase();
+    if (!this.versions.has(key)) this.versions.set(key, `v${++this.version}`);
+    return this.versions.get(key) as string;
+  }
+}
+
+function nameOf(stored: StoredRule): string {
+  return stored.ok ? stored.rule.name : stored.name;
+}
+
+/** Proposals with Table Storage's ETag rules. */
+export class FakeProposals implements ProposalsPort {
+  readonly rows = new Map<string, Versioned<RuleProposal>>();
+  private version = 0;
+  async create(proposal: RuleProposal): Promise<void> {
+    if (this.rows.has(proposal.id)) throw new Error(`proposal ${proposal.id} exists`);
+    this.rows.set(proposal.id, { value: proposal, etag: `p${++this.version}` });
+  }
+  async get(id: string) {
+    return this.rows.get(id);
+  }
+  async list() {
+    return [...this.rows.values()].sort((a, b) => b.value.id.localeCompare(a.value.id));
+  }
+  async replace(proposal: RuleProposal, etag: string): Promise<ReplaceResult<RuleProposal>> {
+    const current = this.rows.get(proposal.id);
+    if (!current || current.etag !== etag) return { kind: 'conflict' };
+    const record = { value: proposal, etag: `p${++this.version}` };
+    this.rows.set(proposal.id, record);
+    return { kind: 'replaced', record };
   }
 }
 

@@ -162,6 +162,9 @@ describe('sample: three watched subscriptions, one reused topic, one lookup-only
     expect(settings.LINKGATE_HOME_TENANT_ID).toBe(SAMPLE_CONTEXT.tenantId);
     expect(settings.LINKGATE_REVIEW_CONVERSATION).toBe('19:3f1c0ffee@thread.tacv2');
     expect(settings.LINKGATE_REVIEW_APPROVERS).toBe('5e8b2c1a-9d4f-4b7e-a3c6-1f0d8e2b7c94');
+    expect(settings.LINKGATE_API_CLIENT_ID).toBe('d1b2c3d4-0000-4000-8000-0000000000a9');
+    expect(settings.LINKGATE_AUTH_AUTHORITY).toMatch(/^\[environment\(\)\.authentication\.loginEndpoint\]$|^https:\/\/login\.microsoftonline\.com\/?$/);
+    expect(settings.LINKGATE_FOUR_EYES).toBe('false');
     expect(settings.AzureWebJobsStorage__accountName).toBe(storage.name);
     expect(settings.AzureWebJobsStorage__credential).toBe('managedidentity');
     expect(settings.AZURE_CLIENT_ID).toBe(`[reference('${identity.id}', '2023-01-31').clientId]`);

@@ -2,10 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parseAuditQuery, readAuditTrail } from '../../src/app/audit-trail.js';
 import { handleResourceEvent } from '../../src/app/event-intake.js';
 import type { Intake } from '../../src/app/ports.js';
-import { deleteRule, listRules, writeRule } from '../../src/app/rule-admin.js';
 import type { AuditQuery } from '../../src/domain/audit.js';
-import { InvalidInputError, RuleValidationError } from '../../src/domain/errors.js';
-import { FakeAudit, FakeRules, HOME_SUB, VAULT, harness } from './fakes.js';
+import { InvalidInputError } from '../../src/domain/errors.js';
+import { HOME_SUB, VAULT, harness } from './fakes.js';
 
 describe('audit trail: query parameters become one audit query', () => {
   it('reads a resource filter as its lower-case key and passes the query to the store', async () => {
@@ -22,33 +21,6 @@ describe('audit trail: query parameters become one audit query', () => {
   it('refuses an unknown parameter, naming the known ones', () => {
     expect(() => parseAuditQuery(new URLSearchParams({ vaults: 'x' }))).toThrow(InvalidInputError);
     expect(() => parseAuditQuery(new URLSearchParams({ vaults: 'x' }))).toThrow(/Unknown query parameter 'vaults'. Known: resource, vault/);
-  });
-});
-
-describe('rule admin: rule writes are validated and audited', () => {
-  it('stores a valid rule under the path name and audits the write', async () => {
-    // Prepare
-    const deps = { rules: new FakeRules([]), audit: new FakeAudit() };
-    // Act
-    const rule = await writeRule(deps, 'partners', { priority: 5, action: 'review' });
-    // Assess
-    expect(rule.name).toBe('partners');
-    expect((await listRules(deps)).rules.map((r) => r.name)).toEqual(['partners']);
-    expect(deps.audit.entries).toMatchObject([{ kind: 'human', summary: "Rule 'partners' written.", ruleName: 'partners', actor: { type: 'system', id: 'rules-api' } }]);
-  });
-
-  it('refuses a body whose name differs from the path and stores nothing', async () => {
-    const deps = { rules: new FakeRules([]), audit: new FakeAudit() };
-    await expect(writeRule(deps, 'partners', { name: 'others', priority: 5, action: 'review' })).rejects.toBeInstanceOf(RuleValidationError);
-    expect(deps.rules.stored).toEqual([]);
-    expect(deps.audit.entries).toEqual([]);
-  });
-
-  it('audits a delete only when there was a rule to delete', async () => {
-    const deps = { rules: new FakeRules(), audit: new FakeAudit() };
-    expect(await deleteRule(deps, 'no-such-rule')).toBe(false);
-    expect(await deleteRule(deps, 'in-tenant')).toBe(true);
-    expect(deps.audit.entries.map((e) => e.summary)).toEqual(["Rule 'in-tenant' deleted."]);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import type { RulesPort } from '../../app/ports.js';
 import type { StoredRule } from '../../domain/policy/engine.js';
-import { parseRule, type Rule } from '../../domain/policy/rule.js';
+import { isRuleName, parseRule, type Rule } from '../../domain/policy/rule.js';
 import { ensureTable, isTableError } from './table-clients.js';
 
 /**
@@ -23,37 +23,82 @@ export class TableRulesStore implements RulesPort {
     return out;
   }
 
+  async get(name: string): Promise<{ stored: StoredRule; version: string } | undefined> {
+    await ensureTable(this.client);
+    try {
+      const row = await this.client.getEntity<Record<string, unknown>>('rule', rowKeyOf(name));
+      return { stored: fromRow(row), version: String(row.etag) };
+    } catch (error) {
+      if (isTableError(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
   async put(rule: Rule): Promise<void> {
     await ensureTable(this.client);
-    const validated = parseRule(rule);
-    await this.client.upsertEntity(
-      {
-        partitionKey: 'rule',
-        rowKey: validated.name.toLowerCase(),
-        name: validated.name,
-        priority: validated.priority,
-        enabled: validated.enabled,
-        mode: validated.mode,
-        action: validated.action,
-        conditions: JSON.stringify(validated.conditions),
-        ...(validated.review ? { review: JSON.stringify(validated.review) } : {}),
-        ...(validated.description ? { description: validated.description } : {}),
-        updatedAt: new Date(),
-      },
-      'Replace',
-    );
+    await this.client.upsertEntity(toRow(rule), 'Replace');
+  }
+
+  async putIf(rule: Rule, expected: string): Promise<boolean> {
+    await ensureTable(this.client);
+    try {
+      if (expected === 'absent') await this.client.createEntity(toRow(rule));
+      else await this.client.updateEntity(toRow(rule), 'Replace', { etag: expected });
+      return true;
+    } catch (error) {
+      if (isTableError(error, 409) || isTableError(error, 412) || isTableError(error, 404)) return false;
+      throw error;
+    }
   }
 
   async delete(name: string): Promise<boolean> {
     await ensureTable(this.client);
     try {
-      await this.client.deleteEntity('rule', name.toLowerCase());
+      await this.client.deleteEntity('rule', rowKeyOf(name));
       return true;
     } catch (error) {
       if (isTableError(error, 404)) return false;
       throw error;
     }
   }
+
+  async deleteIf(name: string, expected: string): Promise<boolean> {
+    await ensureTable(this.client);
+    try {
+      await this.client.deleteEntity('rule', rowKeyOf(name), { etag: expected });
+      return true;
+    } catch (error) {
+      if (isTableError(error, 404) || isTableError(error, 412)) return false;
+      throw error;
+    }
+  }
+}
+
+/**
+ * The RowKey of a rule. Rule names are checked against parseRule's name pattern before they get
+ * here (letters, digits, `.`, `_`, `-`), so the key can never hold a character Table Storage
+ * refuses in keys (`/ \ # ?`, control characters); this refuses anything else loudly.
+ */
+function rowKeyOf(name: string): string {
+  if (!isRuleName(name)) throw new Error(`'${name.slice(0, 80)}' cannot name a rule`);
+  return name.toLowerCase();
+}
+
+function toRow(rule: Rule) {
+  const validated = parseRule(rule);
+  return {
+    partitionKey: 'rule',
+    rowKey: rowKeyOf(validated.name),
+    name: validated.name,
+    priority: validated.priority,
+    enabled: validated.enabled,
+    mode: validated.mode,
+    action: validated.action,
+    conditions: JSON.stringify(validated.conditions),
+    ...(validated.review ? { review: JSON.stringify(validated.review) } : {}),
+    ...(validated.description ? { description: validated.description } : {}),
+    updatedAt: new Date(),
+  };
 }
 
 /** A column holding JSON text; undefined when absent. Errors name the column. */

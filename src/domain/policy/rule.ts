@@ -64,6 +64,11 @@ export interface Rule {
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Whether `name` can name a rule: what the API takes from a route parameter before anything is read. */
+export function isRuleName(name: string): boolean {
+  return NAME_PATTERN.test(name);
+}
 const MAX_GLOB_LENGTH = 512;
 const MAX_REGEX_LENGTH = 256;
 const MAX_LIST_LENGTH = 200;

@@ -1,0 +1,48 @@
+import { getServices } from '../src/composition.js';
+import { principalActor, principalDetail } from '../src/domain/principal.js';
+import { adminRoute } from './admin-http.js';
+import type { HttpFunctionSpec } from './registry.js';
+
+/**
+ * POST /api/sweep (Operate) — runs the sweep now, as the timer does, and answers its report. The
+ * run is audited with the person who asked for it; what it decides goes through the same steps as
+ * any hint, so a sweep on demand can never decide differently from one on schedule.
+ */
+export const sweepApiHandler = adminRoute(
+  () => ['Operate'],
+  () => 'POST /api/sweep',
+  async (_request, context, principal) => {
+    const services = getServices();
+    const report = await services.sweep();
+    const acted = report.results.flatMap((r) => r.outcomes).filter((o) => o.outcome !== 'already-handled' && o.outcome !== 'awaiting-review');
+    const summary = `Sweep run by ${principal.name}: ${report.resources} resource(s), ${acted.length} connection(s) acted on, ${report.errors.length} error(s).`;
+    await services.audit.append({ kind: 'admin', outcome: 'received', actor: principalActor(principal), summary, detail: { by: principalDetail(principal), resources: report.resources, acted: acted.length, errors: report.errors } });
+    context.log(summary);
+    return { status: 200, jsonBody: { resources: report.resources, acted: acted.length, errors: report.errors, results: report.results } };
+  },
+);
+
+export const sweepApi: HttpFunctionSpec = {
+  kind: 'http',
+  name: 'sweepNow',
+  route: 'sweep',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: sweepApiHandler,
+};
+
+/** GET /api/whoami (any valid token) — who Linkgate takes the caller to be, and the roles it sees. */
+export const whoamiApiHandler = adminRoute(
+  () => [],
+  () => 'GET /api/whoami',
+  async (_request, _context, principal) => ({ status: 200, jsonBody: principalDetail(principal) }),
+);
+
+export const whoamiApi: HttpFunctionSpec = {
+  kind: 'http',
+  name: 'whoami',
+  route: 'whoami',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: whoamiApiHandler,
+};
