@@ -6,6 +6,7 @@ import { reviewHooks, type CardDeps } from './app/cards.js';
 import { createEventIntake } from './app/event-intake.js';
 import { createRuleAdmin } from './app/rule-admin.js';
 import { createReviews } from './app/reviews.js';
+import { retryDue } from './app/retries.js';
 import type { StepDeps } from './app/steps.js';
 import { parseResourceEvent } from './adapters/eventgrid/resource-event.js';
 import { lazyDefaultAzureCredential } from './adapters/identity/lazy-credential.js';
@@ -89,6 +90,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     leaseMs: config.leaseMs,
     actionTimeoutMs: config.actionTimeoutMs,
     maxAttempts: config.maxAttempts,
+    retryBaseMs: config.retryBaseMs,
     concurrency: 4,
     reviewDefaults: config.reviewDefaults,
   };
@@ -96,12 +98,13 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   const workflow = createWorkflow({ ...steps, tenants, rules, settings });
   const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, types: config.resourceTypes, log });
   const reviews = createReviews({ ...steps, ...cards, clickBudgetMs: 8_000 });
+  const retries = () => retryDue({ workflow, approvals, clock, log, settings });
   clicks.connect(reviews);
   const events = createEventIntake({ parse: (event) => parseResourceEvent(event, { types: config.resourceTypes }), audit, workflow });
   const ruleAdmin = createRuleAdmin({ rules, audit });
   const auditTrail = { read: (params: URLSearchParams) => readAuditTrail({ audit }, params) };
   if (!teams) log.warn('No Teams bot is configured (LINKGATE_TEAMS_BOT_ID): reviews are recorded and wait, but no cards are posted.');
-  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep, reviews, conversations, teams, events, ruleAdmin, auditTrail };
+  return { config, clock, log, connections, approvals, rules, audit, tenants, workflow, sweep, reviews, retries, conversations, teams, events, ruleAdmin, auditTrail };
 }
 
 export type Services = ReturnType<typeof createServices>;

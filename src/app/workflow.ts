@@ -4,7 +4,7 @@ import { ruleActor, systemActor } from '../domain/audit.js';
 import { endpointKeyOf, isProvisioningFinal, requestMessageOf, statusFor, type PrivateEndpointConnection } from '../domain/connection.js';
 import { decide, type Decision, type RequesterTenant, type RequestFacts } from '../domain/policy/engine.js';
 import { idKey } from '../domain/resource-id.js';
-import { resolveReview, type ReviewDefaults } from '../domain/review.js';
+import { resolveReview } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
 import type { Hint, RulesPort, TenantResolver } from './ports.js';
@@ -36,12 +36,8 @@ export interface HintResult {
 
 export interface WorkflowSettings extends StepSettings {
   readonly homeTenantId: string;
-  /** Failed actions are retried by later hints up to this many times per request. */
-  readonly maxAttempts: number;
   /** Pending connections of one vault handled at once. */
   readonly concurrency: number;
-  /** Where reviews go and who decides, unless the deciding rule says otherwise. */
-  readonly reviewDefaults: ReviewDefaults;
 }
 
 export interface WorkflowDeps extends StepDeps {
@@ -146,6 +142,8 @@ export async function advance(deps: WorkflowDeps, record: Versioned<ApprovalReco
   if (state === 'AwaitingReview') return 'awaiting-review';
   if (state === 'Detected' || state === 'Failed') {
     if (state === 'Failed' && record.value.attempts >= deps.settings.maxAttempts) return 'gave-up';
+    // Before its time a hint or sweep spends no attempt: the retry timer comes back for it.
+    if (state === 'Failed' && record.value.nextAttemptAt && record.value.nextAttemptAt > deps.clock.now()) return 'retry-scheduled';
     const decided = decidedAction(record.value);
     if (state === 'Failed' && decided) {
       // The decision stands (a person's click, a rule's verdict); only the action is tried again.

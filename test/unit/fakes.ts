@@ -192,6 +192,9 @@ export class FakeApprovals implements ApprovalsPort {
   async listForReviewTimer() {
     return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.card?.stale === true);
   }
+  async listFailed() {
+    return [...this.rows.values()].filter((r) => r.value.state === 'Failed');
+  }
   async create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>> {
     const key = record.connection.key;
     if (this.rows.has(key)) return { kind: 'exists' };
@@ -234,6 +237,7 @@ export const SETTINGS: WorkflowSettings = {
   leaseMs: 60_000,
   actionTimeoutMs: 20_000,
   maxAttempts: 3,
+  retryBaseMs: 30_000,
   concurrency: 4,
   reviewDefaults: { approvers: [], timeoutAction: 'leave-pending' },
 };
