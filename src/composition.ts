@@ -78,6 +78,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
         auth: config.teams.auth,
         ...(config.teams.cloud ? { cloud: config.teams.cloud } : {}),
         onCardAction: clicks.handleCardAction,
+        onRefusedClick: clicks.refuseCardAction,
         conversations,
         log,
         now: () => clock.now(),

@@ -133,9 +133,29 @@ export interface CardActionResult {
   readonly outcome: 'decided' | 'recorded' | 'refreshed' | 'not-allowed' | 'invalid' | 'already-decided' | 'stale' | 'unknown' | 'in-progress';
 }
 
+/**
+ * A click the Teams boundary refused before it became a CardAction: it came from another tenant
+ * (or named none), or its user has no Entra object ID Linkgate can check. Nothing is changed;
+ * the review use case records it in the audit.
+ */
+export interface RefusedClick {
+  readonly reason: 'foreign-tenant' | 'no-tenant' | 'invalid-object-id';
+  /** What the clicker is told. */
+  readonly message: string;
+  readonly verb: string;
+  readonly approvalKey: string;
+  /** `from.aadObjectId` as sent (one line, capped); not a checked identity. */
+  readonly claimedObjectId?: string;
+  readonly name?: string;
+  /** The tenants the activity named, in `conversation.tenantId` and `channelData.tenant.id`. */
+  readonly tenants: { readonly conversation?: string; readonly channelData?: string };
+}
+
 /** Who answers a click on a card (the review use case). */
 export interface CardActionHandler {
   handleCardAction(action: CardAction): Promise<CardActionResult>;
+  /** Records a click refused at the boundary; changes nothing else. */
+  refuseCardAction(refusal: RefusedClick): Promise<void>;
 }
 
 /**
@@ -158,6 +178,10 @@ export function createCardActionRelay(): CardActionRelay {
     async handleCardAction(action) {
       if (!target) throw new LinkgateError('A card action arrived before the review use case was built');
       return target.handleCardAction(action);
+    },
+    async refuseCardAction(refusal) {
+      if (!target) throw new LinkgateError('A card action arrived before the review use case was built');
+      return target.refuseCardAction(refusal);
     },
   };
 }

@@ -6,7 +6,7 @@ import { parseConnectionId, type ConnectionRef } from '../domain/resource-id.js'
 import { approvalsMissing, checkHumanDecision, countedApprovals, dueReviewWork, effectiveQuorum } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { audienceFor, placeholder, postCard, updateCard, viewOf, type CardDeps } from './cards.js';
-import type { CardAction, CardActionResult } from './review-ports.js';
+import type { CardAction, CardActionResult, RefusedClick } from './review-ports.js';
 import { act, auditContext, claim, fail, notifyReviews, settle, type StepDeps } from './steps.js';
 
 export interface ReviewDeps extends StepDeps, CardDeps {
@@ -24,6 +24,7 @@ export interface ReviewTimerReport {
 
 export interface Reviews {
   handleCardAction(action: CardAction): Promise<CardActionResult>;
+  refuseCardAction(refusal: RefusedClick): Promise<void>;
   runTimer(): Promise<ReviewTimerReport>;
 }
 
@@ -32,7 +33,11 @@ export interface Reviews {
  * steps (steps.ts) as a rule's; posting and updating the card is cards.ts.
  */
 export function createReviews(deps: ReviewDeps): Reviews {
-  return { handleCardAction: (action) => handleCardAction(deps, action), runTimer: () => runTimer(deps) };
+  return {
+    handleCardAction: (action) => handleCardAction(deps, action),
+    refuseCardAction: (refusal) => refuseCardAction(deps, refusal),
+    runTimer: () => runTimer(deps),
+  };
 }
 
 export async function handleCardAction(deps: ReviewDeps, action: CardAction): Promise<CardActionResult> {
@@ -175,6 +180,29 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
   }
   const latest = (await deps.approvals.get(ref)) ?? decided;
   return { outcome, view: viewOf(deps, latest.value, audienceFor(latest.value, action.user.id), notice) };
+}
+
+/**
+ * A click the Teams boundary refused (another tenant, no tenant, no usable object ID): audited
+ * as `not-allowed` under the request it names, when Linkgate knows it, and nothing else changes.
+ */
+export async function refuseCardAction(deps: ReviewDeps, refusal: RefusedClick): Promise<void> {
+  let record: Versioned<ApprovalRecord> | undefined;
+  try {
+    record = await deps.approvals.get(parseConnectionId(refusal.approvalKey));
+  } catch {
+    record = undefined;
+  }
+  const who = refusal.name ?? refusal.claimedObjectId ?? 'someone';
+  await deps.audit.append({
+    kind: 'human',
+    outcome: 'not-allowed',
+    // The object ID is what the click claimed, not a checked identity; it is kept for the record.
+    actor: { type: 'user', id: refusal.claimedObjectId ?? 'unknown', ...(refusal.name ? { name: refusal.name } : {}) },
+    summary: `A click to ${refusal.verb} by ${who} was refused: ${refusal.message}`,
+    ...(record ? auditContext(record.value) : {}),
+    detail: { reason: refusal.reason, verb: refusal.verb, approvalKey: refusal.approvalKey, tenants: refusal.tenants },
+  });
 }
 
 /**

@@ -420,3 +420,30 @@ describe('reviews: separation of duties and quorums', () => {
     expect(['Approved', 'Rejected']).toContain(h.connections.connections.get(ref.key)?.status);
   });
 });
+
+describe('reviews: clicks refused at the Teams boundary', () => {
+  it('audits a foreign-tenant click under the request it names as not-allowed and changes nothing', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    const before = await h.approvals.get(ref);
+    await h.reviews.refuseCardAction({
+      reason: 'foreign-tenant',
+      message: 'Linkgate takes decisions only from people in its own tenant. Nothing was changed.',
+      verb: 'approve',
+      approvalKey: ref.id,
+      claimedObjectId: APPROVER_ADA.id,
+      name: 'Ada',
+      tenants: { conversation: 'f0f0f0f0-0000-4000-8000-0000000000ff' },
+    });
+    const entry = h.audit.entries.at(-1);
+    expect(entry).toMatchObject({ kind: 'human', outcome: 'not-allowed', actor: { type: 'user', id: APPROVER_ADA.id }, connectionId: ref.key, detail: { reason: 'foreign-tenant' } });
+    expect((await h.approvals.get(ref))?.etag).toBe(before?.etag);
+    expect(h.connections.puts).toHaveLength(0);
+  });
+
+  it('audits a click without a usable object ID even when its approval key names nothing Linkgate knows', async () => {
+    const h = reviewHarness();
+    await h.reviews.refuseCardAction({ reason: 'invalid-object-id', message: 'no object ID', verb: 'approve', approvalKey: 'garbage', claimedObjectId: 'ada@contoso.com', tenants: {} });
+    expect(h.audit.entries.at(-1)).toMatchObject({ outcome: 'not-allowed', actor: { id: 'ada@contoso.com' }, detail: { reason: 'invalid-object-id' } });
+  });
+});
