@@ -246,7 +246,7 @@ export const SETTINGS: WorkflowSettings = {
  * The hint and review use cases over in-memory fakes, wired as the composition wires them. Without
  * a notifier, reviews are recorded and wait, and no card is posted.
  */
-export function harness(overrides: Partial<WorkflowSettings> = {}, notifier?: ReviewNotifier, reviewSettings: { clickBudgetMs?: number; claimMs?: number } = {}) {
+export function harness(overrides: Partial<WorkflowSettings> = {}, notifier?: ReviewNotifier, reviewSettings: { clickBudgetMs?: number; claimMs?: number; log?: Logger } = {}) {
   const ports = {
     connections: new FakeConnections(),
     tenants: new FakeTenants(),
@@ -254,7 +254,7 @@ export function harness(overrides: Partial<WorkflowSettings> = {}, notifier?: Re
     approvals: new FakeApprovals(),
     audit: new FakeAudit(),
     clock: new FakeClock(),
-    log: silentLog,
+    log: reviewSettings.log ?? silentLog,
   };
   const settings = { ...SETTINGS, ...overrides };
   const cards: CardDeps = { ...ports, ...(notifier ? { notifier } : {}), homeTenantId: HOME_TENANT, claimMs: reviewSettings.claimMs ?? 60_000 };
