@@ -201,7 +201,11 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
       ...(record.requestedBy ? { objectId: record.requestedBy } : {}),
     },
     ...(record.requestMessage ? { requestMessage: record.requestMessage } : {}),
-    rule: { ...(record.ruleName ? { name: record.ruleName } : {}), summary: record.decisionSummary ?? '' },
+    rule: {
+      ...(record.ruleName ? { name: record.ruleName } : {}),
+      // A request Linkgate gave up on before any rule decided it has no summary of its own.
+      summary: record.decisionSummary ?? (record.failure ? 'Linkgate could not decide this request by itself.' : ''),
+    },
     requestedAt: record.detectedAt,
     links: {
       resource: portalResourceUrl(resource.id, { tenantId: homeTenantId, blade: resource.type.portalBlade }),

@@ -277,7 +277,7 @@ export async function fail(deps: StepDeps, record: Versioned<ApprovalRecord>, er
       { ...auditContext(latest.value), detail: { error: message, attempt: attempts, maxAttempts: deps.settings.maxAttempts, nextAttemptAt: nextAttemptAt?.toISOString() ?? null } },
     );
     const failed = await transition(deps, latest, { type: 'failed' }, { attempts, lastError: message.slice(0, 1000), nextAttemptAt });
-    if (failed && givingUp) await giveUp(deps, failed, { during, attempts, error: message.slice(0, 1000), at: deps.clock.now() });
+    if (failed && givingUp) await giveUp(deps, failed, { during: describeStep(latest.value, during), attempts, error: message.slice(0, 1000), at: deps.clock.now() });
   } catch (secondary) {
     // Losing this bookkeeping only delays a retry until the lease ends.
     deps.log.error(`Could not record the failure: ${(secondary as Error).message}`);
@@ -327,6 +327,13 @@ export async function giveUp(deps: StepDeps, record: Versioned<ApprovalRecord>, 
   );
   if (escalated && !hasCard) await notifyReviews(deps, 'awaitingReview', escalated);
   return escalated;
+}
+
+/** What failed, in words a person reads on the card: "setting the status to Approved" rather than "acting". */
+function describeStep(record: ApprovalRecord, during: string): string {
+  const state = record.state;
+  if (during === 'acting' && (state === 'Approving' || state === 'Rejecting')) return `setting the status to ${targetStatusOf(state)}`;
+  return during;
 }
 
 export type AuditFields = Omit<AuditInput, 'kind' | 'outcome' | 'actor' | 'summary'>;

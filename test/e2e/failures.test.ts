@@ -65,8 +65,7 @@ describe('never stranded: retries with growing spacing, then a person decides', 
     expect(first).toBeGreaterThanOrEqual(1_500);
     expect(second).toBeGreaterThanOrEqual(3_000);
     const shown = JSON.stringify(card.card);
-    expect(shown).toContain('Linkgate could not finish this by itself');
-    expect(shown).toContain('failed 3 times');
+    expect(shown).toContain('Linkgate gave up after 3 attempts at setting the status to Approved');
     expect(shown).toContain('InternalServerError');
     const gaveUp = (await auditEntries(stack, { connection: ref.id, outcome: 'failed' })).filter((e) => /gave up after 3 attempts/.test(e.summary));
     expect(gaveUp).toHaveLength(1);

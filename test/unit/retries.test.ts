@@ -87,10 +87,10 @@ describe('retries: failed connections are retried with growing spacing, then go 
     await runTimerFor(h, 5 * 60_000);
     // Assess: a card with what failed, how often and the last error; an audit entry that says so.
     const record = (await h.approvals.get(ref))!.value;
-    expect(record).toMatchObject({ state: 'AwaitingReview', attempts: 0, failure: { during: 'acting', attempts: 3 } });
+    expect(record).toMatchObject({ state: 'AwaitingReview', attempts: 0, failure: { during: 'setting the status to Approved', attempts: 3 } });
     expect(record.failure?.error).toMatch(/500 InternalServerError/);
     expect(h.notifier.posts).toHaveLength(1);
-    expect(h.notifier.posts[0]?.view.model.failure).toMatchObject({ attempts: 3, during: 'acting' });
+    expect(h.notifier.posts[0]?.view.model.failure).toMatchObject({ attempts: 3, during: 'setting the status to Approved' });
     const gaveUp = h.audit.entries.filter((e) => e.outcome === 'failed' && /gave up after 3 attempts/.test(e.summary));
     expect(gaveUp).toHaveLength(1);
     expect(gaveUp[0]?.summary).toMatch(/Sent to review in Teams conversation 19:approvals@thread.tacv2/);

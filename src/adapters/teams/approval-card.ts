@@ -314,7 +314,7 @@ function failureBlock(model: ReviewCardModel, status: ReviewStatus): Container {
   const failure = model.failure;
   const attempts = failure?.attempts ?? 0;
   const lines = [
-    new TextBlock(`Linkgate could not finish this by itself: ${plainLine(failure?.during ?? 'acting', TEXT_LIMITS.name)} failed ${attempts} time${attempts === 1 ? '' : 's'}, last at ${when(failure?.at ?? new Date(NaN))}.`, {
+    new TextBlock(`Linkgate gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} at ${plainLine(failure?.during ?? 'acting', TEXT_LIMITS.name)} (the last at ${when(failure?.at ?? new Date(NaN))}).`, {
       wrap: true,
       weight: 'Bolder',
       color: 'Attention',
