@@ -336,17 +336,21 @@ describe('reviews: separation of duties and quorums', () => {
     expect(humans.map((e) => `${e.outcome}:${e.actor.id}`)).toEqual([`approve:${APPROVER_ADA.id}`, `not-allowed:${APPROVER_ADA.id}`, `approve:${REQUESTER.id}`]);
   });
 
-  it('an approval the requester gave before their own event named them stops counting', async () => {
+  it('an approval the requester gave before their own event named them stops counting, and the review keeps its quorum', async () => {
     const h = reviewHarness();
     const { ref } = await awaitingReview(h, 'pe-swept.2', null);
     await h.reviews.handleCardAction(click(ref, REQUESTER, 'approve'));
     // The requester's proxy write arrives late and names Rita.
     await h.workflow.handleHint({ ...h.hint, eventId: 'late-claims', operationName: 'Microsoft.KeyVault/vaults/privateEndpointConnectionProxies/write', callerObjectId: REQUESTER.id });
     const record = (await h.approvals.get(ref))!.value;
-    expect(record.requestedBy).toBe(REQUESTER.id);
-    const ada = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve'));
-    expect(ada.outcome).toBe('decided');
-    expect(h.connections.puts[0]?.change.description).toBe('Approved by Ada via Linkgate.');
+    expect(record).toMatchObject({ requestedBy: REQUESTER.id, requiredApprovals: 2 });
+    // The card no longer says the requester is unknown, and Rita's approval is no longer counted.
+    expect(h.notifier.lastViewOf('act-1')?.model).toMatchObject({ requesterUnknown: false, approvals: [] });
+    // The review keeps the quorum it started with: two people other than Rita.
+    expect((await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve'))).outcome).toBe('recorded');
+    expect((await h.reviews.handleCardAction(click(ref, REQUESTER, 'approve'))).outcome).toBe('not-allowed');
+    expect((await h.reviews.handleCardAction(click(ref, APPROVER_GRACE, 'approve'))).outcome).toBe('decided');
+    expect(h.connections.puts[0]?.change.description).toBe('Approved by Ada and Grace via Linkgate.');
   });
 
   it('quorum 2: the known requester can never approve, the first approval is recorded, the second approves', async () => {
