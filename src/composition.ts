@@ -9,6 +9,7 @@ import { createAdminAccess } from './app/admin-access.js';
 import { createEntraTokenValidator } from './adapters/auth/entra-tokens.js';
 import { TableProposalsStore } from './adapters/tables/proposals-store.js';
 import { createReviews } from './app/reviews.js';
+import { retryDue } from './app/retries.js';
 import type { StepDeps } from './app/steps.js';
 import { parseResourceEvent } from './adapters/eventgrid/resource-event.js';
 import { lazyDefaultAzureCredential } from './adapters/identity/lazy-credential.js';
@@ -80,6 +81,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
         auth: config.teams.auth,
         ...(config.teams.cloud ? { cloud: config.teams.cloud } : {}),
         onCardAction: clicks.handleCardAction,
+        onRefusedClick: clicks.refuseCardAction,
         conversations,
         log,
         now: () => clock.now(),
@@ -92,6 +94,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     leaseMs: config.leaseMs,
     actionTimeoutMs: config.actionTimeoutMs,
     maxAttempts: config.maxAttempts,
+    retryBaseMs: config.retryBaseMs,
     concurrency: 4,
     reviewDefaults: config.reviewDefaults,
   };
@@ -99,6 +102,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   const workflow = createWorkflow({ ...steps, tenants, rules, settings });
   const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, types: config.resourceTypes, log });
   const reviews = createReviews({ ...steps, ...cards, clickBudgetMs: 8_000 });
+  const retries = () => retryDue({ workflow, approvals, clock, log, settings });
   clicks.connect(reviews);
   const events = createEventIntake({ parse: (event) => parseResourceEvent(event, { types: config.resourceTypes }), audit, workflow });
   const proposals = new TableProposalsStore(table(TABLES.proposals));
@@ -110,7 +114,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   if (!tokens) log.warn('No API application is configured (LINKGATE_API_CLIENT_ID): the admin APIs refuse every request.');
   const auditTrail = { read: (params: URLSearchParams) => readAuditTrail({ audit }, params) };
   if (!teams) log.warn('No Teams bot is configured (LINKGATE_TEAMS_BOT_ID): reviews are recorded and wait, but no cards are posted.');
-  return { config, clock, log, connections, approvals, rules, proposals, audit, tenants, workflow, sweep, reviews, conversations, teams, events, ruleAdmin, auditTrail, access };
+  return { config, clock, log, connections, approvals, rules, proposals, audit, tenants, workflow, sweep, reviews, retries, conversations, teams, events, ruleAdmin, auditTrail, access };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -4,6 +4,7 @@ import { isLoopback } from './shared/http.js';
 import { isGuid } from './domain/resource-id.js';
 import { parseResourceTypeList, type ResourceType } from './domain/resource-types.js';
 import type { ReviewDefaults } from './domain/review.js';
+import { MAX_REQUIRED_APPROVALS } from './domain/policy/rule.js';
 
 /**
  * Every setting Linkgate reads, validated once at cold start into a frozen object.
@@ -31,6 +32,8 @@ export interface Config {
   readonly leaseMs: number;
   readonly actionTimeoutMs: number;
   readonly maxAttempts: number;
+  /** The spacing after a connection's first failed attempt; each later one waits twice as long. */
+  readonly retryBaseMs: number;
   readonly sweepSubscriptions: readonly string[];
   /** The resource types whose events are acted on and that the sweep lists (LINKGATE_RESOURCE_TYPES; default all). */
   readonly resourceTypes: readonly ResourceType[];
@@ -159,6 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: int(env, 'LINKGATE_LEASE_SECONDS', 300, 5, 3600) * 1000,
     actionTimeoutMs: int(env, 'LINKGATE_ACTION_TIMEOUT_SECONDS', 20, 1, 600) * 1000,
     maxAttempts: int(env, 'LINKGATE_MAX_ATTEMPTS', 5, 1, 100),
+    retryBaseMs: Math.round(number(env, 'LINKGATE_RETRY_BASE_SECONDS', 30, 0.01, 3600) * 1000),
     sweepSubscriptions: Object.freeze(sweepSubscriptions),
     resourceTypes: parseResourceTypeList(env.LINKGATE_RESOURCE_TYPES, 'LINKGATE_RESOURCE_TYPES'),
     reviewDefaults: Object.freeze(reviewDefaults),
@@ -206,12 +210,14 @@ function loadReviewDefaults(env: Env): ReviewDefaults {
   const conversation = optional(env, 'LINKGATE_REVIEW_CONVERSATION');
   const remind = number(env, 'LINKGATE_REVIEW_REMIND_AFTER_HOURS', 24, 0, 24 * 30);
   const expire = number(env, 'LINKGATE_REVIEW_EXPIRE_AFTER_DAYS', 7, 0, 365);
+  const requiredApprovals = int(env, 'LINKGATE_REVIEW_REQUIRED_APPROVALS', 1, 1, MAX_REQUIRED_APPROVALS);
   return {
     ...(conversation ? { conversation } : {}),
     approvers,
     ...(remind > 0 ? { remindAfterHours: remind } : {}),
     ...(expire > 0 ? { expireAfterDays: expire } : {}),
     timeoutAction,
+    requiredApprovals,
   };
 }
 

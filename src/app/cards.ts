@@ -3,6 +3,7 @@ import { systemActor, type Actor } from '../domain/audit.js';
 import { PermanentDeliveryError } from '../domain/errors.js';
 import { portalResourceUrl } from '../domain/portal.js';
 import { isGuid, parsePrivateEndpointId } from '../domain/resource-id.js';
+import { countedApprovals, effectiveQuorum } from '../domain/review.js';
 import type { ApprovalsPort, AuditPort, Clock, Logger } from './ports.js';
 import type { Person, ReviewCardModel, ReviewCardView, ReviewNotifier, ReviewStatus, TenantBadge } from './review-ports.js';
 import { auditContext, withoutUndefined, type ReviewHooks } from './steps.js';
@@ -200,7 +201,11 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
       ...(record.requestedBy ? { objectId: record.requestedBy } : {}),
     },
     ...(record.requestMessage ? { requestMessage: record.requestMessage } : {}),
-    rule: { ...(record.ruleName ? { name: record.ruleName } : {}), summary: record.decisionSummary ?? '' },
+    rule: {
+      ...(record.ruleName ? { name: record.ruleName } : {}),
+      // A request Linkgate gave up on before any rule decided it has no summary of its own.
+      summary: record.decisionSummary ?? (record.failure ? 'Linkgate could not decide this request by itself.' : ''),
+    },
     requestedAt: record.detectedAt,
     links: {
       resource: portalResourceUrl(resource.id, { tenantId: homeTenantId, blade: resource.type.portalBlade }),
@@ -211,6 +216,10 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
     approverIds: record.approvers ?? [],
     ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
     ...(record.timeoutAction ? { timeoutAction: record.timeoutAction } : {}),
+    requiredApprovals: effectiveQuorum(record),
+    approvals: countedApprovals(record).map((vote) => ({ id: vote.id, name: vote.name, at: vote.at })),
+    requesterUnknown: !record.requestedBy,
+    ...(record.failure ? { failure: record.failure } : {}),
   };
 }
 
@@ -254,6 +263,7 @@ function badgeOf(tenant: string | undefined, home: string): TenantBadge {
 /** Object IDs arrive lower-cased from their boundaries (the Teams bot, the event's claims, the configuration). */
 export function audienceFor(record: ApprovalRecord, objectId: string): ReviewCardView['audience'] {
   if (record.requestedBy === objectId) return 'requester';
+  if (record.state === 'AwaitingReview' && (record.approvals ?? []).some((vote) => vote.id === objectId)) return 'voted';
   if ((record.approvers ?? []).includes(objectId) && record.state === 'AwaitingReview') return 'approver';
   return 'viewer';
 }

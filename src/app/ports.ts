@@ -11,7 +11,7 @@ import type { ResourceType } from '../domain/resource-types.js';
 /** A reason to look at a resource again. Never trusted as a statement of fact. */
 export interface Hint {
   readonly resource: ResourceRef;
-  readonly source: 'event' | 'sweep' | 'manual';
+  readonly source: 'event' | 'sweep' | 'manual' | 'retry';
   readonly eventId?: string;
   /** When Azure raised the event. */
   readonly eventTime?: Date;
@@ -111,6 +111,8 @@ export interface ApprovalsPort {
   resourcesWithOpenRecords(): Promise<string[]>;
   /** Records awaiting review, and records whose posted card no longer shows their state. */
   listForReviewTimer(): Promise<Versioned<ApprovalRecord>[]>;
+  /** Records in state Failed (the retry timer picks those whose next attempt is due). */
+  listFailed(): Promise<Versioned<ApprovalRecord>[]>;
   create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>>;
   /** ETag-conditioned replace; `conflict` means another writer won (412). */
   replace(record: ApprovalRecord, etag: string): Promise<ReplaceResult<ApprovalRecord>>;

@@ -42,6 +42,14 @@ export interface ReviewCardModel {
   readonly approverIds: readonly string[];
   readonly expiresAt?: Date;
   readonly timeoutAction?: 'leave-pending' | 'reject';
+  /** Different approvals an approval needs (1 when absent), the requester-unknown rule included. */
+  readonly requiredApprovals?: number;
+  /** Approvals given so far, oldest first. */
+  readonly approvals?: readonly (Person & { readonly at: Date })[];
+  /** True when Linkgate could not tell who requested the connection. */
+  readonly requesterUnknown?: boolean;
+  /** Present when Linkgate gave up acting by itself and a person must decide. */
+  readonly failure?: { readonly during: string; readonly attempts: number; readonly error: string; readonly at: Date };
 }
 
 export type ReviewStatus =
@@ -64,13 +72,14 @@ export interface Person {
  * - `shared`: the message everyone sees in the channel (read-only; approvers get their view through refresh);
  * - `approver`: comment box and Approve / Reject buttons;
  * - `requester`: read-only, says they cannot approve their own request;
+ * - `voted`: read-only, for an approver who approved and waits for the others of the quorum;
  * - `viewer`: read-only, for anyone else.
  * `notice` is a line shown on top (e.g. "Only approvers can decide this request.").
  */
 export interface ReviewCardView {
   readonly model: ReviewCardModel;
   readonly status: ReviewStatus;
-  readonly audience: 'shared' | 'approver' | 'requester' | 'viewer';
+  readonly audience: 'shared' | 'approver' | 'requester' | 'voted' | 'viewer';
   readonly notice?: string;
 }
 
@@ -121,12 +130,32 @@ export interface CardAction {
 export interface CardActionResult {
   readonly view: ReviewCardView;
   /** For the audit and logs: what happened. */
-  readonly outcome: 'decided' | 'refreshed' | 'not-allowed' | 'invalid' | 'already-decided' | 'stale' | 'unknown' | 'in-progress';
+  readonly outcome: 'decided' | 'recorded' | 'refreshed' | 'not-allowed' | 'invalid' | 'already-decided' | 'stale' | 'unknown' | 'in-progress';
+}
+
+/**
+ * A click the Teams boundary refused before it became a CardAction: it came from another tenant
+ * (or named none), or its user has no Entra object ID Linkgate can check. Nothing is changed;
+ * the review use case records it in the audit.
+ */
+export interface RefusedClick {
+  readonly reason: 'foreign-tenant' | 'no-tenant' | 'invalid-object-id';
+  /** What the clicker is told. */
+  readonly message: string;
+  readonly verb: string;
+  readonly approvalKey: string;
+  /** `from.aadObjectId` as sent (one line, capped); not a checked identity. */
+  readonly claimedObjectId?: string;
+  readonly name?: string;
+  /** The tenants the activity named, in `conversation.tenantId` and `channelData.tenant.id`. */
+  readonly tenants: { readonly conversation?: string; readonly channelData?: string };
 }
 
 /** Who answers a click on a card (the review use case). */
 export interface CardActionHandler {
   handleCardAction(action: CardAction): Promise<CardActionResult>;
+  /** Records a click refused at the boundary; changes nothing else. */
+  refuseCardAction(refusal: RefusedClick): Promise<void>;
 }
 
 /**
@@ -149,6 +178,10 @@ export function createCardActionRelay(): CardActionRelay {
     async handleCardAction(action) {
       if (!target) throw new LinkgateError('A card action arrived before the review use case was built');
       return target.handleCardAction(action);
+    },
+    async refuseCardAction(refusal) {
+      if (!target) throw new LinkgateError('A card action arrived before the review use case was built');
+      return target.refuseCardAction(refusal);
     },
   };
 }

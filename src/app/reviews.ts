@@ -1,13 +1,13 @@
-import type { ApprovalRecord, Versioned } from '../domain/approval.js';
+import type { ApprovalRecord, ApprovalVote, Versioned } from '../domain/approval.js';
 import { isTerminal } from '../domain/approval-state-machine.js';
 import { systemActor, userActor } from '../domain/audit.js';
 import { statusFor } from '../domain/connection.js';
 import { parseConnectionId, type ConnectionRef } from '../domain/resource-id.js';
-import { checkHumanDecision, dueReviewWork } from '../domain/review.js';
+import { approvalsMissing, checkHumanDecision, countedApprovals, dueReviewWork, effectiveQuorum } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { audienceFor, placeholder, postCard, updateCard, viewOf, type CardDeps } from './cards.js';
-import type { CardAction, CardActionResult } from './review-ports.js';
-import { act, auditContext, claim, fail, settle, type StepDeps } from './steps.js';
+import type { CardAction, CardActionResult, RefusedClick } from './review-ports.js';
+import { act, auditContext, claim, fail, notifyReviews, settle, type StepDeps } from './steps.js';
 
 export interface ReviewDeps extends StepDeps, CardDeps {
   /** How long a click waits for the approve/reject to finish before answering "in progress". */
@@ -24,6 +24,7 @@ export interface ReviewTimerReport {
 
 export interface Reviews {
   handleCardAction(action: CardAction): Promise<CardActionResult>;
+  refuseCardAction(refusal: RefusedClick): Promise<void>;
   runTimer(): Promise<ReviewTimerReport>;
 }
 
@@ -32,7 +33,11 @@ export interface Reviews {
  * steps (steps.ts) as a rule's; posting and updating the card is cards.ts.
  */
 export function createReviews(deps: ReviewDeps): Reviews {
-  return { handleCardAction: (action) => handleCardAction(deps, action), runTimer: () => runTimer(deps) };
+  return {
+    handleCardAction: (action) => handleCardAction(deps, action),
+    refuseCardAction: (refusal) => refuseCardAction(deps, refusal),
+    runTimer: () => runTimer(deps),
+  };
 }
 
 export async function handleCardAction(deps: ReviewDeps, action: CardAction): Promise<CardActionResult> {
@@ -57,55 +62,83 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
   }
   const check = checkHumanDecision(record.value, action.user.id, action.verb, action.comment);
   if (!check.ok) {
-    await deps.audit.append({
-      kind: 'human',
-      outcome: 'not-allowed',
-      actor: userActor(action.user.id, action.user.name),
-      summary: `${action.user.name} tried to ${action.verb}: ${check.message}`,
-      ...auditContext(record.value),
-      detail: { reason: check.reason, verb: action.verb },
-    });
+    await auditNotAllowed(deps, record.value, action, check.reason, check.message);
     return { outcome: 'not-allowed', view: viewOf(deps, record.value, audience, check.message) };
   }
 
   const comment = action.comment?.trim() ? truncate(action.comment.trim(), 500) : undefined;
   const verb = statusFor(action.verb);
+  const quorum = effectiveQuorum(record.value);
   // Audited before the state change, like every other step: a crash can repeat an entry, never lose one.
   await deps.audit.append({
     kind: 'human',
     outcome: action.verb,
     actor: userActor(action.user.id, action.user.name),
-    summary: `${verb} by ${action.user.name}${comment ? `: ${comment}` : ''}`,
+    summary:
+      action.verb === 'approve' && quorum > 1
+        ? `Approval by ${action.user.name}, one of the ${quorum} different approvals this request needs${comment ? `: ${comment}` : ''}`
+        : `${verb} by ${action.user.name}${comment ? `: ${comment}` : ''}`,
     ...auditContext(record.value),
-    detail: { comment: comment ?? null, tenantId: action.user.tenantId ?? null },
+    detail: { comment: comment ?? null, tenantId: action.user.tenantId ?? null, requiredApprovals: quorum, approvalsBefore: countedApprovals(record.value).map((vote) => vote.id) },
   });
   // One deadline for the whole click: Teams wants an answer within seconds.
   const signal = AbortSignal.timeout(deps.clickBudgetMs);
   const started = Date.now();
+  const vote: ApprovalVote = { id: action.user.id, name: action.user.name, at: deps.clock.now(), ...(comment ? { comment } : {}) };
   let decided: Versioned<ApprovalRecord> | undefined;
-  // Bookkeeping (a reminder, the card's message ID, who requested it) also moves the ETag
-  // without changing the state; only another decision may make this click lose.
-  for (let attempt = 0; attempt < 5 && !decided; attempt += 1) {
-    decided = await claim(
-      deps,
-      record,
-      { type: 'human', action: action.verb },
-      {
-        decisionAction: action.verb,
-        decidedBy: userActor(action.user.id, action.user.name),
-        decisionComment: comment,
-        statusDescription: truncate(`${verb} by ${action.user.name} via Linkgate${comment ? `: ${comment}` : '.'}`, 140),
-      },
-    );
-    if (decided) break;
+  let recorded: Versioned<ApprovalRecord> | undefined;
+  // Every step is one ETag-conditioned write: an approval short of the quorum adds itself to
+  // the record's list, and the approval that reaches it also claims Approving in the same write.
+  // A conflict means someone else wrote first (another approval, a decision, or bookkeeping such
+  // as a reminder or the card's message ID): read again, check again, and count again, so racing
+  // approvals are neither lost nor counted twice. Each conflict is another writer's progress,
+  // which bounds the loop by the number of writers.
+  for (let attempt = 0; attempt < MAX_CLICK_WRITES; attempt += 1) {
+    const approvals = [...(record.value.approvals ?? []), vote];
+    if (action.verb === 'approve' && approvalsMissing(record.value) > 1) {
+      const card = record.value.card;
+      const written = await deps.approvals.replace(
+        // The posted card shows who approved so far: mark it stale so it is updated for everyone.
+        { ...record.value, approvals, ...(card?.activityId ? { card: { ...card, stale: true } } : {}), updatedAt: deps.clock.now() },
+        record.etag,
+      );
+      if (written.kind === 'replaced') {
+        recorded = written.record;
+        break;
+      }
+    } else {
+      decided = await claim(
+        deps,
+        record,
+        { type: 'human', action: action.verb },
+        {
+          decisionAction: action.verb,
+          decidedBy: userActor(action.user.id, action.user.name),
+          decisionComment: comment,
+          statusDescription: describeHumanDecision(action.verb, action.verb === 'approve' ? countedApprovals({ ...record.value, approvals }) : [vote], comment),
+          ...(action.verb === 'approve' ? { approvals } : {}),
+        },
+      );
+      if (decided) break;
+    }
     const fresh = await deps.approvals.get(ref);
     if (!fresh || fresh.value.state !== 'AwaitingReview' || fresh.value.generation !== action.generation) {
       record = fresh ?? record;
       break;
     }
     const recheck = checkHumanDecision(fresh.value, action.user.id, action.verb, action.comment);
-    if (!recheck.ok) return { outcome: 'not-allowed', view: viewOf(deps, fresh.value, audienceFor(fresh.value, action.user.id), recheck.message) };
+    if (!recheck.ok) {
+      await auditNotAllowed(deps, fresh.value, action, recheck.reason, recheck.message);
+      return { outcome: 'not-allowed', view: viewOf(deps, fresh.value, audienceFor(fresh.value, action.user.id), recheck.message) };
+    }
     record = fresh;
+  }
+  if (recorded) {
+    await notifyReviews(deps, 'cardStale', recorded);
+    const latest = (await deps.approvals.get(ref)) ?? recorded;
+    const missing = approvalsMissing(latest.value);
+    const notice = `Your approval is recorded. It needs ${missing} more approval${missing === 1 ? '' : 's'} from other approvers; nothing is changed in Azure until then.`;
+    return { outcome: 'recorded', view: viewOf(deps, latest.value, audienceFor(latest.value, action.user.id), notice) };
   }
   if (!decided) {
     // Someone else decided first: say so in the audit, and show the clicker what won.
@@ -147,6 +180,53 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
   }
   const latest = (await deps.approvals.get(ref)) ?? decided;
   return { outcome, view: viewOf(deps, latest.value, audienceFor(latest.value, action.user.id), notice) };
+}
+
+/**
+ * A click the Teams boundary refused (another tenant, no tenant, no usable object ID): audited
+ * as `not-allowed` under the request it names, when Linkgate knows it, and nothing else changes.
+ */
+export async function refuseCardAction(deps: ReviewDeps, refusal: RefusedClick): Promise<void> {
+  let record: Versioned<ApprovalRecord> | undefined;
+  try {
+    record = await deps.approvals.get(parseConnectionId(refusal.approvalKey));
+  } catch {
+    record = undefined;
+  }
+  const who = refusal.name ?? refusal.claimedObjectId ?? 'someone';
+  await deps.audit.append({
+    kind: 'human',
+    outcome: 'not-allowed',
+    // The object ID is what the click claimed, not a checked identity; it is kept for the record.
+    actor: { type: 'user', id: refusal.claimedObjectId ?? 'unknown', ...(refusal.name ? { name: refusal.name } : {}) },
+    summary: `A click to ${refusal.verb} by ${who} was refused: ${refusal.message}`,
+    ...(record ? auditContext(record.value) : {}),
+    detail: { reason: refusal.reason, verb: refusal.verb, approvalKey: refusal.approvalKey, tenants: refusal.tenants },
+  });
+}
+
+/**
+ * Clicks that write before giving up on a busy record. Each lost write means another writer
+ * made progress, and a review has at most a few dozen approvers.
+ */
+const MAX_CLICK_WRITES = 50;
+
+async function auditNotAllowed(deps: ReviewDeps, record: ApprovalRecord, action: CardAction, reason: string, message: string): Promise<void> {
+  await deps.audit.append({
+    kind: 'human',
+    outcome: 'not-allowed',
+    actor: userActor(action.user.id, action.user.name),
+    summary: `${action.user.name} tried to ${action.verb}: ${message}`,
+    ...auditContext(record),
+    detail: { reason, verb: action.verb },
+  });
+}
+
+/** The description the requester sees in Azure: who decided (every approver of a quorum), and the comment. */
+export function describeHumanDecision(verb: 'approve' | 'reject', people: readonly ApprovalVote[], comment: string | undefined): string {
+  const names = people.map((person) => person.name);
+  const who = names.length <= 1 ? (names[0] ?? 'a reviewer') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1] ?? ''}`;
+  return truncate(`${statusFor(verb)} by ${who} via Linkgate${comment ? `: ${comment}` : '.'}`, 140);
 }
 
 /** The loser of a race, or a late click, sees the settled card rather than "Approving…" when that takes a moment. */

@@ -1,9 +1,10 @@
-import type { ApprovalRecord, Versioned } from '../domain/approval.js';
+import type { ApprovalRecord, GiveUp, Versioned } from '../domain/approval.js';
 import { isInFlight, nextState, targetStatusOf, type ApprovalEvent } from '../domain/approval-state-machine.js';
 import { auditActor, systemActor, type Actor, type AuditKind, type AuditOutcome } from '../domain/audit.js';
 import { endpointKeyOf, isProvisioningFinal, type PrivateEndpointConnection } from '../domain/connection.js';
 import { LinkgateError } from '../domain/errors.js';
 import { idKey, type ConnectionRef } from '../domain/resource-id.js';
+import { resolveReview, type ReviewDefaults } from '../domain/review.js';
 import type { ApprovalsPort, AuditInput, AuditPort, CallOptions, Clock, ConnectionsPort, Logger } from './ports.js';
 
 /**
@@ -24,6 +25,8 @@ export type ConnectionOutcome =
   | 'owned-elsewhere'
   | 'already-handled'
   | 'gave-up'
+  /** Failed earlier; the next attempt is not due yet (nextAttemptAt). */
+  | 'retry-scheduled'
   /** Azure accepted the change but provisioning is not final yet; a later hint or the sweep settles it. */
   | 'in-progress';
 
@@ -32,6 +35,24 @@ export interface StepSettings {
   readonly leaseMs: number;
   /** How long to wait for provisioningState to become final after a PUT. */
   readonly actionTimeoutMs: number;
+  /** Attempts per request before Linkgate gives up and sends the connection to a person. */
+  readonly maxAttempts: number;
+  /** The wait after the first failed attempt; each later wait doubles (see retryDelayMs). */
+  readonly retryBaseMs: number;
+  /** Where a connection goes when Linkgate gives up, unless its own review says otherwise. */
+  readonly reviewDefaults: ReviewDefaults;
+}
+
+/** No wait between attempts grows beyond this, however many attempts are configured. */
+export const MAX_RETRY_DELAY_MS = 60 * 60_000;
+
+/**
+ * The wait before attempt `failures + 1`: base, 2×base, 4×base, … capped at MAX_RETRY_DELAY_MS.
+ * A burst of duplicate hints (Event Grid redelivers, ARM raises several events per request)
+ * then finds the record waiting instead of spending every attempt within a second.
+ */
+export function retryDelayMs(settings: Pick<StepSettings, 'retryBaseMs'>, failures: number): number {
+  return Math.min(settings.retryBaseMs * 2 ** Math.max(0, failures - 1), MAX_RETRY_DELAY_MS);
 }
 
 /** Human review reacts to these; they never fail a step (the review timer catches up). */
@@ -74,7 +95,8 @@ export async function transition(
   const base: ApprovalRecord = { ...record.value, ...patch, state, updatedAt: deps.clock.now() };
   // In-flight states are not pushed to the card: the clicker's own answer shows them, and an
   // update here would move the record's ETag under the caller that is about to act on it.
-  const cardStale = base.card?.activityId !== undefined && base.card.shownState !== state && !isInFlight(state);
+  // A patch may also mark the card stale itself: it changed what the card shows without a new state.
+  const cardStale = base.card?.activityId !== undefined && !isInFlight(state) && (base.card.shownState !== state || patch.card?.stale === true);
   const next: ApprovalRecord = base.card ? { ...base, card: { ...base.card, stale: cardStale || undefined } } : base;
   const written = await deps.approvals.replace(isInFlight(state) ? next : { ...next, leaseUntil: undefined }, record.etag);
   if (written.kind !== 'replaced') return undefined;
@@ -225,26 +247,93 @@ export async function settle(
 }
 
 /**
- * Audits a failure and moves the record to Failed, so a later hint retries it. Never throws:
- * the original error is what the caller rethrows.
+ * Audits a failure and moves the record to Failed with the time of its next attempt, so that
+ * hints before then spend nothing and the retry timer tries again when it comes. The attempt
+ * that reaches `maxAttempts` gives up instead (giveUp). Never throws: the original error is
+ * what the caller rethrows.
  */
 export async function fail(deps: StepDeps, record: Versioned<ApprovalRecord>, error: unknown, during: string): Promise<void> {
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   deps.log.error(`${record.value.connection.name}: ${during} failed: ${message}`);
   try {
-    await audit(deps, 'error', 'failed', systemActor('workflow'), `Failed while ${during}: ${message}`, {
-      ...auditContext(record.value),
-      detail: { error: message, attempt: record.value.attempts + 1 },
-    });
     // The record may have moved on (a stale copy); the state machine only allows Failed from in-flight states.
     const latest = await deps.approvals.get(record.value.connection);
-    if (latest && isInFlight(latest.value.state)) {
-      await transition(deps, latest, { type: 'failed' }, { attempts: latest.value.attempts + 1, lastError: message.slice(0, 1000) });
+    if (!latest || !isInFlight(latest.value.state)) {
+      await audit(deps, 'error', 'failed', systemActor('workflow'), `Failed while ${during}: ${message}`, {
+        ...auditContext(record.value),
+        detail: { error: message, attempt: record.value.attempts + 1 },
+      });
+      return;
     }
+    const attempts = latest.value.attempts + 1;
+    const givingUp = attempts >= deps.settings.maxAttempts;
+    const nextAttemptAt = givingUp ? undefined : new Date(deps.clock.now().getTime() + retryDelayMs(deps.settings, attempts));
+    await audit(
+      deps,
+      'error',
+      'failed',
+      systemActor('workflow'),
+      `Failed while ${during} (attempt ${attempts} of ${deps.settings.maxAttempts}): ${message}${nextAttemptAt ? `. Next attempt at ${nextAttemptAt.toISOString()}.` : ''}`,
+      { ...auditContext(latest.value), detail: { error: message, attempt: attempts, maxAttempts: deps.settings.maxAttempts, nextAttemptAt: nextAttemptAt?.toISOString() ?? null } },
+    );
+    const failed = await transition(deps, latest, { type: 'failed' }, { attempts, lastError: message.slice(0, 1000), nextAttemptAt });
+    if (failed && givingUp) await giveUp(deps, failed, { during: describeStep(latest.value, during), attempts, error: message.slice(0, 1000), at: deps.clock.now() });
   } catch (secondary) {
     // Losing this bookkeeping only delays a retry until the lease ends.
     deps.log.error(`Could not record the failure: ${(secondary as Error).message}`);
   }
+}
+
+/**
+ * The last attempt failed: Linkgate stops trying by itself and hands the connection to a
+ * person, so that nothing stays Pending unnoticed. With a review conversation (the record's
+ * own, else LINKGATE_REVIEW_CONVERSATION), the record goes back to AwaitingReview with what
+ * failed; its card shows the error and approvers decide as in any review, and a failure of
+ * their decision is retried afresh. Without one, the record stays Failed and the error is
+ * logged and audited, for an operator to act on in the portal.
+ */
+export async function giveUp(deps: StepDeps, record: Versioned<ApprovalRecord>, failure: GiveUp): Promise<Versioned<ApprovalRecord> | undefined> {
+  const value = record.value;
+  const defaults = resolveReview(undefined, deps.settings.reviewDefaults, deps.clock.now());
+  const conversation = value.reviewConversationId ?? defaults.reviewConversationId;
+  const what = `Linkgate gave up after ${failure.attempts} attempt${failure.attempts === 1 ? '' : 's'} while ${failure.during}: ${failure.error}`;
+  const context = { ...auditContext(value), detail: { ...failure, at: failure.at.toISOString(), conversationId: conversation ?? null } };
+  if (!conversation) {
+    deps.log.error(`${value.connection.id}: ${what}. No review conversation is configured (LINKGATE_REVIEW_CONVERSATION), so nobody was asked; the connection stays Pending until someone decides it in the portal.`);
+    await audit(deps, 'error', 'failed', systemActor('workflow'), `${what}. No review conversation is configured: decide the connection in the portal.`, context);
+    return undefined;
+  }
+  await audit(deps, 'error', 'failed', systemActor('workflow'), `${what}. Sent to review in Teams conversation ${conversation} for a person to decide.`, context);
+  const hasCard = value.card?.activityId !== undefined;
+  const escalated = await transition(
+    deps,
+    record,
+    { type: 'escalated' },
+    {
+      reviewConversationId: conversation,
+      approvers: value.approvers && value.approvers.length > 0 ? value.approvers : defaults.approvers,
+      requiredApprovals: value.requiredApprovals ?? defaults.requiredApprovals,
+      approvals: [],
+      failure,
+      // A person's decision starts a fresh count of attempts.
+      attempts: 0,
+      nextAttemptAt: undefined,
+      remindAt: defaults.remindAt,
+      remindedAt: undefined,
+      // No expiry: a review that expires would leave the connection Pending with nobody asked.
+      expiresAt: undefined,
+      card: hasCard ? { ...value.card, stale: true } : { ...value.card, claimUntil: leaseEnd(deps) },
+    },
+  );
+  if (escalated && !hasCard) await notifyReviews(deps, 'awaitingReview', escalated);
+  return escalated;
+}
+
+/** What failed, in words a person reads on the card: "setting the status to Approved" rather than "acting". */
+function describeStep(record: ApprovalRecord, during: string): string {
+  const state = record.state;
+  if (during === 'acting' && (state === 'Approving' || state === 'Rejecting')) return `setting the status to ${targetStatusOf(state)}`;
+  return during;
 }
 
 export type AuditFields = Omit<AuditInput, 'kind' | 'outcome' | 'actor' | 'summary'>;

@@ -4,7 +4,7 @@ import { ruleActor, systemActor } from '../domain/audit.js';
 import { endpointKeyOf, isProvisioningFinal, requestMessageOf, statusFor, type PrivateEndpointConnection } from '../domain/connection.js';
 import { decide, type Decision, type RequesterTenant, type RequestFacts } from '../domain/policy/engine.js';
 import { idKey } from '../domain/resource-id.js';
-import { resolveReview, type ReviewDefaults } from '../domain/review.js';
+import { effectiveQuorum, resolveReview } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
 import type { Hint, RulesPort, TenantResolver } from './ports.js';
@@ -36,12 +36,8 @@ export interface HintResult {
 
 export interface WorkflowSettings extends StepSettings {
   readonly homeTenantId: string;
-  /** Failed actions are retried by later hints up to this many times per request. */
-  readonly maxAttempts: number;
   /** Pending connections of one vault handled at once. */
   readonly concurrency: number;
-  /** Where reviews go and who decides, unless the deciding rule says otherwise. */
-  readonly reviewDefaults: ReviewDefaults;
 }
 
 export interface WorkflowDeps extends StepDeps {
@@ -133,9 +129,25 @@ export async function processPending(deps: WorkflowDeps, connection: PrivateEndp
     record = reopened.record;
   } else if (!record.value.requestedBy && isRequestEvent(hint) && hint.callerObjectId) {
     // The first hint may have come from the sweep, which carries no claims; the requester's
-    // own event names who asked, which self-approval checks need.
-    const named = await approvals.replace({ ...record.value, requestedBy: hint.callerObjectId, updatedAt: clock.now() }, record.etag);
-    if (named.kind === 'replaced') record = named.record;
+    // own event names who asked, which self-approval checks need. A review that is already
+    // under way keeps the quorum it was shown with (at least two, for an unknown requester):
+    // lowering it now could leave earlier approvals enough with nobody there to act on them.
+    const reviewing = record.value.state === 'AwaitingReview';
+    const card = record.value.card;
+    const named = await approvals.replace(
+      {
+        ...record.value,
+        requestedBy: hint.callerObjectId,
+        ...(reviewing ? { requiredApprovals: effectiveQuorum(record.value) } : {}),
+        ...(reviewing && card?.activityId ? { card: { ...card, stale: true } } : {}),
+        updatedAt: clock.now(),
+      },
+      record.etag,
+    );
+    if (named.kind === 'replaced') {
+      record = named.record;
+      if (reviewing && card?.activityId) await notifyReviews(deps, 'cardStale', record);
+    }
   }
   return advance(deps, record, connection);
 }
@@ -146,6 +158,8 @@ export async function advance(deps: WorkflowDeps, record: Versioned<ApprovalReco
   if (state === 'AwaitingReview') return 'awaiting-review';
   if (state === 'Detected' || state === 'Failed') {
     if (state === 'Failed' && record.value.attempts >= deps.settings.maxAttempts) return 'gave-up';
+    // Before its time a hint or sweep spends no attempt: the retry timer comes back for it.
+    if (state === 'Failed' && record.value.nextAttemptAt && record.value.nextAttemptAt > deps.clock.now()) return 'retry-scheduled';
     const decided = decidedAction(record.value);
     if (state === 'Failed' && decided) {
       // The decision stands (a person's click, a rule's verdict); only the action is tried again.

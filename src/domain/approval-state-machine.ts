@@ -12,6 +12,7 @@ import { InvalidTransitionError } from './errors.js';
  *   any open state ──changedElsewhere──▶ DecidedElsewhere (someone else set the status first)
  *   Deciding|Approving|Rejecting ──failed──▶ Failed ──claim──▶ Deciding   (failed before a decision: decide again)
  *                                                   └──retry──▶ Approving|Rejecting (failed acting: keep the decision)
+ *                                                   └──escalated──▶ AwaitingReview (gave up: a person decides)
  *
  * The in-flight states (Deciding, Approving, Rejecting) are held under a lease; when an
  * instance dies mid-step, another one may `resume` the step once the lease has run out.
@@ -44,6 +45,8 @@ export type ApprovalEvent =
   | { readonly type: 'failed' }
   /** A failed action is tried again with the decision it already has (a person's, or a rule's). */
   | { readonly type: 'retry'; readonly action: 'approve' | 'reject' }
+  /** Linkgate stopped retrying by itself (LINKGATE_MAX_ATTEMPTS): the connection goes to a person. */
+  | { readonly type: 'escalated' }
   /** The review ran out of time: leave the connection Pending, or reject it. */
   | { readonly type: 'expired'; readonly action: 'leave-pending' | 'reject' };
 
@@ -106,6 +109,8 @@ function target(from: ApprovalState, event: ApprovalEvent): ApprovalState | unde
       return isInFlight(from) ? 'Failed' : undefined;
     case 'retry':
       return from === 'Failed' ? acting(event.action) : undefined;
+    case 'escalated':
+      return from === 'Failed' ? 'AwaitingReview' : undefined;
     case 'expired':
       if (from !== 'AwaitingReview') return undefined;
       return event.action === 'leave-pending' ? 'Expired' : acting(event.action);

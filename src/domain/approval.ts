@@ -34,6 +34,10 @@ export interface ApprovalRecord {
   /** Human review: where the card goes and who may decide (resolved when the decision is made). */
   readonly reviewConversationId?: string;
   readonly approvers?: readonly string[];
+  /** How many different approvers the rule asks for (1 when absent); see effectiveQuorum in review.ts. */
+  readonly requiredApprovals?: number;
+  /** Approvals given so far while the review waits for its quorum, oldest first. */
+  readonly approvals?: readonly ApprovalVote[];
   readonly remindAt?: Date;
   readonly remindedAt?: Date;
   readonly expiresAt?: Date;
@@ -45,8 +49,28 @@ export interface ApprovalRecord {
   /** How many times an action failed in this generation. */
   readonly attempts: number;
   readonly lastError?: string;
+  /** After a failure: hints and sweeps before this instant do not try again (and spend no attempt). */
+  readonly nextAttemptAt?: Date;
+  /** Linkgate gave up acting on its own and sent the connection to a person; what failed. */
+  readonly failure?: GiveUp;
   readonly detectedAt: Date;
   readonly updatedAt: Date;
+}
+
+/** One person's approval on the way to a review's quorum. `id` is the lower-case Entra object ID. */
+export interface ApprovalVote {
+  readonly id: string;
+  readonly name: string;
+  readonly at: Date;
+  readonly comment?: string;
+}
+
+/** Why Linkgate stopped trying by itself: what it was doing, how often it tried, the last error. */
+export interface GiveUp {
+  readonly during: string;
+  readonly attempts: number;
+  readonly error: string;
+  readonly at: Date;
 }
 
 /** The review card of one request: where it was posted, what it shows, and why it could not be. */

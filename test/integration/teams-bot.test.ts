@@ -9,6 +9,9 @@ import { ConversationPacer } from '../../src/adapters/teams/pacer.js';
 import {
   CARD_NOT_UNDERSTOOD,
   CLICK_FAILED,
+  FOREIGN_TENANT_CLICK,
+  NO_OBJECT_ID_CLICK,
+  NO_TENANT_CLICK,
   DEV_OUTBOUND_TOKEN,
   createTeamsBot,
   teamsAppOptions,
@@ -16,7 +19,7 @@ import {
 } from '../../src/adapters/teams/teams-bot.js';
 import { createTeamsNotifier, type BotConnectorCalls } from '../../src/adapters/teams/teams-notifier.js';
 import { TeamsDeliveryError } from '../../src/domain/errors.js';
-import type { CardAction, CardActionResult, ConversationReference, ConversationStore, ReviewCardView } from '../../src/app/review-ports.js';
+import type { CardAction, CardActionResult, ConversationReference, ConversationStore, RefusedClick, ReviewCardView } from '../../src/app/review-ports.js';
 import { startAzuriteTables, type AzuriteTables } from '../../src/dev/azurite.js';
 
 const BOT_ID = 'b07b07b0-0000-4000-8000-0000000000b7';
@@ -121,7 +124,7 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 // ---------------------------------------------------------------------------------------------
 // Activities as Teams sends them.
 
-function cardClick(verb: string, data: unknown, from: Record<string, unknown> = { id: '29:1ada', aadObjectId: USER_OID, name: 'Ada Approver' }) {
+function cardClick(verb: string, data: unknown, from: Record<string, unknown> = { id: '29:1ada', aadObjectId: USER_OID, name: 'Ada Approver' }, overrides: Record<string, unknown> = {}) {
   return {
     type: 'invoke',
     name: 'adaptiveCard/action',
@@ -133,6 +136,7 @@ function cardClick(verb: string, data: unknown, from: Record<string, unknown> = 
     conversation: { id: `${CHANNEL};messageid=1700000000123`, conversationType: 'channel', tenantId: TENANT, isGroup: true },
     channelData: { tenant: { id: TENANT }, team: { id: CHANNEL, name: 'Platform' }, channel: { id: CHANNEL, name: 'Approvals' } },
     value: { action: { type: 'Action.Execute', verb, data }, trigger: 'manual' },
+    ...overrides,
   };
 }
 
@@ -215,6 +219,7 @@ function makeBot(overrides: Partial<TeamsBotOptions> = {}) {
       outcome: action.verb === 'refresh' ? 'refreshed' : 'decided',
     }),
   );
+  const onRefusedClick = vi.fn(async (_refusal: RefusedClick): Promise<void> => undefined);
   const conversations = new MemoryConversations();
   const log = recordingLog();
   const bot = createTeamsBot({
@@ -224,12 +229,13 @@ function makeBot(overrides: Partial<TeamsBotOptions> = {}) {
     auth: { kind: 'managed-identity', managedIdentityClientId: BOT_ID },
     cloud: { openIdMetadataUrl: `${openId.url}/v1/.well-known/openidconfiguration`, tokenIssuer: ISSUER },
     onCardAction,
+    onRefusedClick,
     conversations,
     log,
     now: () => NOW,
     ...overrides,
   });
-  return { bot, onCardAction, conversations, log };
+  return { bot, onCardAction, onRefusedClick, conversations, log };
 }
 
 /** Sets environment variables for the duration of `fn`, then puts the old values back. */
@@ -382,8 +388,6 @@ describe('card clicks (Universal Actions)', () => {
     ['no generation', 'approve', { approvalKey: APPROVAL_KEY }],
     ['a comment that is not text', 'approve', { ...approveData, comment: { text: 'x' } }],
     ['a comment longer than the card allows', 'reject', { ...approveData, comment: 'x'.repeat(501) }],
-    ['no Entra object ID for the user', 'approve', approveData, { id: '29:1ada', name: 'Ada' }],
-    ['an object ID that is not a GUID', 'approve', approveData, { id: '29:1ada', aadObjectId: 'ada@contoso.com' }],
   ];
   it.each(malformed)('answers a message and changes nothing for %s', async (_case, verb, data, from) => {
     const { onCardAction, response, log } = await click(verb, data, from);
@@ -391,6 +395,32 @@ describe('card clicks (Universal Actions)', () => {
     expect(response.body).toEqual({ statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: CARD_NOT_UNDERSTOOD });
     expect(onCardAction).not.toHaveBeenCalled();
     expect(log.lines).toContainEqual({ level: 'warn', message: expect.stringContaining('Card click refused') });
+  });
+
+  const channelData = (tenant: string | undefined) => ({ ...(tenant ? { tenant: { id: tenant } } : {}), team: { id: CHANNEL, name: 'Platform' }, channel: { id: CHANNEL, name: 'Approvals' } });
+  const conversation = (tenant: string | undefined) => ({ id: `${CHANNEL};messageid=1700000000123`, conversationType: 'channel', isGroup: true, ...(tenant ? { tenantId: tenant } : {}) });
+  const refused: Array<[string, Record<string, unknown>, Record<string, unknown> | undefined, RefusedClick['reason'], string]> = [
+    ['conversation.tenantId names another tenant', { conversation: conversation(FOREIGN_TENANT) }, undefined, 'foreign-tenant', FOREIGN_TENANT_CLICK],
+    ['channelData.tenant names another tenant', { channelData: channelData(FOREIGN_TENANT) }, undefined, 'foreign-tenant', FOREIGN_TENANT_CLICK],
+    ['both name another tenant', { conversation: conversation(FOREIGN_TENANT), channelData: channelData(FOREIGN_TENANT) }, undefined, 'foreign-tenant', FOREIGN_TENANT_CLICK],
+    ['neither names a tenant', { conversation: conversation(undefined), channelData: channelData(undefined) }, undefined, 'no-tenant', NO_TENANT_CLICK],
+    ['the user has no Entra object ID', {}, { id: '29:1ada', name: 'Ada' }, 'invalid-object-id', NO_OBJECT_ID_CLICK],
+    ['the object ID is not a GUID', {}, { id: '29:1ada', aadObjectId: 'ada@contoso.com', name: 'Ada' }, 'invalid-object-id', NO_OBJECT_ID_CLICK],
+  ];
+  it.each(refused)('refuses a click with a known approver’s object ID when %s, says why, and hands it to the audit', async (_case, overrides, from, reason, message) => {
+    const made = makeBot();
+    const response = await made.bot.handle({ body: cardClick('approve', approveData, from, overrides), headers: bearer(signJwt(connectorClaims())) });
+    expect(response.body).toEqual({ statusCode: 200, type: 'application/vnd.microsoft.activity.message', value: message });
+    expect(made.onCardAction).not.toHaveBeenCalled();
+    expect(made.onRefusedClick).toHaveBeenCalledTimes(1);
+    expect(made.onRefusedClick.mock.calls[0]?.[0]).toMatchObject({ reason, verb: 'approve', approvalKey: APPROVAL_KEY });
+  });
+
+  it('accepts the home tenant in either casing, and a click that names it in only one place', async () => {
+    const made = makeBot();
+    await made.bot.handle({ body: cardClick('approve', approveData, undefined, { conversation: conversation(TENANT.toUpperCase()), channelData: channelData(undefined) }), headers: bearer(signJwt(connectorClaims())) });
+    expect(made.onCardAction).toHaveBeenCalledTimes(1);
+    expect(made.onRefusedClick).not.toHaveBeenCalled();
   });
 
   it('answers a Universal Actions error (statusCode 500) when the click cannot be processed, and logs it', async () => {
@@ -800,6 +830,9 @@ describe('environment isolation: the SDK reads nothing from process.env', () => 
             serviceUrl: 'https://smba.trafficmanager.net/teams',
             auth: { kind: 'managed-identity', managedIdentityClientId: BOT_ID },
             onCardAction: async () => {
+              throw new Error('unused');
+            },
+            onRefusedClick: async () => {
               throw new Error('unused');
             },
             conversations: new MemoryConversations(),

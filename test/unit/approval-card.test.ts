@@ -91,6 +91,11 @@ const ALL_VIEWS: ReadonlyArray<readonly [string, ReviewCardView]> = [
     [`${label} (shared)`, makeView('shared', status)] as const,
     [`${label} (approver, with notice)`, makeView('approver', status, { notice: 'This request was already decided.' })] as const,
   ]),
+  ['awaiting shared, requester unknown', makeView('shared', AWAITING, { model: { requesterUnknown: true, requiredApprovals: 2, requester: { badge: 'unknown' } } })],
+  ['awaiting shared, quorum 3 with one approval', makeView('shared', AWAITING, { model: { requiredApprovals: 3, approvals: [{ ...ALICE, at: DECIDED_AT }] } })],
+  ['awaiting voted', makeView('voted', AWAITING, { model: { requiredApprovals: 2, approvals: [{ ...ALICE, at: DECIDED_AT }] } })],
+  ['awaiting approver after Linkgate gave up', makeView('approver', AWAITING, { model: { failure: { during: 'setting the status to Approved', attempts: 5, error: 'RestError: 503 '.repeat(200), at: DECIDED_AT } } })],
+  ['approved by a quorum', makeView('shared', { state: 'approved', by: ALICE, at: DECIDED_AT }, { model: { requiredApprovals: 2, approvals: [{ id: 'x', name: 'Grace', at: REQUESTED_AT }, { ...ALICE, at: DECIDED_AT }] } })],
   ['rejected with maximal comment', makeView('shared', { state: 'rejected', by: { id: ALICE.id, name: 'N'.repeat(1000) }, at: DECIDED_AT, comment: '💬'.repeat(5000) }, { model: { requestMessage: MAXIMAL_MESSAGE, approverIds: approverIds(100) } })],
 ];
 
@@ -467,6 +472,47 @@ describe('toApprovalCard: in-flight and final views', () => {
 
     // Assess
     expect(texts(card)[1]).toBe(badge);
+  });
+});
+
+describe('toApprovalCard: quorums, unknown requesters and give-ups', () => {
+  it('says plainly when Linkgate could not tell who requested the connection', () => {
+    const card = toApprovalCard(makeView('shared', AWAITING, { model: { requesterUnknown: true, requiredApprovals: 2 } }));
+    expect(texts(card)).toContain('Linkgate could not tell who requested this connection, so it needs two different approvers.');
+    expect(texts(card)).toContain('Waiting for 2 more of 3 approvers.');
+  });
+
+  it('shows who approved so far, with the time, and how many more are needed', () => {
+    const card = toApprovalCard(makeView('shared', AWAITING, { model: { requiredApprovals: 3, approvals: [{ ...ALICE, at: DECIDED_AT }] } }));
+    expect(texts(card)).toContain('Approving needs 3 different approvers.');
+    expect(texts(card)).toContain(`Approved so far: Alice Admin at ${DECIDED_TEXT}. 2 more approvals are needed.`);
+    expect(texts(card)).toContain('Waiting for 2 more of 3 approvers.');
+  });
+
+  it('keeps an approver who already approved read-only', () => {
+    const card = toApprovalCard(makeView('voted', AWAITING, { model: { requiredApprovals: 2, approvals: [{ ...ALICE, at: DECIDED_AT }] } }));
+    expect(inputs(card)).toEqual([]);
+    expect(card.actions ?? []).toEqual([]);
+    expect(texts(card)).toContain('You approved. 1 more approval is needed from other approvers before Linkgate approves it.');
+  });
+
+  it('says when too few approvers are listed to reach the quorum', () => {
+    const card = toApprovalCard(makeView('shared', AWAITING, { model: { requiredApprovals: 3, approverIds: approverIds(2) } }));
+    expect(texts(card).join('\n')).toMatch(/Only 2 approvers are listed who may approve, but this request needs 3 different approvals/);
+  });
+
+  it('names every approver of a quorum on the final card', () => {
+    const card = toApprovalCard(makeView('shared', { state: 'approved', by: ALICE, at: DECIDED_AT }, { model: { approvals: [{ id: 'x', name: 'Grace', at: REQUESTED_AT }, { ...ALICE, at: DECIDED_AT }] } }));
+    expect(texts(card)).toContain(`Approved by Grace at ${REQUESTED_TEXT}, Alice Admin at ${DECIDED_TEXT}`);
+  });
+
+  it('shows what failed, how often and the last error when Linkgate gave up, and what to do', () => {
+    const card = toApprovalCard(makeView('approver', AWAITING, { model: { failure: { during: 'setting the status to Approved', attempts: 5, error: 'RestError: 503 ServiceUnavailable', at: DECIDED_AT } } }));
+    const shown = texts(card);
+    expect(shown).toContain(`Linkgate gave up after 5 attempts at setting the status to Approved (the last at ${DECIDED_TEXT}).`);
+    expect(shown).toContain('Last error: RestError: 503 ServiceUnavailable');
+    expect(shown).toContain('An approver decides it here (Approve tries the change again), or set the status in the portal.');
+    expect(objectsOfType(card, 'Action.Execute').map((a) => a.verb)).toEqual(['approve', 'reject']);
   });
 });
 

@@ -29,6 +29,7 @@ const ALL_EVENTS: readonly ApprovalEvent[] = [
   { type: 'failed' },
   { type: 'retry', action: 'approve' },
   { type: 'retry', action: 'reject' },
+  { type: 'escalated' },
   { type: 'expired', action: 'leave-pending' },
   { type: 'expired', action: 'reject' },
 ];
@@ -55,6 +56,7 @@ const ALLOWED: ReadonlyArray<readonly [ApprovalState, ApprovalEvent, ApprovalSta
   ['Rejecting', { type: 'failed' }, 'Failed'],
   ['Failed', { type: 'retry', action: 'approve' }, 'Approving'],
   ['Failed', { type: 'retry', action: 'reject' }, 'Rejecting'],
+  ['Failed', { type: 'escalated' }, 'AwaitingReview'],
   ...OPEN_STATES.map((from) => [from, { type: 'vanished' }, 'Vanished'] as const),
   ...OPEN_STATES.map((from) => [from, { type: 'changedElsewhere' }, 'DecidedElsewhere'] as const),
 ];

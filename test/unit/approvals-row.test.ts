@@ -84,3 +84,39 @@ describe('approvals rows: the record split and rows in the older format', () => 
     expect(read.value).toEqual(record);
   });
 });
+
+describe('approvals rows: quorum approvals, retry time and give-up', () => {
+  it('keeps the approvals list and the give-up as JSON columns and reads them back as they were', () => {
+    // Prepare
+    const record: ApprovalRecord = {
+      connection: REF,
+      state: 'AwaitingReview',
+      generation: 1,
+      attempts: 0,
+      detectedAt: DETECTED,
+      updatedAt: DETECTED,
+      requiredApprovals: 3,
+      approvals: [
+        { id: 'ada00000-0000-4000-8000-0000000000a1', name: 'Ada', at: DETECTED, comment: 'ok' },
+        { id: 'ace00000-0000-4000-8000-0000000000a2', name: 'Grace', at: new Date('2026-11-30T10:05:00Z') },
+      ],
+      nextAttemptAt: new Date('2026-11-30T10:01:00Z'),
+      failure: { during: 'acting', attempts: 5, error: 'RestError: 503', at: DETECTED },
+    };
+    // Act
+    const entity = toEntity(record);
+    const read = fromEntity({ ...entity, etag: 'W/"3"' });
+    // Assess
+    expect(typeof entity.approvals).toBe('string');
+    expect(typeof entity.failure).toBe('string');
+    expect(read.value).toEqual(record);
+  });
+
+  it('reads a row written before quorums as having no approvals, and drops an entry that is not a whole vote', () => {
+    expect(fromEntity(oldRow('rule:in-tenant')).value).not.toHaveProperty('approvals');
+    const row = oldRow('rule:in-tenant', { approvals: JSON.stringify([{ id: 'x', name: 'X', at: DETECTED.toISOString() }, { id: 'y' }, 'z']), failure: '{not json' });
+    const { value } = fromEntity(row);
+    expect(value.approvals).toEqual([{ id: 'x', name: 'X', at: DETECTED }]);
+    expect(value).not.toHaveProperty('failure');
+  });
+});

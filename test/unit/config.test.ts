@@ -160,3 +160,21 @@ describe('configuration: admin API identity and four-eyes', () => {
     expect(failure({ ...dev, LINKGATE_AUTH_AUTHORITY: 'http://10.0.0.5:7071/entra-emulator' }).message).toMatch(/loopback/);
   });
 });
+
+describe('configuration: quorum and retry spacing', () => {
+  it('asks for one approval and spaces retries from 30 s by default', () => {
+    const config = loadConfig(BASE);
+    expect(config.reviewDefaults.requiredApprovals).toBe(1);
+    expect(config.retryBaseMs).toBe(30_000);
+  });
+
+  it('reads LINKGATE_REVIEW_REQUIRED_APPROVALS and LINKGATE_RETRY_BASE_SECONDS', () => {
+    const config = loadConfig({ ...BASE, LINKGATE_REVIEW_REQUIRED_APPROVALS: '3', LINKGATE_RETRY_BASE_SECONDS: '0.5' });
+    expect(config.reviewDefaults.requiredApprovals).toBe(3);
+    expect(config.retryBaseMs).toBe(500);
+  });
+
+  it.each(['0', '11', 'two'])('refuses LINKGATE_REVIEW_REQUIRED_APPROVALS=%s at cold start, naming the setting', (value) => {
+    expect(failure({ ...BASE, LINKGATE_REVIEW_REQUIRED_APPROVALS: value }).message).toMatch(/LINKGATE_REVIEW_REQUIRED_APPROVALS/);
+  });
+});

@@ -245,6 +245,9 @@ export class FakeApprovals implements ApprovalsPort {
   async listForReviewTimer() {
     return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.card?.stale === true);
   }
+  async listFailed() {
+    return [...this.rows.values()].filter((r) => r.value.state === 'Failed');
+  }
   async create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>> {
     const key = record.connection.key;
     if (this.rows.has(key)) return { kind: 'exists' };
@@ -287,6 +290,7 @@ export const SETTINGS: WorkflowSettings = {
   leaseMs: 60_000,
   actionTimeoutMs: 20_000,
   maxAttempts: 3,
+  retryBaseMs: 30_000,
   concurrency: 4,
   reviewDefaults: { approvers: [], timeoutAction: 'leave-pending' },
 };
@@ -295,7 +299,7 @@ export const SETTINGS: WorkflowSettings = {
  * The hint and review use cases over in-memory fakes, wired as the composition wires them. Without
  * a notifier, reviews are recorded and wait, and no card is posted.
  */
-export function harness(overrides: Partial<WorkflowSettings> = {}, notifier?: ReviewNotifier, reviewSettings: { clickBudgetMs?: number; claimMs?: number } = {}) {
+export function harness(overrides: Partial<WorkflowSettings> = {}, notifier?: ReviewNotifier, reviewSettings: { clickBudgetMs?: number; claimMs?: number; log?: Logger } = {}) {
   const ports = {
     connections: new FakeConnections(),
     tenants: new FakeTenants(),
@@ -303,7 +307,7 @@ export function harness(overrides: Partial<WorkflowSettings> = {}, notifier?: Re
     approvals: new FakeApprovals(),
     audit: new FakeAudit(),
     clock: new FakeClock(),
-    log: silentLog,
+    log: reviewSettings.log ?? silentLog,
   };
   const settings = { ...SETTINGS, ...overrides };
   const cards: CardDeps = { ...ports, ...(notifier ? { notifier } : {}), homeTenantId: HOME_TENANT, claimMs: reviewSettings.claimMs ?? 60_000 };

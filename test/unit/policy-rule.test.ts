@@ -242,3 +242,17 @@ describe('parseRule: review settings', () => {
     expect(() => parseRule(input)).toThrow(expect.objectContaining({ name: 'RuleValidationError', field }));
   });
 });
+
+describe('parseRule: review.requiredApprovals', () => {
+  const review = (requiredApprovals: unknown) => ({ name: 'quorum', priority: 5, action: 'review', review: { requiredApprovals } });
+
+  it.each([1, 2, 10])('accepts %i different approvers', (required) => {
+    expect(parseRule(review(required)).review).toEqual({ requiredApprovals: required });
+  });
+
+  it.each([0, 11, 2.5, '2', null, -1])('refuses %s, naming the field and the range', (required) => {
+    const error = refusalOf(review(required));
+    expect(error.field).toBe('review.requiredApprovals');
+    expect(error.message).toMatch(/whole number from 1 to 10/);
+  });
+});

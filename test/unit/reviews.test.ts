@@ -5,7 +5,8 @@ import { APPROVER_ADA, APPROVER_GRACE, BYSTANDER, OTHER_SUB, REQUESTER, reviewHa
 
 const HOUR = 3_600_000;
 
-async function awaitingReview(h: ReturnType<typeof reviewHarness>, name = 'pe-ext.1', requestedBy?: string) {
+/** A request in review; by default the requester's own event named them (`null`: nothing did, as when the sweep found it). */
+async function awaitingReview(h: ReturnType<typeof reviewHarness>, name = 'pe-ext.1', requestedBy: string | null = REQUESTER.id) {
   const ref = h.connections.add(name, OTHER_SUB, 'partner sync');
   await h.workflow.handleHint({
     ...h.hint,
@@ -146,6 +147,7 @@ describe('reviews: cards, clicks, first decision wins', () => {
     expect(click1.outcome).toBe('in-progress');
     expect(click1.view.notice).toMatch(/keeps your decision/);
     expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'Failed', decisionAction: 'approve' });
+    h.clock.advance(h.settings.retryBaseMs);
     await h.workflow.handleHint({ ...h.hint, eventId: 'retry' });
     expect(h.connections.connections.get(ref.key)?.status).toBe('Approved');
     expect(h.connections.puts.at(-1)?.change.description).toBe('Approved by Ada via Linkgate: ticket 42');
@@ -284,5 +286,168 @@ describe('reviews: changes outside Linkgate, reminders and expiry', () => {
     expect(h.notifier.posts).toHaveLength(200);
     expect(new Set(h.notifier.posts.map((p) => p.view.model.approvalKey)).size).toBe(200);
     expect(h.audit.entries.filter((e) => e.outcome === 'posted')).toHaveLength(200);
+  });
+});
+
+describe('reviews: separation of duties and quorums', () => {
+  const ALAN = { id: 'a1a00000-0000-4000-8000-0000000000a3', name: 'Alan' };
+  const EDSGER = { id: 'ed500000-0000-4000-8000-0000000000a4', name: 'Edsger' };
+
+  async function quorumReview(h: ReturnType<typeof reviewHarness>, requiredApprovals: number, requestedBy: string | null = REQUESTER.id) {
+    await h.rules.put(
+      parseRule({
+        name: 'partners',
+        priority: 50,
+        action: 'review',
+        conditions: { requesterTenant: ['other'] },
+        review: { approvers: [APPROVER_ADA.id, APPROVER_GRACE.id, ALAN.id, EDSGER.id, REQUESTER.id], requiredApprovals },
+      }),
+    );
+    return awaitingReview(h, 'pe-quorum.1', requestedBy);
+  }
+
+  it('when nobody can tell who requested it, the card says so and one approval is not enough; a second approver approves with one PUT', async () => {
+    const h = reviewHarness();
+    const { ref, record } = await awaitingReview(h, 'pe-swept.1', null);
+    expect(record.value.requestedBy).toBeUndefined();
+    expect(h.notifier.posts[0]?.view.model).toMatchObject({ requesterUnknown: true, requiredApprovals: 2 });
+
+    const first = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve', 'looks fine'));
+    expect(first.outcome).toBe('recorded');
+    expect(first.view.notice).toMatch(/needs 1 more approval from other approvers/);
+    expect(first.view.audience).toBe('voted');
+    expect(h.connections.puts).toHaveLength(0);
+    expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'AwaitingReview', approvals: [{ id: APPROVER_ADA.id, name: 'Ada', comment: 'looks fine' }] });
+    // The shared card is updated for everyone with who approved so far.
+    expect(h.notifier.lastViewOf('act-1')?.model.approvals).toEqual([{ id: APPROVER_ADA.id, name: 'Ada', at: h.clock.now() }]);
+
+    const again = await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve'));
+    expect(again.outcome).toBe('not-allowed');
+    expect(again.view.notice).toMatch(/You already approved this request; it needs 1 more approval/);
+    expect(h.connections.puts).toHaveLength(0);
+
+    // Rita is on the approver list; nobody knows she asked, so she counts as a second, different person.
+    const second = await h.reviews.handleCardAction(click(ref, REQUESTER, 'approve'));
+    expect(second.outcome).toBe('decided');
+    expect(h.connections.puts).toHaveLength(1);
+    expect(h.connections.puts[0]?.change.description).toBe('Approved by Ada and Rita via Linkgate.');
+    expect(second.view.status).toMatchObject({ state: 'approved' });
+    const humans = h.audit.entries.filter((e) => e.kind === 'human');
+    expect(humans.map((e) => `${e.outcome}:${e.actor.id}`)).toEqual([`approve:${APPROVER_ADA.id}`, `not-allowed:${APPROVER_ADA.id}`, `approve:${REQUESTER.id}`]);
+  });
+
+  it('an approval the requester gave before their own event named them stops counting, and the review keeps its quorum', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h, 'pe-swept.2', null);
+    await h.reviews.handleCardAction(click(ref, REQUESTER, 'approve'));
+    // The requester's proxy write arrives late and names Rita.
+    await h.workflow.handleHint({ ...h.hint, eventId: 'late-claims', operationName: 'Microsoft.KeyVault/vaults/privateEndpointConnectionProxies/write', callerObjectId: REQUESTER.id });
+    const record = (await h.approvals.get(ref))!.value;
+    expect(record).toMatchObject({ requestedBy: REQUESTER.id, requiredApprovals: 2 });
+    // The card no longer says the requester is unknown, and Rita's approval is no longer counted.
+    expect(h.notifier.lastViewOf('act-1')?.model).toMatchObject({ requesterUnknown: false, approvals: [] });
+    // The review keeps the quorum it started with: two people other than Rita.
+    expect((await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve'))).outcome).toBe('recorded');
+    expect((await h.reviews.handleCardAction(click(ref, REQUESTER, 'approve'))).outcome).toBe('not-allowed');
+    expect((await h.reviews.handleCardAction(click(ref, APPROVER_GRACE, 'approve'))).outcome).toBe('decided');
+    expect(h.connections.puts[0]?.change.description).toBe('Approved by Ada and Grace via Linkgate.');
+  });
+
+  it('quorum 2: the known requester can never approve, the first approval is recorded, the second approves', async () => {
+    const h = reviewHarness();
+    const { ref } = await quorumReview(h, 2);
+    const own = await h.reviews.handleCardAction(click(ref, REQUESTER, 'approve'));
+    expect(own.outcome).toBe('not-allowed');
+    expect((await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve'))).outcome).toBe('recorded');
+    expect(h.connections.puts).toHaveLength(0);
+    expect((await h.reviews.handleCardAction(click(ref, APPROVER_GRACE, 'approve', 'second'))).outcome).toBe('decided');
+    expect(h.connections.puts).toHaveLength(1);
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Approved');
+    const final = h.notifier.lastViewOf('act-1')!;
+    expect(final.status.state).toBe('approved');
+    expect(final.model.approvals?.map((vote) => vote.name)).toEqual(['Ada', 'Grace']);
+  });
+
+  it.each([2, 3])('quorum %i with four approvers clicking at once: exactly one PUT, every needed approval kept, nobody counted twice', async (quorum) => {
+    const h = reviewHarness();
+    const { ref } = await quorumReview(h, quorum);
+    const people = [APPROVER_ADA, APPROVER_GRACE, ALAN, EDSGER];
+    const results = await Promise.all(people.map((person) => h.reviews.handleCardAction(click(ref, person, 'approve'))));
+    expect(h.connections.puts).toHaveLength(1);
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Approved');
+    const record = (await h.approvals.get(ref))!.value;
+    expect(record.state).toBe('Approved');
+    const ids = (record.approvals ?? []).map((vote) => vote.id);
+    expect(ids).toHaveLength(quorum);
+    expect(new Set(ids).size).toBe(quorum);
+    expect(results.filter((r) => r.outcome === 'recorded')).toHaveLength(quorum - 1);
+    expect(results.filter((r) => r.outcome === 'decided')).toHaveLength(1);
+    expect(results.filter((r) => r.outcome === 'already-decided')).toHaveLength(4 - quorum);
+    // Every partial approval is audited, naming the person.
+    const approveEntries = h.audit.entries.filter((e) => e.kind === 'human' && e.outcome === 'approve').map((e) => e.actor.id);
+    expect(new Set(approveEntries)).toEqual(new Set(people.map((p) => p.id)));
+  });
+
+  it('the same person clicking Approve five times at once counts once and never reaches the quorum alone', async () => {
+    const h = reviewHarness();
+    const { ref } = await quorumReview(h, 2);
+    const results = await Promise.all(Array.from({ length: 5 }, () => h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve'))));
+    expect(results.filter((r) => r.outcome === 'recorded')).toHaveLength(1);
+    expect(results.filter((r) => r.outcome === 'not-allowed')).toHaveLength(4);
+    expect(h.connections.puts).toHaveLength(0);
+    expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'AwaitingReview', approvals: [{ id: APPROVER_ADA.id }] });
+  });
+
+  it('one rejection with a reason ends a quorum review at once', async () => {
+    const h = reviewHarness();
+    const { ref } = await quorumReview(h, 3);
+    expect((await h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve'))).outcome).toBe('recorded');
+    const rejected = await h.reviews.handleCardAction(click(ref, APPROVER_GRACE, 'reject', 'not a partner we know'));
+    expect(rejected.outcome).toBe('decided');
+    expect(h.connections.puts).toHaveLength(1);
+    expect(h.connections.connections.get(ref.key)?.status).toBe('Rejected');
+    const late = await h.reviews.handleCardAction(click(ref, ALAN, 'approve'));
+    expect(late.outcome).toBe('already-decided');
+    expect(h.connections.puts).toHaveLength(1);
+  });
+
+  it('racing approvals and a rejection: one PUT, and never an approval after the rejection', async () => {
+    const h = reviewHarness();
+    const { ref } = await quorumReview(h, 3);
+    await Promise.all([
+      h.reviews.handleCardAction(click(ref, APPROVER_ADA, 'approve')),
+      h.reviews.handleCardAction(click(ref, APPROVER_GRACE, 'reject', 'no')),
+      h.reviews.handleCardAction(click(ref, ALAN, 'approve')),
+      h.reviews.handleCardAction(click(ref, EDSGER, 'approve')),
+    ]);
+    expect(h.connections.puts).toHaveLength(1);
+    expect(['Approved', 'Rejected']).toContain(h.connections.connections.get(ref.key)?.status);
+  });
+});
+
+describe('reviews: clicks refused at the Teams boundary', () => {
+  it('audits a foreign-tenant click under the request it names as not-allowed and changes nothing', async () => {
+    const h = reviewHarness();
+    const { ref } = await awaitingReview(h);
+    const before = await h.approvals.get(ref);
+    await h.reviews.refuseCardAction({
+      reason: 'foreign-tenant',
+      message: 'Linkgate takes decisions only from people in its own tenant. Nothing was changed.',
+      verb: 'approve',
+      approvalKey: ref.id,
+      claimedObjectId: APPROVER_ADA.id,
+      name: 'Ada',
+      tenants: { conversation: 'f0f0f0f0-0000-4000-8000-0000000000ff' },
+    });
+    const entry = h.audit.entries.at(-1);
+    expect(entry).toMatchObject({ kind: 'human', outcome: 'not-allowed', actor: { type: 'user', id: APPROVER_ADA.id }, connectionId: ref.key, detail: { reason: 'foreign-tenant' } });
+    expect((await h.approvals.get(ref))?.etag).toBe(before?.etag);
+    expect(h.connections.puts).toHaveLength(0);
+  });
+
+  it('audits a click without a usable object ID even when its approval key names nothing Linkgate knows', async () => {
+    const h = reviewHarness();
+    await h.reviews.refuseCardAction({ reason: 'invalid-object-id', message: 'no object ID', verb: 'approve', approvalKey: 'garbage', claimedObjectId: 'ada@contoso.com', tenants: {} });
+    expect(h.audit.entries.at(-1)).toMatchObject({ outcome: 'not-allowed', actor: { id: 'ada@contoso.com' }, detail: { reason: 'invalid-object-id' } });
   });
 });

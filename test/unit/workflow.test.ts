@@ -113,6 +113,7 @@ describe('workflow: hint → decision → action → audit', () => {
     await expect(h.workflow.handleHint(h.hint)).rejects.toThrow(/503/);
     expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'Failed', attempts: 1 });
     expect(h.connections.puts).toHaveLength(0);
+    h.clock.advance(h.settings.retryBaseMs);
     await h.workflow.handleHint({ ...h.hint, eventId: 'evt-retry' });
     expect(h.connections.connections.get(ref.key)?.status).toBe('Approved');
   });
@@ -122,6 +123,7 @@ describe('workflow: hint → decision → action → audit', () => {
     const ref = h.connections.add('pe-app.1', HOME_SUB);
     h.tenants.failNext = 5;
     await expect(h.workflow.handleHint(h.hint)).rejects.toThrow();
+    h.clock.advance(h.settings.retryBaseMs);
     await expect(h.workflow.handleHint(h.hint)).rejects.toThrow();
     const third = await h.workflow.handleHint(h.hint);
     expect(third.outcomes).toEqual([{ connectionId: ref.id, outcome: 'gave-up' }]);
@@ -226,6 +228,7 @@ describe('workflow: hint → decision → action → audit', () => {
       return undefined;
     };
     await expect(h.workflow.handleHint(h.hint)).rejects.toThrow(/503/);
+    h.clock.advance(h.settings.retryBaseMs);
     await h.workflow.handleHint({ ...h.hint, eventId: 'redelivery' });
     expect(h.connections.connections.get(ref.key)?.status).toBe('Rejected');
     expect(h.audit.entries.filter((e) => e.kind === 'decision')).toHaveLength(1);

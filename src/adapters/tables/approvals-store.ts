@@ -1,6 +1,6 @@
 import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
 import type { ApprovalsPort, CreateResult, ReplaceResult } from '../../app/ports.js';
-import type { ApprovalRecord, CardState, Versioned } from '../../domain/approval.js';
+import type { ApprovalRecord, ApprovalVote, CardState, GiveUp, Versioned } from '../../domain/approval.js';
 import { ACTOR_TYPES, type Actor, type ActorType } from '../../domain/audit.js';
 import { APPROVAL_STATES, isTerminal, type ApprovalState } from '../../domain/approval-state-machine.js';
 import { InvalidInputError } from '../../domain/errors.js';
@@ -22,6 +22,8 @@ import { asDate, ensureTable, isTableError } from './table-clients.js';
  *   - a resource's open records, to reconcile after a hint: one partition, filter `open eq true`;
  *   - records awaiting review or with a stale card, for the review timer: a filter on `state`
  *     and `cardStale` across partitions (same size argument as below);
+ *   - failed records, for the retry timer (it retries those whose `nextAttemptAt` has come): a
+ *     filter on `state` across partitions, same size argument;
  *   - resources with open records, for the sweep: a filter on `open` across partitions. The
  *     table holds one row per connection ever seen (a vault has at most 64 endpoints), so this
  *     scan stays small; an index row per open record would make it a point query if it grows.
@@ -76,6 +78,15 @@ export class TableApprovalsStore implements ApprovalsPort {
     return out;
   }
 
+  async listFailed(): Promise<Versioned<ApprovalRecord>[]> {
+    await ensureTable(this.client);
+    const out: Versioned<ApprovalRecord>[] = [];
+    for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter: "state eq 'Failed'" } })) {
+      out.push(fromEntity(entity));
+    }
+    return out;
+  }
+
   async create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>> {
     await ensureTable(this.client);
     try {
@@ -112,10 +123,12 @@ function rowKey(connectionName: string): string {
  * filters on `cardStale`; who decided is three typed columns (`deciderType`, `deciderId`,
  * `decidedByName`). Rows written before those existed carry `decidedBy` as `rule:NAME`,
  * `user:OBJECTID` or `system:NAME` (with `decidedByName` beside it), and `vaultId` instead of
- * `resourceId`: fromEntity reads both.
+ * `resourceId`: fromEntity reads both. The approvals given towards a quorum (`approvals`) and
+ * why Linkgate gave up (`failure`) are JSON text: each is read and written whole in the same
+ * ETag-conditioned write as the state, and rows without them read as none.
  */
 export function toEntity(record: ApprovalRecord): { partitionKey: string; rowKey: string } & Record<string, unknown> {
-  const { connection, card, decidedBy, approvers, ...rest } = record;
+  const { connection, card, decidedBy, approvers, approvals, failure, ...rest } = record;
   const columns: Record<string, unknown> = {
     ...rest,
     connectionId: connection.id,
@@ -123,6 +136,8 @@ export function toEntity(record: ApprovalRecord): { partitionKey: string; rowKey
     resourceId: connection.resource.id,
     // Table Storage has no list type; lists are kept as JSON text.
     ...(approvers ? { approvers: JSON.stringify(approvers) } : {}),
+    ...(approvals && approvals.length > 0 ? { approvals: JSON.stringify(approvals) } : {}),
+    ...(failure ? { failure: JSON.stringify(failure) } : {}),
     ...(decidedBy ? { deciderType: decidedBy.type, deciderId: decidedBy.id, decidedByName: decidedBy.name } : {}),
     ...(card
       ? {
@@ -175,6 +190,10 @@ export function fromEntity(entity: TableEntityResult<Record<string, unknown>>): 
     ...optionalDate(entity, 'remindAt'),
     ...optionalDate(entity, 'remindedAt'),
     ...optionalDate(entity, 'expiresAt'),
+    ...optionalDate(entity, 'nextAttemptAt'),
+    ...(typeof entity.requiredApprovals === 'number' && Number.isInteger(entity.requiredApprovals) ? { requiredApprovals: entity.requiredApprovals } : {}),
+    ...(typeof entity.approvals === 'string' ? { approvals: parseVotes(entity.approvals) } : {}),
+    ...(typeof entity.failure === 'string' && parseGiveUp(entity.failure) ? { failure: parseGiveUp(entity.failure) as GiveUp } : {}),
     ...(decidedBy ? { decidedBy } : {}),
     ...(card ? { card } : {}),
     ...(entity.timeoutAction === 'reject' || entity.timeoutAction === 'leave-pending' ? { timeoutAction: entity.timeoutAction } : {}),
@@ -234,6 +253,36 @@ function parseList(text: string): string[] {
   }
 }
 
+/** The `approvals` column; an entry that is not a whole vote is dropped rather than counted. */
+function parseVotes(text: string): ApprovalVote[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(value)) return [];
+  const votes: ApprovalVote[] = [];
+  for (const item of value as unknown[]) {
+    if (typeof item !== 'object' || item === null) continue;
+    const { id, name, at, comment } = item as Record<string, unknown>;
+    const when = asDate(at);
+    if (typeof id !== 'string' || typeof name !== 'string' || !when) continue;
+    votes.push({ id, name, at: when, ...(typeof comment === 'string' ? { comment } : {}) });
+  }
+  return votes;
+}
+
+function parseGiveUp(text: string): GiveUp | undefined {
+  try {
+    const { during, attempts, error, at } = JSON.parse(text) as Record<string, unknown>;
+    const when = asDate(at);
+    if (typeof during !== 'string' || typeof attempts !== 'number' || typeof error !== 'string' || !when) return undefined;
+    return { during, attempts, error, at: when };
+  } catch {
+    return undefined;
+  }
+}
 
 function requireEtag(etag: string | undefined): string {
   if (!etag) throw new Error('Table Storage answered without an ETag');

@@ -70,8 +70,12 @@ export function toApprovalCard(view: ReviewCardView): AdaptiveCardJson {
     new TextBlock(whyReview(model.rule), { wrap: true, spacing: 'Small' }),
   );
 
+  if (model.failure) body.push(failureBlock(model, status));
+
   const links = portalLinks(model);
   if (links.length > 0) body.push(new ActionSet(...links));
+
+  if (status.state === 'awaiting') body.push(...quorumLines(model));
 
   // The expiry only matters while the request is still open; on a decided card it would read
   // as a deadline that no longer applies.
@@ -80,7 +84,7 @@ export function toApprovalCard(view: ReviewCardView): AdaptiveCardJson {
     body.push(new TextBlock(`Expires ${when(model.expiresAt)}; then ${then}`, { wrap: true, isSubtle: true, spacing: 'Small' }));
   }
 
-  const outcome = outcomeLine(status);
+  const outcome = outcomeLine(status, model);
   if (outcome) body.push(lineBlock(outcome, { weight: 'Bolder', separator: true }));
 
   const card = new AdaptiveCard().withOptions({ version: '1.5', $schema: ADAPTIVE_CARD_SCHEMA, fallbackText: summaryText(view) });
@@ -95,7 +99,7 @@ export function toApprovalCard(view: ReviewCardView): AdaptiveCardJson {
         break;
       case 'shared': {
         const eligible = eligibleApprovers(model);
-        body.push(...waitingLines(eligible.length));
+        body.push(...waitingLines(eligible.length, model));
         // With nobody eligible there is no approver view to hand out: an empty `userIds` would
         // switch automatic refresh off anyway, so the card goes without `refresh`.
         if (eligible.length > 0) card.withRefresh(refreshDefinition(model, eligible));
@@ -105,6 +109,9 @@ export function toApprovalCard(view: ReviewCardView): AdaptiveCardJson {
         // A notice (e.g. the answer to a click the requester was not allowed to make) already
         // says why there are no buttons; repeating it would push the card down.
         if (!view.notice) body.push(readOnlyLine('You requested this endpoint, so someone else must approve it.'));
+        break;
+      case 'voted':
+        if (!view.notice) body.push(readOnlyLine(`You approved. ${missingText(model)} from other approvers before Linkgate approves it.`));
         break;
       case 'viewer':
         if (!view.notice) body.push(readOnlyLine('Only the listed approvers can decide this request.'));
@@ -248,17 +255,76 @@ function statusBadge(status: ReviewStatus): Line {
   }
 }
 
-function outcomeLine(status: ReviewStatus): Line | undefined {
+function outcomeLine(status: ReviewStatus, model: ReviewCardModel): Line | undefined {
+  const quorum = (model.approvals?.length ?? 0) > 1 ? model.approvals : undefined;
   switch (status.state) {
     case 'awaiting':
       return undefined;
     case 'approving':
-      return { text: `Approving… (by ${plainLine(status.by.name, TEXT_LIMITS.name)})`, subtle: true };
+      return { text: `Approving… (by ${quorum ? quorum.map((vote) => plainLine(vote.name, TEXT_LIMITS.name)).join(', ') : plainLine(status.by.name, TEXT_LIMITS.name)})`, subtle: true };
     case 'rejecting':
       return { text: `Rejecting… (by ${plainLine(status.by.name, TEXT_LIMITS.name)})`, subtle: true };
+    case 'approved':
+      // A quorum names every approver with the time of their approval.
+      if (quorum) return { text: `Approved by ${approvalsText(quorum)}${commentSuffix(status.comment)}`, color: 'Good' };
+      return finalOutcome(status);
     default:
       return finalOutcome(status);
   }
+}
+
+function approvalsText(approvals: NonNullable<ReviewCardModel['approvals']>): string {
+  return approvals.map((vote) => `${plainLine(vote.name, TEXT_LIMITS.name)} at ${when(vote.at)}`).join(', ');
+}
+
+/** How many approvals are still missing, as a sentence start: "1 more approval is needed". */
+function missingText(model: ReviewCardModel): string {
+  const missing = Math.max(0, (model.requiredApprovals ?? 1) - (model.approvals?.length ?? 0));
+  return missing === 1 ? '1 more approval is needed' : `${missing} more approvals are needed`;
+}
+
+/**
+ * While the review waits: why it needs more than one approver when the requester is unknown,
+ * who approved so far (name and time), and how many more are needed.
+ */
+function quorumLines(model: ReviewCardModel): CardElementArray {
+  const required = model.requiredApprovals ?? 1;
+  const approvals = model.approvals ?? [];
+  const lines: CardElementArray = [];
+  if (model.requesterUnknown && required > 1) {
+    lines.push(
+      new TextBlock(
+        required === 2
+          ? 'Linkgate could not tell who requested this connection, so it needs two different approvers.'
+          : `Linkgate could not tell who requested this connection; approving it needs ${required} different approvers.`,
+        { wrap: true, weight: 'Bolder', color: 'Warning', spacing: 'Small' },
+      ),
+    );
+  } else if (required > 1) {
+    lines.push(new TextBlock(`Approving needs ${required} different approvers.`, { wrap: true, weight: 'Bolder', spacing: 'Small' }));
+  }
+  if (approvals.length > 0) {
+    lines.push(new TextBlock(`Approved so far: ${approvalsText(approvals)}. ${missingText(model)}.`, { wrap: true, spacing: 'Small' }));
+  }
+  return lines;
+}
+
+/** Linkgate gave up acting by itself: what failed, how often, the last error, and what to do. */
+function failureBlock(model: ReviewCardModel, status: ReviewStatus): Container {
+  const failure = model.failure;
+  const attempts = failure?.attempts ?? 0;
+  const lines = [
+    new TextBlock(`Linkgate gave up after ${attempts} attempt${attempts === 1 ? '' : 's'} at ${plainLine(failure?.during ?? 'acting', TEXT_LIMITS.name)} (the last at ${when(failure?.at ?? new Date(NaN))}).`, {
+      wrap: true,
+      weight: 'Bolder',
+      color: 'Attention',
+    }),
+    new TextBlock(`Last error: ${plainLine(failure?.error ?? 'unknown', TEXT_LIMITS.error)}`, { wrap: true, spacing: 'Small' }),
+  ];
+  if (status.state === 'awaiting') {
+    lines.push(new TextBlock('An approver decides it here (Approve tries the change again), or set the status in the portal.', { wrap: true, spacing: 'Small' }));
+  }
+  return new Container(...lines).withStyle('attention').withSpacing('Small');
 }
 
 function finalOutcome(status: FinalStatus): Line {
@@ -372,9 +438,28 @@ function decisionButtons(model: ReviewCardModel): ExecuteAction[] {
   ];
 }
 
-function waitingLines(approvers: number): CardElementArray {
+function waitingLines(approvers: number, model: ReviewCardModel): CardElementArray {
   if (approvers === 0) return [readOnlyLine('No approvers are configured for this request.')];
-  const lines = [readOnlyLine(approvers === 1 ? 'Waiting for 1 approver.' : `Waiting for one of ${approvers} approvers.`)];
+  const required = model.requiredApprovals ?? 1;
+  const approved = model.approvals?.length ?? 0;
+  const missing = Math.max(0, required - approved);
+  // Fails closed and says so: with fewer eligible approvers than approvals needed, nobody can approve.
+  if (approvers - approved < missing) {
+    return [
+      readOnlyLine(
+        `Only ${approvers} approver${approvers === 1 ? ' is' : 's are'} listed who may approve, but this request needs ${required} different approvals: add approvers (review.approvers) or decide it in the portal. It can still be rejected here.`,
+      ),
+    ];
+  }
+  const lines = [
+    readOnlyLine(
+      required <= 1
+        ? approvers === 1
+          ? 'Waiting for 1 approver.'
+          : `Waiting for one of ${approvers} approvers.`
+        : `Waiting for ${missing} more of ${approvers} approvers.`,
+    ),
+  ];
   if (approvers > MAX_REFRESH_USERS) {
     lines.push(new TextBlock('Approvers who see no buttons: choose Refresh card in the message menu.', { wrap: true, isSubtle: true, size: 'Small', spacing: 'None' }));
   }

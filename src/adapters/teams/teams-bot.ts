@@ -30,7 +30,7 @@ import {
 } from '@microsoft/teams.api';
 import { App, type AppOptions, type HttpRouteHandler, type IHttpServerAdapter, type IPlugin } from '@microsoft/teams.apps';
 import type { Logger } from '../../app/ports.js';
-import type { CardAction, CardActionResult, ConversationReference, ConversationStore, ReviewNotifier } from '../../app/review-ports.js';
+import type { CardAction, CardActionResult, ConversationReference, ConversationStore, RefusedClick, ReviewNotifier } from '../../app/review-ports.js';
 import { isGuid } from '../../domain/resource-id.js';
 import { oneLine } from '../../shared/text.js';
 import { TEXT_LIMITS, toInvokeCardResponse } from './approval-card.js';
@@ -53,6 +53,8 @@ export interface TeamsBotOptions {
    */
   readonly cloud?: { readonly openIdMetadataUrl: string; readonly tokenIssuer: string; readonly loginEndpoint?: string; readonly botScope?: string };
   readonly onCardAction: (action: CardAction) => Promise<CardActionResult>;
+  /** A click refused here (another tenant, no tenant, no usable object ID), for the audit. */
+  readonly onRefusedClick: (refusal: RefusedClick) => Promise<void>;
   readonly conversations: ConversationStore;
   readonly log: Logger;
   readonly now?: () => Date;
@@ -223,13 +225,29 @@ function looksLikeActivity(body: unknown): body is { type: string; serviceUrl: s
 // ---------------------------------------------------------------------------------------------
 // Card clicks (Universal Actions)
 
-type ParsedClick = { readonly ok: true; readonly action: CardAction } | { readonly ok: false; readonly reason: string };
+type ParsedClick =
+  | { readonly ok: true; readonly action: CardAction }
+  /** Not a click on one of our cards: answered "not understood", nothing recorded. */
+  | { readonly ok: false; readonly reason: string }
+  /** A well-formed click Linkgate may not take from this user: answered, and audited. */
+  | { readonly ok: false; readonly reason: string; readonly refusal: RefusedClick };
+
+export const FOREIGN_TENANT_CLICK = 'Linkgate takes decisions only from people in its own tenant, and this click came from another one. Nothing was changed.';
+export const NO_TENANT_CLICK = 'This click did not say which tenant it came from, so Linkgate cannot accept it. Nothing was changed.';
+export const NO_OBJECT_ID_CLICK = 'This click carried no Entra object ID that Linkgate can check, so it cannot be accepted. Nothing was changed.';
 
 async function answerCardAction(activity: IAdaptiveCardActionInvokeActivity, options: TeamsBotOptions): Promise<AdaptiveCardActionResponse> {
-  const parsed = parseCardAction(activity);
+  const parsed = parseCardAction(activity, options.tenantId);
   if (!parsed.ok) {
     options.log.warn(`Card click refused (${parsed.reason}) in conversation ${logField(activity.conversation?.id)}`);
-    return messageResponse(CARD_NOT_UNDERSTOOD);
+    if (!('refusal' in parsed)) return messageResponse(CARD_NOT_UNDERSTOOD);
+    try {
+      await options.onRefusedClick(parsed.refusal);
+    } catch (error) {
+      // The audit is the record of a refusal; without it the click is still refused, and says so.
+      options.log.error(`Could not record the refused click: ${logField(error instanceof Error ? error.message : String(error), 500)}`);
+    }
+    return messageResponse(parsed.refusal.message);
   }
   const { action } = parsed;
   const what = `${action.verb} on ${logField(action.approvalKey)} (generation ${action.generation}) by ${action.user.id}`;
@@ -246,9 +264,18 @@ async function answerCardAction(activity: IAdaptiveCardActionInvokeActivity, opt
 /**
  * What Teams sends for an Action.Execute: `value.action` holds the verb and the action's `data`
  * merged with the card's inputs (the comment box), `from.aadObjectId` the clicking user's Entra
- * object ID (https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/work-with-universal-actions-for-adaptive-cards).
+ * object ID (https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/work-with-universal-actions-for-adaptive-cards),
+ * and the user's tenant in both `conversation.tenantId` and `channelData.tenant.id`
+ * (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages
+ * and the Bot Framework activity schema's `ConversationAccount.tenantId`).
+ *
+ * Approvers are object IDs of the home tenant, and an object ID means nothing outside its
+ * tenant: a guest or a user of a shared channel from another tenant must not be taken for a
+ * home approver with the same ID. So the click is refused unless every tenant it names is the
+ * home tenant and it names at least one. The JWT proves that Teams sent the activity, not
+ * which tenant the user belongs to.
  */
-export function parseCardAction(activity: IAdaptiveCardActionInvokeActivity): ParsedClick {
+export function parseCardAction(activity: IAdaptiveCardActionInvokeActivity, homeTenantId: string): ParsedClick {
   const invoke = activity.value?.action as { verb?: unknown; data?: unknown } | undefined;
   const verb = invoke?.verb;
   if (typeof verb !== 'string' || !VERBS.has(verb)) return { ok: false, reason: `unknown verb ${logField(verb)}` };
@@ -270,10 +297,30 @@ export function parseCardAction(activity: IAdaptiveCardActionInvokeActivity): Pa
   }
   const from = activity.from as { aadObjectId?: unknown; name?: unknown } | undefined;
   const objectId = from?.aadObjectId;
-  if (typeof objectId !== 'string' || !isGuid(objectId)) return { ok: false, reason: 'no Entra object ID for the user' };
+  const givenName = typeof from?.name === 'string' && from.name.trim() ? from.name.trim().slice(0, MAX_NAME_LENGTH) : undefined;
+  const tenants = clickTenants(activity);
+  const refuse = (reason: RefusedClick['reason'], message: string, why: string): ParsedClick => ({
+    ok: false,
+    reason: why,
+    refusal: {
+      reason,
+      message,
+      verb,
+      approvalKey: approvalKey.trim(),
+      ...(typeof objectId === 'string' && objectId.trim() ? { claimedObjectId: oneLine(objectId.trim(), 100) } : {}),
+      ...(givenName ? { name: oneLine(givenName, TEXT_LIMITS.name) } : {}),
+      tenants,
+    },
+  });
+  const home = homeTenantId.toLowerCase();
+  if (tenants.conversation === undefined && tenants.channelData === undefined) return refuse('no-tenant', NO_TENANT_CLICK, 'the activity names no tenant');
+  for (const tenant of [tenants.conversation, tenants.channelData]) {
+    if (tenant !== undefined && tenant.toLowerCase() !== home) return refuse('foreign-tenant', FOREIGN_TENANT_CLICK, `tenant ${logField(tenant)} is not the home tenant`);
+  }
+  if (typeof objectId !== 'string' || !isGuid(objectId)) return refuse('invalid-object-id', NO_OBJECT_ID_CLICK, 'no Entra object ID for the user');
   const userId = objectId.toLowerCase();
-  const name = typeof from?.name === 'string' && from.name.trim() ? from.name.trim().slice(0, MAX_NAME_LENGTH) : userId;
-  const tenantId = conversationTenant(activity);
+  const name = givenName ?? userId;
+  const tenantId = tenants.conversation ?? tenants.channelData;
   return {
     ok: true,
     action: {
@@ -430,6 +477,13 @@ function isForeignTenant(tenantId: string | undefined, options: TeamsBotOptions)
 function isThisBot(memberId: string | undefined, activity: ConversationActivity, options: TeamsBotOptions): boolean {
   if (!memberId) return false;
   return memberId === activity.recipient?.id || memberId === options.botId || memberId === `28:${options.botId}`;
+}
+
+/** Both places an invoke names the tenant; an empty or non-text value counts as absent. */
+function clickTenants(activity: { conversation?: { tenantId?: unknown }; channelData?: { tenant?: { id?: unknown } } }): RefusedClick['tenants'] {
+  const conversation = textOf(activity.conversation?.tenantId);
+  const channelData = textOf(activity.channelData?.tenant?.id);
+  return { ...(conversation ? { conversation: oneLine(conversation, 100) } : {}), ...(channelData ? { channelData: oneLine(channelData, 100) } : {}) };
 }
 
 function conversationTenant(activity: { conversation?: { tenantId?: string }; channelData?: { tenant?: { id?: string } } }): string | undefined {

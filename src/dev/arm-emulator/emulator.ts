@@ -204,6 +204,7 @@ class EmulatorRuntime implements ArmEmulator {
       description: message,
     });
     const snapshot = this.store.connectionToWire(connection);
+    if (input.eventsLost === true) return snapshot;
     await this.publisher.publish(this.requestEvents(vault, connection, this.requester(input, fromSubscription), fromSubscription));
     return snapshot;
   }

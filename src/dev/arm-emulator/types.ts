@@ -121,6 +121,11 @@ export interface SimulateRequestInput {
   message?: string;
   requesterObjectId?: string;
   requesterTenantId?: string;
+  /**
+   * Raise no events, as when they are lost or never reach the resource's subscription (a request
+   * from another subscription): only the sweep finds the connection, and nobody names the requester.
+   */
+  eventsLost?: boolean;
 }
 
 export interface FaultSpec {

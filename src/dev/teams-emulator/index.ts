@@ -35,9 +35,20 @@ export const PAGE_PATH = '/teams';
 const INVOKE_TIMEOUT_MS = 15_000;
 const SSE_HEARTBEAT_MS = 15_000;
 
+/**
+ * The tenant an invoke names, where Teams writes it: `conversation.tenantId` and
+ * `channelData.tenant.id`. Default: the team's tenant in both; `null` leaves one out. Lets a test
+ * play a guest or a shared-channel member from another tenant.
+ */
+export interface InvokeTenants {
+  readonly conversation?: string | null;
+  readonly channelData?: string | null;
+}
+
 export interface ClickInput {
   readonly activityId: string;
   readonly objectId: string;
+  readonly tenants?: InvokeTenants;
   readonly verb: string;
   readonly data?: Record<string, unknown>;
 }
@@ -51,6 +62,7 @@ export interface InvokeRequest {
   readonly actionId?: string;
   /** Default `manual` (a click); `automatic` is a refresh the client runs by itself. */
   readonly trigger?: 'manual' | 'automatic';
+  readonly tenants?: InvokeTenants;
 }
 
 export interface TeamsEmulator {
@@ -174,7 +186,7 @@ export function attachTeamsEmulator(host: DevHost, opts: TeamsEmulatorOptions): 
       ...(input.actionId !== undefined ? { actionId: input.actionId } : {}),
       trigger: input.trigger ?? 'manual',
     });
-    return send(activity);
+    return send(withTenants(activity, input.tenants));
   }
 
   async function installBot(): Promise<void> {
@@ -315,6 +327,17 @@ function parseInvokeRequest(body: Buffer): InvokeRequest | string {
     ...(typeof r.actionId === 'string' ? { actionId: r.actionId } : {}),
     ...(r.trigger !== undefined ? { trigger: r.trigger as 'manual' | 'automatic' } : {}),
   };
+}
+
+function withTenants(activity: Record<string, unknown>, tenants: InvokeTenants | undefined): Record<string, unknown> {
+  if (!tenants) return activity;
+  const conversation = { ...(activity.conversation as Record<string, unknown>) };
+  const channelData = { ...(activity.channelData as Record<string, unknown>) };
+  if (tenants.conversation === null) delete conversation.tenantId;
+  else if (tenants.conversation !== undefined) conversation.tenantId = tenants.conversation;
+  if (tenants.channelData === null) delete channelData.tenant;
+  else if (tenants.channelData !== undefined) channelData.tenant = { id: tenants.channelData };
+  return { ...activity, conversation, channelData };
 }
 
 /** The IDs Teams matches in `refresh.userIds`: the Entra MRI and the user's Bot Framework ID. */

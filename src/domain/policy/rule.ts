@@ -46,7 +46,12 @@ export interface ReviewSettings {
   readonly expireAfterDays?: number;
   /** What expiry does: leave the connection Pending (default) or reject it. */
   readonly timeoutAction?: TimeoutAction;
+  /** How many different approvers must approve (1–10, default 1); a single rejection still ends the review. */
+  readonly requiredApprovals?: number;
 }
+
+/** Quorums above this would outgrow a card and the approvers a team keeps on a list. */
+export const MAX_REQUIRED_APPROVALS = 10;
 
 export const TIMEOUT_ACTIONS = ['leave-pending', 'reject'] as const;
 export type TimeoutAction = (typeof TIMEOUT_ACTIONS)[number];
@@ -74,7 +79,7 @@ const MAX_REGEX_LENGTH = 256;
 const MAX_LIST_LENGTH = 200;
 
 const RULE_FIELDS = ['name', 'description', 'priority', 'enabled', 'mode', 'action', 'conditions', 'review'];
-const REVIEW_FIELDS = ['conversation', 'approvers', 'remindAfterHours', 'expireAfterDays', 'timeoutAction'];
+const REVIEW_FIELDS = ['conversation', 'approvers', 'remindAfterHours', 'expireAfterDays', 'timeoutAction', 'requiredApprovals'];
 const CONDITION_FIELDS = ['vault', 'resource', 'requesterTenant', 'requesterSubscriptions', 'privateEndpointName', 'requestMessage'];
 const SCOPE_FIELDS = ['resourceId', 'subscriptions', 'resourceGroups', 'name'];
 
@@ -139,6 +144,13 @@ export function parseReviewSettings(input: unknown, prefix = 'review'): ReviewSe
       throw new RuleValidationError(`${prefix}.timeoutAction`, `must be one of ${TIMEOUT_ACTIONS.join(', ')}`);
     }
     out.timeoutAction = raw.timeoutAction as TimeoutAction;
+  }
+  if (raw.requiredApprovals !== undefined) {
+    const required = raw.requiredApprovals;
+    if (typeof required !== 'number' || !Number.isInteger(required) || required < 1 || required > MAX_REQUIRED_APPROVALS) {
+      throw new RuleValidationError(`${prefix}.requiredApprovals`, `must be a whole number from 1 to ${MAX_REQUIRED_APPROVALS} (different approvers who must approve)`);
+    }
+    out.requiredApprovals = required;
   }
   return out;
 }
