@@ -9,7 +9,7 @@ import { TableRulesStore } from '../../src/adapters/tables/rules-store.js';
 import { createTableClient } from '../../src/adapters/tables/table-clients.js';
 import { TableTenantCache } from '../../src/adapters/tables/tenant-cache-store.js';
 import type { ApprovalRecord } from '../../src/domain/approval.js';
-import type { RequesterTenant } from '../../src/domain/policy/engine.js';
+import { decide, type RequestFacts, type RequesterTenant } from '../../src/domain/policy/engine.js';
 import { connectionRef, parseConnectionId, resourceRef } from '../../src/domain/resource-id.js';
 import { KEY_VAULT } from '../../src/domain/resource-types.js';
 import { startArmEmulator, type ArmEmulator } from '../../src/dev/arm-emulator/index.js';
@@ -262,6 +262,47 @@ describe('Table stores against Azurite', () => {
     await store.put({ name: 'partners', priority: 5, enabled: true, mode: 'enforce', action: 'review', conditions: {}, review });
     const [stored] = await store.list();
     expect(stored).toMatchObject({ ok: true, rule: { name: 'partners', review } });
+  });
+
+  it('rules: a pattern stored for the JavaScript engine is read when RE2 accepts it, and reported unreadable when not', async () => {
+    // Prepare: rows as the older validator wrote them (it accepted JavaScript syntax).
+    const client = table('rules');
+    const store = new TableRulesStore(client);
+    await store.list(); // creates the table
+    const row = (name: string, priority: number, requestMessage: string) => ({
+      partitionKey: 'rule',
+      rowKey: name,
+      name,
+      priority,
+      enabled: true,
+      mode: 'enforce',
+      action: 'approve',
+      conditions: JSON.stringify({ requestMessage }),
+    });
+    await client.upsertEntity(row('ticketed', 10, '^CHG-\\d+'));
+    await client.upsertEntity(row('lookahead', 5, '^(?=.*urgent)'));
+
+    // Act
+    const listed = await store.list();
+    const facts: RequestFacts = {
+      resource: vault(),
+      connectionName: 'pe.1',
+      privateEndpoint: undefined,
+      requesterTenant: { kind: 'visible', tenantId: HOME_TENANT },
+      requestMessage: 'CHG-42 urgent',
+    };
+    const decision = decide(listed, facts, HOME_TENANT);
+
+    // Assess
+    expect(listed.find((r) => r.ok)).toMatchObject({ ok: true, rule: { name: 'ticketed', conditions: { requestMessage: '^CHG-\\d+' } } });
+    const unreadable = listed.find((r) => !r.ok);
+    expect(unreadable).toMatchObject({ ok: false, name: 'lookahead' });
+    expect(unreadable?.ok === false && unreadable.error).toMatch(
+      /^conditions\.requestMessage: lookahead is not supported by the linear-time engine.*JavaScript pattern.*rewrite it in RE2 syntax/,
+    );
+    expect(decision.evaluations.find((e) => e.rule === 'lookahead')).toMatchObject({ result: 'unreadable' });
+    expect(decision.action).toBe('review');
+    expect(decision.summary).toMatch(/Rule 'ticketed' said approve, but rule\(s\) 'lookahead' could not be read/);
   });
 
   it('rules: a hand-edited row that cannot be understood is reported, not guessed at', async () => {
