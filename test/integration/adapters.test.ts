@@ -181,6 +181,54 @@ describe('SubscriptionTenantResolver through @azure/arm-resources-subscriptions'
   });
 });
 
+describe('a subscription ID that is not a GUID never reaches ARM or a table key', () => {
+  const HASHED = '00000000-0000-0000-0000-000000000002#';
+
+  it('resolves to an unknown tenant without calling ARM or the cache', async () => {
+    // Prepare
+    const client = table('tenantcache');
+    const resolver = new SubscriptionTenantResolver(arm, new TableTenantCache(client), { visibleMs: 60_000, notVisibleMs: 1_000 });
+    const before = emulator.calls.length;
+
+    // Act
+    const tenant = await resolver.resolve(HASHED);
+
+    // Assess
+    expect(tenant).toEqual({ kind: 'unknown' });
+    expect(emulator.calls.length).toBe(before);
+  });
+
+  it('is neither read from nor written to the tenant cache', async () => {
+    // Prepare
+    const client = table('tenantcache');
+    const cache = new TableTenantCache(client);
+
+    // Act
+    await cache.put(HASHED, { kind: 'visible', tenantId: HOME_TENANT }, 60_000);
+    const read = await cache.get(HASHED);
+
+    // Assess
+    expect(read).toBeUndefined();
+    await cache.put(APP_SUB, { kind: 'visible', tenantId: HOME_TENANT }, 60_000);
+    const rows: string[] = [];
+    for await (const row of client.listEntities()) rows.push(String(row.rowKey));
+    expect(rows).toEqual([APP_SUB]);
+  });
+
+  it('leaves a connection whose endpoint names one without a requester', async () => {
+    // Prepare
+    const connection = await emulator.simulateRequest({ vault: 'kv-adapters', fromSubscription: HASHED, endpointName: 'pe-hashed' });
+    const connections = new ArmConnections(arm);
+
+    // Act
+    const read = await connections.get(parseConnectionId(connection.id));
+
+    // Assess
+    expect(read?.privateEndpoint).toBeUndefined();
+    expect(read?.rawPrivateEndpointId).toContain(HASHED);
+  });
+});
+
 describe('Table stores against Azurite', () => {
   it('tenant cache entries expire after their TTL', async () => {
     let now = new Date('2026-11-30T10:00:00Z');
