@@ -1,9 +1,11 @@
 import { TableClient } from '@azure/data-tables';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/domain/audit.js';
 import { isGuid, parseConnectionId } from '../../src/domain/resource-id.js';
 import { DEMO } from '../../src/dev/demo-world.js';
 import type { LocalStack } from '../../src/dev/local-stack.js';
+import { brokenEvent } from '../fixtures/event-arbitraries.js';
 import { proxyWriteEvent, toCloudEvent, type ArmEventOptions } from '../fixtures/events.js';
 import { auditEntries, eventually, postJson, putsFor, startTestStack } from './helpers.js';
 
@@ -145,6 +147,25 @@ describe('invalid input at the Event Grid webhook: acknowledged, audited bounded
     // Assess
     expect(answer.status).toBe(200);
     expect((stack.emulator?.calls ?? []).slice(before)).toEqual([]);
+  });
+
+  it('answers no broken payload with a 5xx and writes nothing to ARM (property, through the webhook)', async () => {
+    // Prepare: a Pending in-tenant request the demo rules would approve if any payload were acted on.
+    const connection = await stack.emulator!.simulateRequest({ vault: DEMO.vaultName, fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-prop', message: 'property' });
+    const ref = parseConnectionId(connection.id);
+    const target = { ...demoVault, childName: ref.name };
+
+    // Act & Assess
+    await fc.assert(
+      fc.asyncProperty(fc.array(brokenEvent(target), { minLength: 1, maxLength: 3 }), async (events) => {
+        const before = writes().length;
+        const answer = await postJson(stack.webhookUrl, events, NOTIFICATION);
+        expect(answer.status).toBeLessThan(500);
+        expect(writes()).toHaveLength(before);
+      }),
+      { numRuns: 25, seed: 20_261_203 },
+    );
+    expect(stack.emulator!.getConnection(ref.id)?.properties.privateLinkServiceConnectionState.status).toBe('Pending');
   });
 
   it('treats a requester endpoint whose subscription is not a GUID as unknown: review, no raw value in a key', async () => {
