@@ -1,20 +1,23 @@
 import type { InvocationContext } from '@azure/functions';
 import { getServices } from '../src/composition.js';
+import { oneLine } from '../src/shared/text.js';
 import type { EventGridFunctionSpec } from './registry.js';
 
 /**
  * Event Grid trigger for Azure Resource Manager events from the subscription system topic
  * (src/app/event-intake.ts). Malformed or unrelated events are acknowledged (a redelivery would
  * not make them readable); anything unexpected is rethrown so Event Grid delivers the event again.
+ * Intake answers any payload, whatever its shape, depth or size, without throwing, so bad input
+ * never becomes a 5xx and a redelivery loop. Log lines carry the sender's values bounded, on one line.
  */
 export async function resourceEventsHandler(event: unknown, context: InvocationContext): Promise<void> {
   const intake = await getServices().events.handle(event);
   if (intake.kind === 'unrelated') {
-    context.log(`Ignored event ${intake.eventId}: ${intake.reason}`);
+    context.log(`Ignored event ${oneLine(intake.eventId, 200)}: ${oneLine(intake.reason, 1_000)}`);
     return;
   }
   if (intake.kind === 'invalid') {
-    context.warn(`Rejected event ${intake.eventId ?? '(no id)'}: ${intake.error}`);
+    context.warn(`Rejected event ${oneLine(intake.eventId ?? '(no id)', 200)}: ${oneLine(intake.error, 1_000)}`);
     return;
   }
   for (const { connectionId, outcome } of intake.result.outcomes) {

@@ -81,10 +81,12 @@ export function loadConfig(env: Env = process.env): Config {
   if (devMode && hosting) {
     throw new ConfigError('LINKGATE_DEV_MODE', `is true on an Azure host (${hosting} is set); dev mode is only for local emulators`);
   }
+  // The real guard: a VM or a container sets none of the variables above.
+  if (devMode) requireLoopbackEndpoints(env);
   const homeTenantId = required(env, 'LINKGATE_HOME_TENANT_ID');
   if (!isGuid(homeTenantId)) throw new ConfigError('LINKGATE_HOME_TENANT_ID', `must be a tenant GUID, got '${homeTenantId}'`);
 
-  const armEndpoint = url(env, 'LINKGATE_ARM_ENDPOINT', 'https://management.azure.com', ['https:']);
+  const armEndpoint = url(env, 'LINKGATE_ARM_ENDPOINT', DEFAULT_ARM_ENDPOINT, ['https:']);
   const caFile = optional(env, 'LINKGATE_ARM_CA_FILE');
   let caPem: string | undefined;
   if (caFile) {
@@ -233,6 +235,7 @@ function loadTeams(env: Env, devMode: boolean, homeTenantId: string): TeamsConfi
   const tenantId = optional(env, 'LINKGATE_TEAMS_TENANT_ID') ?? homeTenantId;
   if (!isGuid(tenantId)) throw new ConfigError('LINKGATE_TEAMS_TENANT_ID', `must be a tenant GUID, got '${tenantId}'`);
   const serviceUrl = url(env, 'LINKGATE_TEAMS_SERVICE_URL', 'https://smba.trafficmanager.net/teams', devMode ? ['https:', 'http:'] : ['https:']);
+  if (!devMode) requireBotConnector(serviceUrl);
   const authKind = optional(env, 'LINKGATE_TEAMS_AUTH') ?? 'managed-identity';
   let auth: TeamsConfig['auth'];
   if (authKind === 'dev-anonymous') {
@@ -265,6 +268,94 @@ function loadTeams(env: Env, devMode: boolean, homeTenantId: string): TeamsConfi
 }
 
 const AZURE_HOSTING_VARIABLES = ['WEBSITE_INSTANCE_ID', 'WEBSITE_SITE_NAME', 'WEBSITE_HOSTNAME', 'CONTAINER_APP_NAME'];
+
+const DEFAULT_ARM_ENDPOINT = 'https://management.azure.com';
+
+/**
+ * Every endpoint dev mode relaxes something for, in one place: a fixed bearer token for ARM,
+ * plain http for Tables and the Bot Connector, unauthenticated Teams requests, and Teams token
+ * verification against other keys. Dev mode starts only when each of them is on this machine
+ * (127.0.0.0/8, ::1, localhost), so copying the setting anywhere else cannot open a hole. An
+ * endpoint that dev mode relaxes is added here, and nowhere else.
+ */
+export function devModeEndpoints(env: Env): { readonly setting: string; readonly url: string }[] {
+  const endpoints: { setting: string; url: string | undefined }[] = [
+    { setting: 'LINKGATE_ARM_ENDPOINT', url: optional(env, 'LINKGATE_ARM_ENDPOINT') ?? DEFAULT_ARM_ENDPOINT },
+    { setting: 'LINKGATE_TABLES_ENDPOINT', url: optional(env, 'LINKGATE_TABLES_ENDPOINT') },
+    { setting: 'LINKGATE_TABLES_CONNECTION_STRING', url: tableEndpointOf(optional(env, 'LINKGATE_TABLES_CONNECTION_STRING')) },
+  ];
+  if (optional(env, 'LINKGATE_TEAMS_BOT_ID')) {
+    endpoints.push(
+      { setting: 'LINKGATE_TEAMS_SERVICE_URL', url: optional(env, 'LINKGATE_TEAMS_SERVICE_URL') ?? 'https://smba.trafficmanager.net/teams' },
+      { setting: 'LINKGATE_TEAMS_OPENID_METADATA_URL', url: optional(env, 'LINKGATE_TEAMS_OPENID_METADATA_URL') },
+      { setting: 'LINKGATE_TEAMS_TOKEN_ISSUER', url: optional(env, 'LINKGATE_TEAMS_TOKEN_ISSUER') },
+    );
+  }
+  // In dev mode the admin tokens' issuer may be the local one, whose keys anyone on the machine holds.
+  if (optional(env, 'LINKGATE_API_CLIENT_ID')) endpoints.push({ setting: 'LINKGATE_AUTH_AUTHORITY', url: optional(env, 'LINKGATE_AUTH_AUTHORITY') ?? ENTRA_AUTHORITIES[0] });
+  return endpoints.filter((e): e is { setting: string; url: string } => e.url !== undefined);
+}
+
+function requireLoopbackEndpoints(env: Env): void {
+  for (const { setting, url: value } of devModeEndpoints(env)) {
+    if (!isLoopbackHost(value)) {
+      throw new ConfigError(
+        setting,
+        `is ${value}, but LINKGATE_DEV_MODE=true accepts only endpoints on this machine (127.0.0.0/8, ::1 or localhost), because dev mode relaxes authentication for them`,
+      );
+    }
+  }
+}
+
+/** Loopback by address as well as by name: 127.0.0.0/8 is all loopback (RFC 1122, 3.2.1.3). */
+function isLoopbackHost(value: string): boolean {
+  if (isLoopback(value)) return true;
+  try {
+    return /^127(\.\d{1,3}){3}$/.test(new URL(value).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** The table endpoint a connection string names: TableEndpoint, the emulator's, or the account's. */
+function tableEndpointOf(connectionString: string | undefined): string | undefined {
+  if (!connectionString) return undefined;
+  const field = (name: string) => new RegExp(`(?:^|;)\\s*${name}=([^;]+)`, 'i').exec(connectionString)?.[1]?.trim();
+  const explicit = field('TableEndpoint');
+  if (explicit) return explicit;
+  // UseDevelopmentStorage=true means the local emulator's well-known endpoint.
+  if (/^true$/i.test(field('UseDevelopmentStorage') ?? '')) return 'http://127.0.0.1:10002/devstoreaccount1';
+  const account = field('AccountName') ?? '';
+  return `https://${account}.table.${field('EndpointSuffix') ?? 'core.windows.net'}`;
+}
+
+/**
+ * Hosts of the Bot Connector service that proactive messages go to, one per cloud, from
+ * "Send proactive messages" (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages):
+ * public `https://smba.trafficmanager.net/teams` (regional paths such as /amer share the host),
+ * GCC `https://smba.infra.gcc.teams.microsoft.com/teams`, GCC High
+ * `https://smba.infra.gov.teams.microsoft.us/teams` and DoD `https://smba.infra.dod.teams.microsoft.us/teams`
+ * (the same hosts as the Microsoft 365 Agents SDK's TeamsServiceEndpoints). The page says bots run
+ * in Teams operated by 21Vianet but documents no proactive endpoint there, so none is accepted
+ * until one is published. The bot's outbound token is sent to this URL, so nothing else is.
+ */
+export const BOT_CONNECTOR_HOSTS: readonly string[] = Object.freeze([
+  'smba.trafficmanager.net',
+  'smba.infra.gcc.teams.microsoft.com',
+  'smba.infra.gov.teams.microsoft.us',
+  'smba.infra.dod.teams.microsoft.us',
+]);
+
+function requireBotConnector(serviceUrl: string): void {
+  const parsed = new URL(serviceUrl);
+  const accepted = parsed.protocol === 'https:' && parsed.port === '' && parsed.username === '' && parsed.password === '' && BOT_CONNECTOR_HOSTS.includes(parsed.hostname.toLowerCase());
+  if (!accepted) {
+    throw new ConfigError(
+      'LINKGATE_TEAMS_SERVICE_URL',
+      `must be an https URL of a Bot Connector host (${BOT_CONNECTOR_HOSTS.join(', ')}), got '${serviceUrl}'; the bot's token is sent there`,
+    );
+  }
+}
 
 function optional(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();

@@ -1,9 +1,12 @@
 import { systemActor } from '../domain/audit.js';
+import { boundedJson } from '../shared/bounded-json.js';
+import { truncate } from '../shared/text.js';
 import type { AuditPort, Intake } from './ports.js';
 import type { HintResult, Workflow } from './workflow.js';
 
-/** How much of an unreadable payload is kept in the audit, so nothing is lost without trace. */
-const MAX_RAW_CHARS = 20_000;
+/** How much of an error about unreadable input is kept; the input itself is bounded by boundedJson. */
+const MAX_ERROR_CHARS = 1_000;
+const MAX_ID_CHARS = 200;
 
 export interface EventIntakeDeps {
   /** Reads one delivered event at the boundary (adapters/eventgrid). */
@@ -25,21 +28,23 @@ export type EventIntakeResult =
 /**
  * One Azure Resource Manager event: a hint for the workflow. Malformed or unrelated events are
  * answered as such (a redelivery would not make them readable), and a malformed one is audited
- * with an excerpt of what arrived.
+ * with a bounded excerpt of what arrived (claims reduced to the caller's object ID by the parser).
  */
 export async function handleResourceEvent(deps: EventIntakeDeps, event: unknown): Promise<EventIntakeResult> {
   const intake = await deps.parse(event);
   if (intake.kind === 'unrelated') return { kind: 'unrelated', eventId: intake.eventId, reason: intake.reason };
   if (intake.kind === 'invalid') {
+    const error = truncate(intake.error, MAX_ERROR_CHARS);
+    const eventId = intake.eventId === undefined ? undefined : truncate(intake.eventId, MAX_ID_CHARS);
     await deps.audit.append({
       kind: 'error',
       outcome: 'invalid',
       actor: systemActor('resourceEvents'),
-      summary: `Event could not be understood and was not acted on: ${intake.error}`,
-      ...(intake.eventId ? { correlationId: intake.eventId } : {}),
-      detail: { error: intake.error, raw: excerpt(intake.raw) },
+      summary: `Event could not be understood and was not acted on: ${error}`,
+      ...(eventId ? { correlationId: eventId } : {}),
+      detail: { error, raw: excerpt(intake.raw) },
     });
-    return { kind: 'invalid', ...(intake.eventId ? { eventId: intake.eventId } : {}), error: intake.error };
+    return { kind: 'invalid', ...(eventId ? { eventId } : {}), error };
   }
   const result = await deps.workflow.handleHint(intake.hint);
   return { kind: 'handled', result, unfinished: result.outcomes.filter((o) => o.outcome === 'in-progress').length };
@@ -49,13 +54,10 @@ export function createEventIntake(deps: EventIntakeDeps): { handle(event: unknow
   return { handle: (event) => handleResourceEvent(deps, event) };
 }
 
-/** The payload as JSON, bounded; the note says how long it was. */
+/**
+ * The payload as JSON text of a few kilobytes at most, whatever its depth or size: a request
+ * decides what arrives, not how much is written or how deep the serialiser recurses.
+ */
 export function excerpt(raw: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(raw) ?? String(raw);
-  } catch {
-    text = String(raw);
-  }
-  return text.length > MAX_RAW_CHARS ? `${text.slice(0, MAX_RAW_CHARS)}…(truncated from ${text.length} characters)` : text;
+  return boundedJson(raw);
 }

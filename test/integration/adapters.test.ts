@@ -9,7 +9,7 @@ import { TableRulesStore } from '../../src/adapters/tables/rules-store.js';
 import { createTableClient } from '../../src/adapters/tables/table-clients.js';
 import { TableTenantCache } from '../../src/adapters/tables/tenant-cache-store.js';
 import type { ApprovalRecord } from '../../src/domain/approval.js';
-import type { RequesterTenant } from '../../src/domain/policy/engine.js';
+import { decide, type RequestFacts, type RequesterTenant } from '../../src/domain/policy/engine.js';
 import { connectionRef, parseConnectionId, resourceRef } from '../../src/domain/resource-id.js';
 import { KEY_VAULT } from '../../src/domain/resource-types.js';
 import { startArmEmulator, type ArmEmulator } from '../../src/dev/arm-emulator/index.js';
@@ -181,6 +181,54 @@ describe('SubscriptionTenantResolver through @azure/arm-resources-subscriptions'
   });
 });
 
+describe('a subscription ID that is not a GUID never reaches ARM or a table key', () => {
+  const HASHED = '00000000-0000-0000-0000-000000000002#';
+
+  it('resolves to an unknown tenant without calling ARM or the cache', async () => {
+    // Prepare
+    const client = table('tenantcache');
+    const resolver = new SubscriptionTenantResolver(arm, new TableTenantCache(client), { visibleMs: 60_000, notVisibleMs: 1_000 });
+    const before = emulator.calls.length;
+
+    // Act
+    const tenant = await resolver.resolve(HASHED);
+
+    // Assess
+    expect(tenant).toEqual({ kind: 'unknown' });
+    expect(emulator.calls.length).toBe(before);
+  });
+
+  it('is neither read from nor written to the tenant cache', async () => {
+    // Prepare
+    const client = table('tenantcache');
+    const cache = new TableTenantCache(client);
+
+    // Act
+    await cache.put(HASHED, { kind: 'visible', tenantId: HOME_TENANT }, 60_000);
+    const read = await cache.get(HASHED);
+
+    // Assess
+    expect(read).toBeUndefined();
+    await cache.put(APP_SUB, { kind: 'visible', tenantId: HOME_TENANT }, 60_000);
+    const rows: string[] = [];
+    for await (const row of client.listEntities()) rows.push(String(row.rowKey));
+    expect(rows).toEqual([APP_SUB]);
+  });
+
+  it('leaves a connection whose endpoint names one without a requester', async () => {
+    // Prepare
+    const connection = await emulator.simulateRequest({ vault: 'kv-adapters', fromSubscription: HASHED, endpointName: 'pe-hashed' });
+    const connections = new ArmConnections(arm);
+
+    // Act
+    const read = await connections.get(parseConnectionId(connection.id));
+
+    // Assess
+    expect(read?.privateEndpoint).toBeUndefined();
+    expect(read?.rawPrivateEndpointId).toContain(HASHED);
+  });
+});
+
 describe('Table stores against Azurite', () => {
   it('tenant cache entries expire after their TTL', async () => {
     let now = new Date('2026-11-30T10:00:00Z');
@@ -262,6 +310,47 @@ describe('Table stores against Azurite', () => {
     await store.put({ name: 'partners', priority: 5, enabled: true, mode: 'enforce', action: 'review', conditions: {}, review });
     const [stored] = await store.list();
     expect(stored).toMatchObject({ ok: true, rule: { name: 'partners', review } });
+  });
+
+  it('rules: a pattern stored for the JavaScript engine is read when RE2 accepts it, and reported unreadable when not', async () => {
+    // Prepare: rows as the older validator wrote them (it accepted JavaScript syntax).
+    const client = table('rules');
+    const store = new TableRulesStore(client);
+    await store.list(); // creates the table
+    const row = (name: string, priority: number, requestMessage: string) => ({
+      partitionKey: 'rule',
+      rowKey: name,
+      name,
+      priority,
+      enabled: true,
+      mode: 'enforce',
+      action: 'approve',
+      conditions: JSON.stringify({ requestMessage }),
+    });
+    await client.upsertEntity(row('ticketed', 10, '^CHG-\\d+'));
+    await client.upsertEntity(row('lookahead', 5, '^(?=.*urgent)'));
+
+    // Act
+    const listed = await store.list();
+    const facts: RequestFacts = {
+      resource: vault(),
+      connectionName: 'pe.1',
+      privateEndpoint: undefined,
+      requesterTenant: { kind: 'visible', tenantId: HOME_TENANT },
+      requestMessage: 'CHG-42 urgent',
+    };
+    const decision = decide(listed, facts, HOME_TENANT);
+
+    // Assess
+    expect(listed.find((r) => r.ok)).toMatchObject({ ok: true, rule: { name: 'ticketed', conditions: { requestMessage: '^CHG-\\d+' } } });
+    const unreadable = listed.find((r) => !r.ok);
+    expect(unreadable).toMatchObject({ ok: false, name: 'lookahead' });
+    expect(unreadable?.ok === false && unreadable.error).toMatch(
+      /^conditions\.requestMessage: lookahead is not supported by the linear-time engine.*JavaScript pattern.*rewrite it in RE2 syntax/,
+    );
+    expect(decision.evaluations.find((e) => e.rule === 'lookahead')).toMatchObject({ result: 'unreadable' });
+    expect(decision.action).toBe('review');
+    expect(decision.summary).toMatch(/Rule 'ticketed' said approve, but rule\(s\) 'lookahead' could not be read/);
   });
 
   it('rules: a hand-edited row that cannot be understood is reported, not guessed at', async () => {

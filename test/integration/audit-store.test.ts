@@ -364,6 +364,23 @@ describe('TableAuditStore', () => {
     expect(JSON.stringify(detail).length).toBeLessThanOrEqual(30_000);
   });
 
+  it('stores a detail too deep for JSON.stringify as a bounded excerpt', async () => {
+    // Prepare: 100,000 nested arrays overflow JSON.stringify's recursion.
+    const { store } = freshStore();
+    let deep: unknown = [];
+    for (let i = 0; i < 100_000; i += 1) deep = [deep];
+
+    // Act
+    await store.append(input({ detail: { event: deep }, time: at('2025-03-01T10:00:00Z') }));
+    const stored = (await store.query({ resourceId: VAULT_1 })).entries[0];
+
+    // Assess
+    const detail = stored?.detail as { unserialisable: boolean; excerpt: string };
+    expect(detail.unserialisable).toBe(true);
+    expect(detail.excerpt).toContain('nested deeper than');
+    expect(detail.excerpt.length).toBeLessThanOrEqual(4_000);
+  });
+
   it('reads back every field as written', async () => {
     // Prepare
     const { store } = freshStore();

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { BOT_CONNECTOR_HOSTS, devModeEndpoints, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/domain/errors.js';
 import { RESOURCE_TYPES } from '../../src/domain/resource-types.js';
 
 const TENANT = 'c0a1b2c3-0000-4000-8000-00000000c0de';
 const BOT = 'b07b0700-0000-4000-8000-000000000b07';
 const BASE = { LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_ENDPOINT: 'https://acct.table.core.windows.net' };
+/** Everything on this machine, as the local stack configures it. */
+const LOCAL = { LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_ENDPOINT: 'http://127.0.0.1:10002/devstoreaccount1', LINKGATE_ARM_ENDPOINT: 'https://127.0.0.1:8443' };
 
 function failure(env: Record<string, string>): ConfigError {
   try {
@@ -85,12 +87,12 @@ describe('configuration', () => {
   });
 
   it('refuses dev shortcuts that would reach real Azure or run on an Azure host', () => {
-    const dev = { ...BASE, LINKGATE_DEV_MODE: 'true' };
+    const dev = { ...LOCAL, LINKGATE_DEV_MODE: 'true' };
     expect(failure({ ...dev, WEBSITE_INSTANCE_ID: 'abc123' }).setting).toBe('LINKGATE_DEV_MODE');
-    expect(failure({ ...dev, LINKGATE_CREDENTIAL: 'dev-token' }).message).toMatch(/local ARM emulator/);
+    expect(failure({ ...BASE, LINKGATE_DEV_MODE: 'true', LINKGATE_CREDENTIAL: 'dev-token' }).setting).toBe('LINKGATE_ARM_ENDPOINT');
     expect(
-      failure({ ...dev, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_AUTH: 'dev-anonymous', LINKGATE_TEAMS_SERVICE_URL: 'https://smba.trafficmanager.net/teams' }).message,
-    ).toMatch(/local Teams emulator/);
+      failure({ ...dev, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_AUTH: 'dev-anonymous', LINKGATE_TEAMS_SERVICE_URL: 'https://smba.trafficmanager.net/teams' }).setting,
+    ).toBe('LINKGATE_TEAMS_SERVICE_URL');
     expect(failure({ LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_ENDPOINT: 'http://acct.table.core.windows.net' }).setting).toBe('LINKGATE_TABLES_ENDPOINT');
     expect(
       failure({ LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_CONNECTION_STRING: 'DefaultEndpointsProtocol=http;AccountName=a;AccountKey=b' }).setting,
@@ -111,7 +113,7 @@ describe('configuration', () => {
 
   it('allows the local emulators only in explicit dev mode', () => {
     const config = loadConfig({
-      ...BASE,
+      ...LOCAL,
       LINKGATE_DEV_MODE: 'true',
       LINKGATE_ARM_ENDPOINT: 'https://127.0.0.1:8443',
       LINKGATE_CREDENTIAL: 'dev-token',
@@ -157,7 +159,7 @@ describe('configuration: admin API identity and four-eyes', () => {
   it('accepts the local issuer only in dev mode and only on a loopback address', () => {
     const dev = { LINKGATE_HOME_TENANT_ID: TENANT, LINKGATE_TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true', LINKGATE_ARM_ENDPOINT: 'https://127.0.0.1:4443', LINKGATE_DEV_MODE: 'true', LINKGATE_API_CLIENT_ID: CLIENT };
     expect(loadConfig({ ...dev, LINKGATE_AUTH_AUTHORITY: 'http://127.0.0.1:7071/entra-emulator' }).auth?.authority).toBe('http://127.0.0.1:7071/entra-emulator');
-    expect(failure({ ...dev, LINKGATE_AUTH_AUTHORITY: 'http://10.0.0.5:7071/entra-emulator' }).message).toMatch(/loopback/);
+    expect(failure({ ...dev, LINKGATE_AUTH_AUTHORITY: 'http://10.0.0.5:7071/entra-emulator' }).message).toMatch(/LINKGATE_AUTH_AUTHORITY is http:\/\/10.0.0.5.*only endpoints on this machine/);
   });
 });
 
@@ -176,5 +178,105 @@ describe('configuration: quorum and retry spacing', () => {
 
   it.each(['0', '11', 'two'])('refuses LINKGATE_REVIEW_REQUIRED_APPROVALS=%s at cold start, naming the setting', (value) => {
     expect(failure({ ...BASE, LINKGATE_REVIEW_REQUIRED_APPROVALS: value }).message).toMatch(/LINKGATE_REVIEW_REQUIRED_APPROVALS/);
+  });
+});
+
+describe('configuration: dev mode starts only when every endpoint it relaxes is on this machine', () => {
+  const dev = { ...LOCAL, LINKGATE_DEV_MODE: 'true' };
+  const devBot = { ...dev, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_AUTH: 'dev-anonymous', LINKGATE_TEAMS_SERVICE_URL: 'http://127.0.0.1:7071/teams-emulator/connector' };
+
+  it('lists every endpoint dev mode relaxes, in one place', () => {
+    // Act
+    const settings = devModeEndpoints({
+      ...devBot,
+      LINKGATE_TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true',
+      LINKGATE_TEAMS_OPENID_METADATA_URL: 'http://127.0.0.1:7071/openid',
+      LINKGATE_TEAMS_TOKEN_ISSUER: 'http://127.0.0.1:7071',
+      LINKGATE_API_CLIENT_ID: 'a91c1e47-0000-4000-8000-0000000000a9',
+      LINKGATE_AUTH_AUTHORITY: 'http://127.0.0.1:7071/entra-emulator',
+    }).map((e) => e.setting);
+
+    // Assess
+    expect(settings).toEqual([
+      'LINKGATE_ARM_ENDPOINT',
+      'LINKGATE_TABLES_ENDPOINT',
+      'LINKGATE_TABLES_CONNECTION_STRING',
+      'LINKGATE_TEAMS_SERVICE_URL',
+      'LINKGATE_TEAMS_OPENID_METADATA_URL',
+      'LINKGATE_TEAMS_TOKEN_ISSUER',
+      'LINKGATE_AUTH_AUTHORITY',
+    ]);
+  });
+
+  it.each<[string, Record<string, string>, string]>([
+    ['the default ARM endpoint', { ...dev, LINKGATE_ARM_ENDPOINT: '' }, 'LINKGATE_ARM_ENDPOINT'],
+    ['a sovereign ARM endpoint', { ...dev, LINKGATE_ARM_ENDPOINT: 'https://management.usgovcloudapi.net' }, 'LINKGATE_ARM_ENDPOINT'],
+    ['a name that only starts like loopback', { ...dev, LINKGATE_ARM_ENDPOINT: 'https://127.0.0.1.nip.example' }, 'LINKGATE_ARM_ENDPOINT'],
+    ['localhost as a subdomain', { ...dev, LINKGATE_ARM_ENDPOINT: 'https://localhost.example.com' }, 'LINKGATE_ARM_ENDPOINT'],
+    ['a storage account endpoint', { ...dev, LINKGATE_TABLES_ENDPOINT: 'https://acct.table.core.windows.net' }, 'LINKGATE_TABLES_ENDPOINT'],
+    ['the public Entra authority for admin tokens', { ...dev, LINKGATE_API_CLIENT_ID: 'a91c1e47-0000-4000-8000-0000000000a9' }, 'LINKGATE_AUTH_AUTHORITY'],
+    [
+      'a connection string for an account',
+      { ...dev, LINKGATE_TABLES_ENDPOINT: '', LINKGATE_TABLES_CONNECTION_STRING: 'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5' },
+      'LINKGATE_TABLES_CONNECTION_STRING',
+    ],
+    [
+      'a connection string naming a remote TableEndpoint',
+      { ...dev, LINKGATE_TABLES_ENDPOINT: '', LINKGATE_TABLES_CONNECTION_STRING: 'AccountName=a;AccountKey=b;TableEndpoint=https://10.0.0.5:10002/a' },
+      'LINKGATE_TABLES_CONNECTION_STRING',
+    ],
+    ['the default Bot Connector', { ...dev, LINKGATE_TEAMS_BOT_ID: BOT }, 'LINKGATE_TEAMS_SERVICE_URL'],
+    ['a remote OpenID metadata URL', { ...devBot, LINKGATE_TEAMS_OPENID_METADATA_URL: 'https://login.botframework.com/v1/.well-known/openidconfiguration' }, 'LINKGATE_TEAMS_OPENID_METADATA_URL'],
+    ['a remote token issuer', { ...devBot, LINKGATE_TEAMS_OPENID_METADATA_URL: 'http://127.0.0.1:7071/openid', LINKGATE_TEAMS_TOKEN_ISSUER: 'https://api.botframework.com' }, 'LINKGATE_TEAMS_TOKEN_ISSUER'],
+  ])('refuses %s, naming the setting and what it accepts', (_label, env, setting) => {
+    // Act
+    const error = failure(env);
+
+    // Assess
+    expect(error.setting).toBe(setting);
+    expect(error.message).toMatch(/LINKGATE_DEV_MODE=true accepts only endpoints on this machine \(127\.0\.0\.0\/8, ::1 or localhost\)/);
+  });
+
+  it.each<[string, Record<string, string>]>([
+    ['127.0.0.0/8 beyond 127.0.0.1', { ...devBot, LINKGATE_ARM_ENDPOINT: 'https://127.1.2.3:8443' }],
+    ['::1', { ...devBot, LINKGATE_ARM_ENDPOINT: 'https://[::1]:8443' }],
+    ['localhost', { ...devBot, LINKGATE_TEAMS_SERVICE_URL: 'http://localhost:7071/teams-emulator/connector' }],
+    ['the storage emulator connection string', { ...devBot, LINKGATE_TABLES_ENDPOINT: '', LINKGATE_TABLES_CONNECTION_STRING: 'UseDevelopmentStorage=true' }],
+    ['Azurite with an explicit TableEndpoint', { ...devBot, LINKGATE_TABLES_ENDPOINT: '', LINKGATE_TABLES_CONNECTION_STRING: 'AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1' }],
+  ])('accepts %s', (_label, env) => {
+    expect(loadConfig(env).devMode).toBe(true);
+  });
+});
+
+describe('configuration: the bot talks only to a Bot Connector host', () => {
+  it.each([
+    'https://smba.trafficmanager.net/teams',
+    'https://smba.trafficmanager.net/amer/',
+    'https://SMBA.TrafficManager.net/emea',
+    'https://smba.infra.gcc.teams.microsoft.com/teams',
+    'https://smba.infra.gov.teams.microsoft.us/teams',
+    'https://smba.infra.dod.teams.microsoft.us/teams',
+  ])('accepts %s', (serviceUrl) => {
+    expect(loadConfig({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_SERVICE_URL: serviceUrl }).teams?.serviceUrl).toBe(serviceUrl.replace(/\/+$/, ''));
+  });
+
+  it.each([
+    'https://smba.example.com/teams',
+    'https://smba.trafficmanager.net.evil.example/teams',
+    'https://evil.example/smba.trafficmanager.net/teams',
+    'https://smba.trafficmanager.net:8443/teams',
+    'https://user:secret@smba.trafficmanager.net/teams',
+    'https://127.0.0.1:7071/teams-emulator/connector',
+  ])('refuses %s outside dev mode, naming the setting and the hosts it accepts', (serviceUrl) => {
+    // Act
+    const error = failure({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_SERVICE_URL: serviceUrl });
+
+    // Assess
+    expect(error.setting).toBe('LINKGATE_TEAMS_SERVICE_URL');
+    expect(error.message).toContain(BOT_CONNECTOR_HOSTS.join(', '));
+  });
+
+  it('refuses plain http outside dev mode', () => {
+    expect(failure({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_SERVICE_URL: 'http://smba.trafficmanager.net/teams' }).message).toMatch(/must use https:/);
   });
 });

@@ -577,13 +577,13 @@ describe('decide: the resource condition, for every registered type', () => {
   const idOf = (type: ResourceType, name: string) => `/subscriptions/${VAULT_SUBSCRIPTION}/resourceGroups/rg-Data/providers/${type.type}/${name}`;
 
   it.each(RESOURCE_TYPES.map((t) => [t.key, t] as const))('matches a %s by type key, ARM type, ID glob, name glob, group and subscription, whatever the casing', (_key, type) => {
-    // Prepare: the resource as an event in odd casing would name it
-    const resource = parseResourceId(idOf(type, 'Res-Payments').toUpperCase().replace(VAULT_SUBSCRIPTION.toUpperCase(), VAULT_SUBSCRIPTION));
+    // Prepare: the resource as an event in odd casing would name it (a name every type's rule allows)
+    const resource = parseResourceId(idOf(type, 'ResPayments').toUpperCase().replace(VAULT_SUBSCRIPTION.toUpperCase(), VAULT_SUBSCRIPTION));
     const conditions = {
       resource: {
         types: [type.key, type.type.toLowerCase()],
-        resourceId: `/subscriptions/*/resourcegroups/rg-data/providers/${type.type.toLowerCase()}/res-*`,
-        name: 'res-pay*',
+        resourceId: `/subscriptions/*/resourcegroups/rg-data/providers/${type.type.toLowerCase()}/res*`,
+        name: 'respay*',
         resourceGroups: ['RG-DATA'],
         subscriptions: [VAULT_SUBSCRIPTION.toUpperCase()],
       },
@@ -601,25 +601,25 @@ describe('decide: the resource condition, for every registered type', () => {
       ['resource.name', true],
       ['resource.type', true],
     ]);
-    expect(decision.summary).toContain(`matched ${type.noun} RES-PAYMENTS: approve`);
+    expect(decision.summary).toContain(`matched ${type.noun} RESPAYMENTS: approve`);
   });
 
   it.each(RESOURCE_TYPES.filter((t) => t !== KEY_VAULT).map((t) => [t.key, t] as const))('does not let a vault condition match a %s, and says which type it saw', (_key, type) => {
     // Prepare
-    const resource = parseResourceId(idOf(type, 'kv-payments'));
+    const resource = parseResourceId(idOf(type, 'kvpayments'));
 
     // Act
-    const decision = decide([rule({ name: 'vault-names', priority: 1, action: 'approve', conditions: { vault: { name: 'kv-*' } } })], facts({ resource }), HOME_TENANT);
+    const decision = decide([rule({ name: 'vault-names', priority: 1, action: 'approve', conditions: { vault: { name: 'kv*' } } })], facts({ resource }), HOME_TENANT);
 
     // Assess
     expect(decision.action).toBe('review');
     expect(decision.evaluations[0]?.conditions).toContainEqual({ field: 'resource.type', held: false, expected: `one of [${KEY_VAULT.type}]`, actual: type.type });
-    expect(decision.summary).toBe(`No rule matched ${type.noun} kv-payments: review by default.`);
+    expect(decision.summary).toBe(`No rule matched ${type.noun} kvpayments: review by default.`);
   });
 
   it('lets a rule without a resource condition apply to every type', () => {
     // Act
-    const actions = RESOURCE_TYPES.map((type) => decide([denyListedTenants], facts({ resource: parseResourceId(idOf(type, 'any1')), requesterTenant: tenant(DENY_LISTED_TENANT) }), HOME_TENANT).action);
+    const actions = RESOURCE_TYPES.map((type) => decide([denyListedTenants], facts({ resource: parseResourceId(idOf(type, 'anyres1')), requesterTenant: tenant(DENY_LISTED_TENANT) }), HOME_TENANT).action);
 
     // Assess
     expect(actions).toEqual(RESOURCE_TYPES.map(() => 'reject'));
@@ -630,7 +630,7 @@ describe('decide: the resource condition, for every registered type', () => {
     const sqlOnly = rule({ name: 'sql-only', priority: 1, action: 'reject', conditions: { resource: { types: ['sql'] } } });
 
     // Act
-    const outcomes = RESOURCE_TYPES.map((type) => [type.key, decide([sqlOnly], facts({ resource: parseResourceId(idOf(type, 'x1')) }), HOME_TENANT).action]);
+    const outcomes = RESOURCE_TYPES.map((type) => [type.key, decide([sqlOnly], facts({ resource: parseResourceId(idOf(type, 'xresource1')) }), HOME_TENANT).action]);
 
     // Assess
     expect(outcomes.filter(([, action]) => action === 'reject')).toEqual([['sql', 'reject']]);

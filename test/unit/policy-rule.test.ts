@@ -1,3 +1,4 @@
+import { RE2JSSyntaxException } from 're2js';
 import { describe, expect, it } from 'vitest';
 import { RuleValidationError } from '../../src/domain/errors.js';
 import { parseRule } from '../../src/domain/policy/rule.js';
@@ -200,7 +201,7 @@ describe('parseRule: refused rules name the offending field', () => {
     expect(error.message.startsWith(`${field}: `)).toBe(true);
   });
 
-  it('keeps the regular expression engine error as the cause of a bad requestMessage', () => {
+  it('keeps the RE2 parser error as the cause of a bad requestMessage', () => {
     // Prepare
     const input = withConditions({ requestMessage: '[unclosed' });
 
@@ -208,8 +209,8 @@ describe('parseRule: refused rules name the offending field', () => {
     const error = refusalOf(input);
 
     // Assess
-    expect(error.cause).toBeInstanceOf(SyntaxError);
-    expect(error.message).toContain('is not a valid regular expression');
+    expect(error.cause).toBeInstanceOf(RE2JSSyntaxException);
+    expect(error.message).toContain('is not valid RE2 syntax');
   });
 });
 

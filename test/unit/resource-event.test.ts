@@ -313,7 +313,17 @@ describe('parseResourceEvent: malformed input is invalid and never a hint', () =
     // Assess
     expect(intake.kind).toBe('invalid');
     expect(intake.kind === 'invalid' && intake.error).toContain(error);
-    expect(intake.kind === 'invalid' && intake.raw).toBe(input);
+    // What is kept for the audit: the input, with the caller's claims reduced to the object ID.
+    const kept = intake.kind === 'invalid' ? intake.raw : undefined;
+    const claims = (input as { data?: { claims?: Record<string, string> } } | null)?.data?.claims;
+    if (claims && typeof claims === 'object') {
+      expect(kept).toEqual({ ...(input as object), data: { ...(input as { data: object }).data, claims: { objectId: claims['http://schemas.microsoft.com/identity/claims/objectidentifier'] } } });
+      expect(JSON.stringify(kept)).not.toContain('@contoso.example');
+    } else if (typeof (input as { data?: unknown } | null)?.data === 'string') {
+      expect(kept).toEqual({ ...(input as object), data: '(a string of 5 characters, not kept: it may hold token claims)' });
+    } else {
+      expect(kept).toEqual(input);
+    }
   });
 
   it('keeps the event ID of an invalid event whose envelope carried one', async () => {

@@ -215,3 +215,73 @@ describe('parsePrivateEndpointId', () => {
     expect((error as InvalidInputError).field).toBe('privateEndpoint.id');
   });
 });
+
+describe('strict boundaries: only IDs ARM could have issued', () => {
+  const under = (rest: string) => `/subscriptions/${SUBSCRIPTION}/resourceGroups/${rest}`;
+
+  it.each([
+    ['a subscription that is not a GUID', '/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-payments'],
+    ['a GUID subscription with a fragment', `/subscriptions/${SUBSCRIPTION}#/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-payments`],
+    ['a resource group ending in a period', under('rg-secrets./providers/Microsoft.KeyVault/vaults/kv-payments')],
+    ['a resource group of 91 characters', under(`${'r'.repeat(91)}/providers/Microsoft.KeyVault/vaults/kv-payments`)],
+    ['a resource group with a space', under('rg secrets/providers/Microsoft.KeyVault/vaults/kv-payments')],
+    ['a vault name with consecutive hyphens', under('rg/providers/Microsoft.KeyVault/vaults/kv--payments')],
+    ['a vault name starting with a digit', under('rg/providers/Microsoft.KeyVault/vaults/1kv-payments')],
+    ['a vault name of 25 characters', under(`rg/providers/Microsoft.KeyVault/vaults/kv${'a'.repeat(23)}`)],
+    ['a storage account name with a hyphen', under('rg/providers/Microsoft.Storage/storageAccounts/st-data')],
+    ['a Private Link service name with a colon', under('rg/providers/Microsoft.Network/privateLinkServices/pls:1')],
+    ['a `..` below the resource', `${VAULT_ID}/privateEndpointConnections/../../../vaults/kv-other`],
+    ['a `.` below the resource', `${VAULT_ID}/./privateEndpointConnections/pe-1`],
+    ['an empty segment below the resource', `${VAULT_ID}//privateEndpointConnections/pe-1`],
+    ['an encoded `..` below the resource', `${VAULT_ID}/privateEndpointConnections/%2e%2e`],
+    ['a control character in a connection name', `${VAULT_ID}/privateEndpointConnections/pe\u0000-1`],
+    ['a query in a connection name', `${VAULT_ID}/privateEndpointConnections/pe-1?api-version=x`],
+  ])('refuses %s', (_label, uri) => {
+    // Act & Assess
+    expect(resourceOf(uri)).toBeUndefined();
+  });
+
+  it.each([
+    ['Unicode letters, parentheses, underscores and inner periods in a resource group', under('rg_(Zürich).prod/providers/Microsoft.KeyVault/vaults/kv-payments')],
+    ['a resource group of 90 characters', under(`${'r'.repeat(90)}/providers/Microsoft.KeyVault/vaults/kv-payments`)],
+    ['a vault name of 24 characters, any casing', under(`rg/providers/Microsoft.KeyVault/vaults/KV${'a'.repeat(22)}`)],
+    ['a storage account name in upper case (ARM names are case-insensitive)', under('rg/providers/Microsoft.Storage/storageAccounts/STDATA')],
+    ['a web app name in Unicode letters', under('rg/providers/Microsoft.Web/sites/café-app')],
+  ])('accepts %s', (_label, uri) => {
+    // Act & Assess
+    expect(resourceOf(uri)).toBeDefined();
+  });
+
+  it('says which naming rule a resource ID broke', () => {
+    expect(errorOf(() => parseResourceId(under('rg/providers/Microsoft.Storage/storageAccounts/st-data')))).toMatchObject({
+      message: expect.stringMatching(/storage account name must be 3-24 lower-case letters and digits/),
+    });
+    expect(errorOf(() => parseResourceId('/subscriptions/abc/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-a'))).toMatchObject({
+      message: expect.stringMatching(/subscription must be a GUID/),
+    });
+  });
+
+  it('quotes refused input bounded and with control characters visible', () => {
+    // Act
+    const error = errorOf(() => parseResourceId(`/x\u0007${'y'.repeat(10_000)}`)) as InvalidInputError;
+
+    // Assess
+    expect(error.message.length).toBeLessThan(1_000);
+    expect(error.message).toContain('\\u0007');
+  });
+
+  it.each([
+    ['a subscription with a fragment', `/subscriptions/00000000-0000-0000-0000-000000000002#/resourceGroups/rg-app/providers/Microsoft.Network/privateEndpoints/pe-app`],
+    ['a subscription that is not a GUID', '/subscriptions/sub-2/resourceGroups/rg-app/providers/Microsoft.Network/privateEndpoints/pe-app'],
+    ['a resource group ending in a period', `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourceGroups/rg./providers/Microsoft.Network/privateEndpoints/pe-app`],
+    ['a `..` endpoint name', `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/..`],
+    ['a control character in the endpoint name', `/subscriptions/${REQUESTER_SUBSCRIPTION}/resourceGroups/rg/providers/Microsoft.Network/privateEndpoints/pe\u001b`],
+  ])('refuses a private endpoint ID with %s', (_label, id) => {
+    // Act
+    const error = errorOf(() => parsePrivateEndpointId(id));
+
+    // Assess
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error).toMatchObject({ field: 'privateEndpoint.id' });
+  });
+});

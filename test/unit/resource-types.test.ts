@@ -99,7 +99,8 @@ describe('the resource type registry', () => {
 });
 
 describe.each(RESOURCE_TYPES.map((t) => [t.key, t] as const))('the boundary parser for %s', (_key, type) => {
-  const id = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-Data/providers/${type.type}/res-01`;
+  // A name every registered type's naming rule allows (resource-names.json).
+  const id = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-Data/providers/${type.type}/res01`;
 
   it.each(spellings(id))('gives %s the canonical ID and one key', (spelling) => {
     // Act
@@ -132,7 +133,7 @@ describe.each(RESOURCE_TYPES.map((t) => [t.key, t] as const))('the boundary pars
 
     // Assess
     expect(connection.resource.type).toBe(type);
-    expect(connection.id).toBe(`${resourceRef(type, SUBSCRIPTION, 'RG-DATA', 'RES-01').id}/privateEndpointConnections/pe-1.abc`);
+    expect(connection.id).toBe(`${resourceRef(type, SUBSCRIPTION, 'RG-DATA', 'RES01').id}/privateEndpointConnections/pe-1.abc`);
     expect(connection.key).toBe(`${id}/privateEndpointConnections/pe-1.abc`.toLowerCase());
     expect(connectionRef(connection.resource, 'pe-1.abc').key).toBe(connection.key);
   });
@@ -141,7 +142,7 @@ describe.each(RESOURCE_TYPES.map((t) => [t.key, t] as const))('the boundary pars
     // Act & Assess
     expect(() => parseResourceId(`${id}/privateEndpointConnections/pe-1`)).toThrow(InvalidInputError);
     expect(resourceOf(`/subscriptions/${SUBSCRIPTION}/resourceGroups/rg/providers/${type.type}/..`)).toBeUndefined();
-    expect(resourceOf(`/subscriptions/${SUBSCRIPTION}/resourceGroups/./providers/${type.type}/res-01`)).toBeUndefined();
+    expect(resourceOf(`/subscriptions/${SUBSCRIPTION}/resourceGroups/./providers/${type.type}/res01`)).toBeUndefined();
     expect(() => parseConnectionId(`${id}/privateEndpointConnections/..`)).toThrow(InvalidInputError);
   });
 });

@@ -92,7 +92,7 @@ describe('reviews: cards, clicks, first decision wins', () => {
 
   it('an unknown approval changes nothing', async () => {
     const h = reviewHarness();
-    const result = await h.reviews.handleCardAction(click({ id: '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv/privateEndpointConnections/nope' }, APPROVER_ADA, 'approve'));
+    const result = await h.reviews.handleCardAction(click({ id: '/subscriptions/aaaaaaaa-0000-4000-8000-000000000001/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-nope/privateEndpointConnections/nope' }, APPROVER_ADA, 'approve'));
     expect(result.outcome).toBe('unknown');
     const garbage = await h.reviews.handleCardAction(click({ id: 'not-an-id' }, APPROVER_ADA, 'approve'));
     expect(garbage.outcome).toBe('invalid');

@@ -12,7 +12,8 @@ import {
 import type { CallOptions, ConnectionsPort, ResourceDirectory, SetStatusResult, StatusChange } from '../../app/ports.js';
 import { toConnectionStatus, type PrivateEndpointConnection } from '../../domain/connection.js';
 import { InvalidInputError } from '../../domain/errors.js';
-import { connectionRef, parsePrivateEndpointId, resourceOf, type ConnectionRef, type PrivateEndpointRef, type ResourceRef } from '../../domain/resource-id.js';
+import { isArmName } from '../../domain/resource-names.js';
+import { connectionRef, parsePrivateEndpointId, resourceOf, shown, type ConnectionRef, type PrivateEndpointRef, type ResourceRef } from '../../domain/resource-id.js';
 import type { ResourceType } from '../../domain/resource-types.js';
 import { armRetryPolicy } from './arm-retry-policy.js';
 import type { ArmConnection } from './arm-client-options.js';
@@ -232,6 +233,8 @@ export function toDomain(resource: ResourceRef, raw: unknown): PrivateEndpointCo
   const id = typeof item?.id === 'string' ? item.id : undefined;
   const name = typeof item?.name === 'string' && item.name !== '' ? item.name.split('/').pop() : id?.split('/').pop();
   if (!item || !name) throw new InvalidInputError(`A private endpoint connection of ${resource.id} came back without a name or id`, 'name');
+  // The name goes into the next request's URL and into table keys: it must be one ARM could issue.
+  if (!isArmName(name)) throw new InvalidInputError(`A private endpoint connection of ${resource.id} came back with the name ${shown(name)}, which is not an ARM name`, 'name');
   const properties = asRecord(item.properties) ?? {};
   const state = asRecord(properties.privateLinkServiceConnectionState);
   const rawStatus = typeof state?.status === 'string' ? state.status : undefined;
@@ -249,6 +252,11 @@ export function toDomain(resource: ResourceRef, raw: unknown): PrivateEndpointCo
   };
 }
 
+/**
+ * An endpoint ID that is not a resource ID ARM could issue (a non-GUID subscription, say) names
+ * no requester: the connection is treated as from an unknown requester (no subscription, tenant
+ * unknown), which no tenant or subscription condition matches and which a person decides.
+ */
 function tryParseEndpoint(id: string): PrivateEndpointRef | undefined {
   try {
     return parsePrivateEndpointId(id);

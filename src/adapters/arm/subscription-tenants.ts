@@ -1,6 +1,7 @@
 import { SubscriptionClient } from '@azure/arm-resources-subscriptions';
 import type { TenantCache, TenantResolver } from '../../app/ports.js';
 import type { RequesterTenant } from '../../domain/policy/engine.js';
+import { isGuid } from '../../domain/resource-id.js';
 import { armClientOptions, type ArmConnection } from './arm-client-options.js';
 import { isStatus } from './arm-connections.js';
 
@@ -25,6 +26,8 @@ export class SubscriptionTenantResolver implements TenantResolver {
   }
 
   async resolve(subscriptionId: string): Promise<RequesterTenant> {
+    // Not a subscription ID: nothing to look up, and nothing to put in a URL or a cache key.
+    if (!isGuid(subscriptionId)) return { kind: 'unknown' };
     const id = subscriptionId.toLowerCase();
     const cached = await this.cache.get(id);
     if (cached) return cached;

@@ -75,6 +75,7 @@ import type { AuditInput } from '../../app/ports.js';
 import { AuditQueryError } from '../../domain/errors.js';
 import { resourceOf } from '../../domain/resource-id.js';
 import { KEY_VAULT } from '../../domain/resource-types.js';
+import { boundedJson } from '../../shared/bounded-json.js';
 import { sliceUnits, truncateUnits } from '../../shared/text.js';
 import { ensureTable, isTableError } from './table-clients.js';
 
@@ -252,8 +253,9 @@ function serialiseDetail(detail: unknown): { detail?: string; detailTruncated?: 
   let json: string | undefined;
   try {
     json = JSON.stringify(detail);
-  } catch (err) {
-    json = JSON.stringify({ unserialisable: err instanceof Error ? err.message : String(err) });
+  } catch {
+    // Too deep for JSON.stringify's recursion (or a cycle): keep a bounded excerpt instead.
+    json = JSON.stringify({ unserialisable: true, excerpt: boundedJson(detail) });
   }
   // JSON.stringify returns undefined for functions and symbols; there is nothing to keep.
   if (json === undefined) return {};

@@ -8,7 +8,10 @@ import { ensureTable, isTableError } from './table-clients.js';
  * Table `rules`: PartitionKey `rule`, RowKey the lower-case rule name. Every read is the
  * whole (small) partition, since the engine needs all rules in priority order.
  * `conditions` and `review` are stored as JSON. Rows are parsed with the same validator the write path
- * uses, so a row edited by hand that cannot be understood is reported, not guessed at.
+ * uses, so a row edited by hand that cannot be understood is reported, not guessed at. That
+ * includes a request-message pattern stored when patterns were JavaScript ones and that RE2
+ * cannot compile (a lookahead, a backreference): the row is unreadable, the message says so,
+ * and the engine withholds automatic decisions while it exists (policy/engine.ts).
  */
 export class TableRulesStore implements RulesPort {
   constructor(private readonly client: TableClient) {}

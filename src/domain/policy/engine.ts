@@ -1,6 +1,7 @@
 import type { PrivateEndpointRef, ResourceRef } from '../resource-id.js';
 import { describeResource, KEY_VAULT } from '../resource-types.js';
 import { compileGlob } from './glob.js';
+import { compileRequestMessage } from './request-message.js';
 import type { ResourceScope, ReviewSettings, Rule, RuleAction, RuleConditions, RuleMode } from './rule.js';
 
 /** What a subscription lookup told us about the requester's tenant. */
@@ -62,9 +63,11 @@ export const MAX_REQUEST_MESSAGE = 140;
  * Shadow rules that match are recorded and evaluation goes on, so a new rule can be tried
  * against live traffic without changing what happens.
  *
- * Safety: an unreadable rule (a row written around the validated API) might have been meant
- * to reject; its place in the order is unknown. When one exists, an automatic approve or
- * reject is withheld and the decision falls to review.
+ * Safety (fails closed): an unreadable rule (a row written around the validated API, or one
+ * stored with a JavaScript request-message pattern RE2 cannot compile) never matches, but it
+ * might have been meant to reject, and its place in the order is unknown. When one exists, an
+ * automatic approve or reject is withheld and the decision falls to review, so the connection
+ * stays Pending until a person decides; nothing is approved because a rule could not be read.
  * The same holds when the requester cannot be identified.
  */
 export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTenantId: string): Decision {
@@ -160,19 +163,27 @@ function evaluateConditions(conditions: RuleConditions, facts: RequestFacts, hom
   if (conditions.privateEndpointName !== undefined) {
     results.push(globResult('privateEndpointName', conditions.privateEndpointName, facts.privateEndpoint?.name));
   }
-  if (conditions.requestMessage !== undefined) {
-    const message = facts.requestMessage ?? '';
-    // Azure caps a request message at 140 characters; anything longer breaks that contract and
-    // is not matched at all, which keeps the pattern's worst case bounded (see safe-regex.ts).
-    const tooLong = message.length > MAX_REQUEST_MESSAGE;
-    results.push({
-      field: 'requestMessage',
-      held: !tooLong && new RegExp(conditions.requestMessage, 'iu').test(message),
-      expected: `/${conditions.requestMessage}/i`,
-      actual: tooLong ? `(longer than ${MAX_REQUEST_MESSAGE} characters)` : JSON.stringify(message),
-    });
-  }
+  if (conditions.requestMessage !== undefined) results.push(requestMessageResult(conditions.requestMessage, facts.requestMessage));
   return results;
+}
+
+/**
+ * RE2 matches in time linear in the message (request-message.ts). Azure caps a request message
+ * at 140 characters; a longer one breaks that contract and is not matched at all. A pattern that
+ * does not compile (only a rule built around parseRule could carry one) holds for no message:
+ * stored rows that RE2 refuses never get here, they are unreadable (rules-store.ts).
+ */
+function requestMessageResult(pattern: string, requestMessage: string | undefined): ConditionResult {
+  const message = requestMessage ?? '';
+  const base = { field: 'requestMessage', expected: `/${pattern}/i` };
+  if (message.length > MAX_REQUEST_MESSAGE) return { ...base, held: false, actual: `(longer than ${MAX_REQUEST_MESSAGE} characters)` };
+  let held: boolean;
+  try {
+    held = compileRequestMessage(pattern).test(message);
+  } catch {
+    return { ...base, held: false, actual: `${JSON.stringify(message)} (pattern not supported)` };
+  }
+  return { ...base, held, actual: JSON.stringify(message) };
 }
 
 /** The conditions on where the resource is, shared by `vault` and `resource`. */

@@ -1,7 +1,7 @@
 import { RuleValidationError } from '../errors.js';
 import { isGuid } from '../resource-id.js';
 import { findResourceType, RESOURCE_TYPES } from '../resource-types.js';
-import { regexRisk } from './safe-regex.js';
+import { compileRequestMessage, UnsupportedPatternError } from './request-message.js';
 
 export const RULE_ACTIONS = ['approve', 'reject', 'review', 'ignore'] as const;
 export type RuleAction = (typeof RULE_ACTIONS)[number];
@@ -30,7 +30,7 @@ export interface RuleConditions {
   readonly requesterSubscriptions?: readonly string[];
   /** Glob over the requester's private endpoint name. */
   readonly privateEndpointName?: string;
-  /** Regular expression (JavaScript syntax, case-insensitive) over the request message. */
+  /** Regular expression (RE2 syntax, case-insensitive, matched in linear time) over the request message. */
   readonly requestMessage?: string;
 }
 
@@ -207,15 +207,27 @@ function parseConditions(input: unknown): RuleConditions {
   if (raw.requestMessage !== undefined) {
     const pattern = requireString(raw.requestMessage, 'conditions.requestMessage', MAX_REGEX_LENGTH);
     try {
-      new RegExp(pattern, 'iu');
+      compileRequestMessage(pattern);
     } catch (error) {
-      throw new RuleValidationError('conditions.requestMessage', `is not a valid regular expression: ${(error as Error).message}`, { cause: error });
+      if (!(error instanceof UnsupportedPatternError)) throw error;
+      throw new RuleValidationError('conditions.requestMessage', `${error.message}${writtenForJavaScript(pattern)}`, { cause: error.cause });
     }
-    const risk = regexRisk(pattern);
-    if (risk) throw new RuleValidationError('conditions.requestMessage', `is refused because ${risk}`);
     out.requestMessage = pattern;
   }
   return out;
+}
+
+/**
+ * Rules written before matching moved to RE2 were checked as JavaScript patterns. One that RE2
+ * refuses is read back as unreadable; this says why it was accepted once and what to do.
+ */
+function writtenForJavaScript(pattern: string): string {
+  try {
+    new RegExp(pattern, 'iu');
+  } catch {
+    return '';
+  }
+  return '; it is a JavaScript pattern, which request messages are no longer matched with: rewrite it in RE2 syntax (https://github.com/google/re2/wiki/Syntax)';
 }
 
 function parseScope(raw: Record<string, unknown>, prefix: string): ResourceScope {
