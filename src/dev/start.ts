@@ -78,7 +78,7 @@ Try it:
   npx linkgate simulate request --type sql --resource ${DEMO.sqlServerName} --from-subscription ${DEMO.partnerSubscriptionId} --message "orders replica"
   npx linkgate audit --resource ${demoResourceId('Microsoft.Storage/storageAccounts', DEMO.storageAccountName)}
   npx linkgate audit --type keyvault
-  curl '${stack.functionsUrl}/api/audit?pageSize=5'
+  npx linkgate whoami --as grace      (admin calls carry a token from the local Entra issuer)
 Ctrl-C stops the stack.`);
 }
 
