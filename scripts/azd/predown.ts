@@ -4,6 +4,8 @@
  * other watched subscriptions, the role assignments at subscription scope, and the two custom
  * role definitions (which cannot be deleted while assignments remain, hence the order). Each
  * step may find its object already gone; that is reported and the teardown goes on.
+ * Also the API application, when the preprovision hook registered it (LINKGATE_API_APP_REGISTERED
+ * names its client ID); one registered by hand for the manual path is left to its owner.
  * Left in place on purpose: a reused system topic itself, which belongs to its owner (Linkgate's
  * identity stays listed on it until they remove it).
  */
@@ -68,6 +70,14 @@ export function teardownSteps(env: AzdEnvironment): AzStep[] {
     steps.push({
       description: `Delete the custom role ${roleId}`,
       args: ['role', 'definition', 'delete', '--name', roleId, '--scope', `/subscriptions/${homeSubscription}`],
+      mayFail: true,
+    });
+  }
+  const registered = env.LINKGATE_API_APP_REGISTERED?.trim();
+  if (registered && registered.toLowerCase() === env.LINKGATE_API_CLIENT_ID?.trim().toLowerCase()) {
+    steps.push({
+      description: `Delete the API application ${registered} that the preprovision hook registered (its role assignments go with it)`,
+      args: ['ad', 'app', 'delete', '--id', registered],
       mayFail: true,
     });
   }

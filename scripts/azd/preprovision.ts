@@ -119,6 +119,8 @@ export function registerApiApplication(env: AzdEnvironment, deps: RegistrationDe
     deps.log('  (signed in as an application, not a person: assign the roles to people as the README says)');
   }
   deps.setEnv('LINKGATE_API_CLIENT_ID', appId);
+  // So that `azd down` removes what this hook created, and only that (scripts/azd/predown.ts).
+  deps.setEnv('LINKGATE_API_APP_REGISTERED', appId);
   deps.log(`API application ${appId} is ready. Assign Rules.Write to a second person for four-eyes rule changes (README, "Security model").`);
   return appId;
 }

@@ -158,7 +158,7 @@ describe('preprovision: the API application and its app roles', () => {
       'ad signed-in-user show': ok('deployer-oid\n'),
     });
     expect(registerApiApplication(ENV, deps(az, set))).toBe(APP);
-    expect(set).toEqual({ LINKGATE_API_CLIENT_ID: APP });
+    expect(set).toEqual({ LINKGATE_API_CLIENT_ID: APP, LINKGATE_API_APP_REGISTERED: APP });
     const lines = calls.map((c) => c.join(' '));
     expect(lines).toEqual(expect.arrayContaining([
       expect.stringMatching(/^ad app create --display-name Linkgate API \(linkgate-prod\) --sign-in-audience AzureADMyOrg --app-roles @/),
@@ -184,5 +184,15 @@ describe('preprovision: the API application and its app roles', () => {
     expect(() => registerApiApplication({ ...ENV, LINKGATE_API_CLIENT_ID: APP }, deps(fakeAz({ 'ad app show': failed('Resource does not exist') }).az, set))).toThrow(/no application with that client ID/);
     expect(() => registerApiApplication(ENV, deps(fakeAz({ 'ad app list': ok(''), 'ad app create': failed('Insufficient privileges to complete the operation.') }).az, set))).toThrow(/Insufficient privileges[\s\S]*LINKGATE_API_CLIENT_ID/);
     expect(registerApiApplication({ ...ENV, LINKGATE_SKIP_APP_REGISTRATION: 'true' }, deps(fakeAz({}).az, set))).toBeUndefined();
+  });
+});
+
+describe('predown: the API application', () => {
+  const APP = 'd1b2c3d4-0000-4000-8000-0000000000a9';
+  it('deletes the application the preprovision hook registered, and never one set by hand', () => {
+    const registered = teardownSteps({ ...ENV, LINKGATE_API_CLIENT_ID: APP, LINKGATE_API_APP_REGISTERED: APP }).at(-1);
+    expect(registered).toMatchObject({ args: ['ad', 'app', 'delete', '--id', APP], mayFail: true });
+    const manual = teardownSteps({ ...ENV, LINKGATE_API_CLIENT_ID: APP });
+    expect(manual.some((step) => step.args.includes('app'))).toBe(false);
   });
 });
