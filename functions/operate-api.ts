@@ -1,6 +1,8 @@
 import { getServices } from '../src/composition.js';
 import { principalActor, principalDetail } from '../src/domain/principal.js';
-import { adminRoute } from './admin-http.js';
+import { automationStatus, holdAutomation, releaseAutomation } from '../src/app/automation.js';
+import { InvalidInputError } from '../src/domain/errors.js';
+import { adminRoute, jsonBody } from './admin-http.js';
 import type { HttpFunctionSpec } from './registry.js';
 
 /**
@@ -45,4 +47,39 @@ export const whoamiApi: HttpFunctionSpec = {
   methods: ['GET'],
   authLevel: 'anonymous',
   handler: whoamiApiHandler,
+};
+
+/**
+ * Break-glass (src/app/automation.ts):
+ *   GET  /api/automation                 (Audit.Read or Operate) whether rules decide automatically
+ *   POST /api/automation/hold            (Operate) { "reason": "…" } every approve/reject goes to a person
+ *   POST /api/automation/release         (Operate) { "reason": "…" }
+ */
+export const automationApiHandler = adminRoute(
+  (request) => (request.method === 'GET' ? ['Audit.Read', 'Operate'] : ['Operate']),
+  (request) => `${request.method} /api/automation${request.params.action ? `/${request.params.action.slice(0, 20)}` : ''}`,
+  async (request, context, principal) => {
+    const services = getServices();
+    const deps = { rules: services.rules, audit: services.audit, clock: services.clock };
+    const action = request.params.action;
+    if (request.method === 'GET') {
+      if (action) throw new InvalidInputError('GET /api/automation takes no action');
+      return { status: 200, jsonBody: await automationStatus(deps) };
+    }
+    if (action !== 'hold' && action !== 'release') throw new InvalidInputError('POST /api/automation/hold or /api/automation/release, with { "reason": "…" }');
+    const body = await jsonBody(request, true);
+    const reason = typeof body === 'object' && body !== null && typeof (body as { reason?: unknown }).reason === 'string' ? (body as { reason: string }).reason : '';
+    const status = action === 'hold' ? await holdAutomation(deps, principal, reason) : await releaseAutomation(deps, principal, reason);
+    context.warn(`Automatic decisions ${status.automatic ? 'released' : 'on hold'} by ${principal.name}`);
+    return { status: 200, jsonBody: status };
+  },
+);
+
+export const automationApi: HttpFunctionSpec = {
+  kind: 'http',
+  name: 'automation',
+  route: 'automation/{action?}',
+  methods: ['GET', 'POST'],
+  authLevel: 'anonymous',
+  handler: automationApiHandler,
 };

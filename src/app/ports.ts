@@ -5,6 +5,7 @@ import type { RequesterTenant, StoredRule } from '../domain/policy/engine.js';
 import type { Rule } from '../domain/policy/rule.js';
 import type { RuleProposal } from '../domain/rule-proposal.js';
 import type { Principal } from '../domain/principal.js';
+import type { AutomationHold } from '../domain/automation.js';
 import type { ConnectionRef, ResourceRef } from '../domain/resource-id.js';
 import type { ResourceType } from '../domain/resource-types.js';
 
@@ -90,6 +91,10 @@ export interface RulesPort {
   delete(name: string): Promise<boolean>;
   /** Deletes only while the stored version is still `expected`; false when it moved or is gone. */
   deleteIf(name: string, expected: string): Promise<boolean>;
+  /** The break-glass hold on automatic decisions, if one is in place. */
+  hold(): Promise<AutomationHold | undefined>;
+  /** Places the hold (replacing one in place) or, with undefined, lifts it. */
+  setHold(hold: AutomationHold | undefined): Promise<void>;
 }
 
 export interface ProposalsPort {

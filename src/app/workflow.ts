@@ -186,7 +186,8 @@ export async function decideAndAct(deps: WorkflowDeps, record: Versioned<Approva
   let decision: Decision;
   try {
     facts = await gatherFacts(deps, connection);
-    decision = decide(await deps.rules.list(), facts, settings.homeTenantId);
+    const [rules, hold] = await Promise.all([deps.rules.list(), deps.rules.hold()]);
+    decision = decide(rules, facts, settings.homeTenantId, hold);
   } catch (error) {
     await fail(deps, record, error, 'deciding');
     throw error;

@@ -17,7 +17,7 @@ import { azureTokenSource, localTokenSource, type LocalAuth, type TokenSource } 
  *   linkgate rules list | rules put --file rule.json | rules delete NAME
  *   linkgate proposals list | proposals confirm ID | proposals decline ID --comment TEXT
  *   linkgate teams channels            conversations the bot was installed in
- *   linkgate sweep | whoami
+ *   linkgate sweep | whoami | automation status|hold|release
  *
  * Where to reach it: --api URL (or LINKGATE_API_URL, default from .linkgate/stack.json, else
  * http://127.0.0.1:7071); --emulator URL (or LINKGATE_EMULATOR_URL, default from .linkgate/stack.json).
@@ -35,6 +35,8 @@ const USAGE = `Usage:
   linkgate proposals list [--json] | proposals confirm ID | proposals decline ID --comment TEXT
   linkgate teams channels [--json]
   linkgate sweep                      run the sweep now (role Operate)
+  linkgate automation status | automation hold --reason TEXT | automation release --reason TEXT
+                                      break-glass: every approve/reject goes to a person (role Operate)
   linkgate whoami                     who the API takes you to be, and your roles
 Options: --api URL (functions app), --emulator URL (ARM emulator), --state-dir DIR (default .linkgate)
          --as PERSON (local stack: ada, grace, bob or rita; default LINKGATE_USER, else ada)
@@ -74,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
       'state-dir': { type: 'string' },
       as: { type: 'string' },
       comment: { type: 'string' },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -241,6 +244,15 @@ export async function main(argv: string[]): Promise<number> {
     const report = expectOk(await api('POST', '/api/sweep', {})) as { resources: number; acted: number; errors: Array<{ resourceId: string; error: string }> };
     console.log(`Swept ${report.resources} resource(s): ${report.acted} connection(s) acted on, ${report.errors.length} error(s).`);
     for (const e of report.errors) console.log(`  ${e.resourceId}: ${e.error}`);
+    return 0;
+  }
+  if (command === 'automation') {
+    type Status = { automatic: boolean; hold?: { by: { name: string }; at: string; reason: string } };
+    let status: Status;
+    if (sub === 'status' || sub === undefined) status = expectOk(await api('GET', '/api/automation')) as Status;
+    else if (sub === 'hold' || sub === 'release') status = expectOk(await api('POST', `/api/automation/${sub}`, { reason: need(values.reason, '--reason') })) as Status;
+    else throw new UsageError(`Unknown command 'automation ${sub}'.`);
+    console.log(status.hold ? `On hold since ${status.hold.at} by ${status.hold.by.name}: ${status.hold.reason}. Rules that say approve or reject send requests to a person.` : 'Rules decide automatically.');
     return 0;
   }
   if (command === 'whoami') {

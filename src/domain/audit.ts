@@ -47,7 +47,8 @@ export function auditActor(actor: Actor): Actor {
  * `not-allowed`: someone who may not decide clicked a button, or called an admin API without the role; nothing changed.
  * Admin APIs (kind `admin`): `rule-changed`: a rule was written or deleted (detail: before, after, by whom);
  * `proposed`: a change waits for a second person; `declined`/`withdrawn`: a proposal was turned down by
- * another person or taken back by its author; `stale`: the rule changed after the proposal, which was not applied.
+ * another person or taken back by its author; `stale`: the rule changed after the proposal, which was not applied;
+ * `held`/`released`: automatic decisions were put on hold (break-glass) or released.
  */
 export const AUDIT_OUTCOMES = [
   'received',
@@ -74,6 +75,8 @@ export const AUDIT_OUTCOMES = [
   'declined',
   'withdrawn',
   'stale',
+  'held',
+  'released',
 ] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 

@@ -41,6 +41,8 @@ const ROUTES: Route[] = [
   { method: 'POST', path: '/api/rule-proposals/20261202000000-00000000/confirm', body: {}, without: 'bob@contoso.example' },
   { method: 'GET', path: '/api/teams/conversations', without: 'bob@contoso.example' },
   { method: 'POST', path: '/api/sweep', body: {}, without: 'grace@contoso.example' },
+  { method: 'GET', path: '/api/automation', without: 'rita@contoso.example' },
+  { method: 'POST', path: '/api/automation/hold', body: { reason: 'probe' }, without: 'grace@contoso.example' },
 ];
 
 async function call(route: Pick<Route, 'method' | 'path' | 'body'>, headers: Record<string, string>): Promise<{ status: number; body: any; challenge: string | null }> {
@@ -144,6 +146,29 @@ describe('four-eyes: the open-sesame rule needs a second person', () => {
     expect(written).toMatchObject({ status: 200, body: { status: 'applied', rule: { name: 'try-approve-all', mode: 'shadow' } } });
     const entry = (await auditEntries(stack, { outcome: 'rule-changed' })).find((e) => e.ruleName === 'try-approve-all');
     expect(entry).toMatchObject({ actor: { name: 'Grace Approver' }, detail: { change: 'added', before: null, after: { mode: 'shadow' } } });
+  });
+});
+
+describe('break-glass: a hold on automatic decisions', () => {
+  it('sends an in-tenant request to a person while Ada holds automation, and approves again once released', async () => {
+    // Act: Ada (Operate) places the hold.
+    const held = await call({ method: 'POST', path: '/api/automation/hold', body: { reason: 'incident 42' } }, await auth(stack, 'ada'));
+    expect(held).toMatchObject({ status: 200, body: { automatic: false, hold: { by: { name: 'Ada Approver' }, reason: 'incident 42' } } });
+    const during = await stack.emulator!.simulateRequest({ vault: DEMO.vaultName, fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-during-hold' });
+
+    // Assess: the in-tenant rule said approve, but a person decides; no PUT was sent.
+    const decision = await eventually(async () => (await auditEntries(stack, { connection: during.id })).find((e) => e.kind === 'decision'), 'the decision during the hold');
+    expect(decision).toMatchObject({ outcome: 'review', summary: expect.stringContaining('automatic decisions are on hold (by Ada Approver') });
+    expect(stack.emulator!.getConnection(during.id)?.properties.privateLinkServiceConnectionState.status).toBe('Pending');
+
+    // Act: a release needs a reason, then in-tenant requests are approved again.
+    expect((await call({ method: 'POST', path: '/api/automation/release', body: {} }, await auth(stack, 'ada'))).status).toBe(400);
+    const released = await call({ method: 'POST', path: '/api/automation/release', body: { reason: 'incident closed' } }, await auth(stack, 'ada'));
+    expect(released).toMatchObject({ status: 200, body: { automatic: true } });
+    const after = await stack.emulator!.simulateRequest({ vault: DEMO.vaultName, fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-after-hold' });
+    await eventually(async () => (stack.emulator!.getConnection(after.id)?.properties.privateLinkServiceConnectionState.status === 'Approved' ? true : undefined), 'the approval after the release');
+    const entries = [...(await auditEntries(stack, { outcome: 'held' })), ...(await auditEntries(stack, { outcome: 'released' }))];
+    expect(entries.map((e) => [e.outcome, e.actor.name])).toEqual([['held', 'Ada Approver'], ['released', 'Ada Approver']]);
   });
 });
 

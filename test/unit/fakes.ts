@@ -22,6 +22,7 @@ import type { ApprovalRecord, Versioned } from '../../src/domain/approval.js';
 import { isTerminal } from '../../src/domain/approval-state-machine.js';
 import type { AuditEntry } from '../../src/domain/audit.js';
 import type { RuleProposal } from '../../src/domain/rule-proposal.js';
+import type { AutomationHold } from '../../src/domain/automation.js';
 import { PermanentDeliveryError } from '../../src/domain/errors.js';
 import { toConnectionStatus, type PrivateEndpointConnection } from '../../src/domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../../src/domain/policy/engine.js';
@@ -194,6 +195,13 @@ export class FakeRules implements RulesPort {
     const current = await this.get(name);
     if (!current || current.version !== expected) return false;
     return this.delete(name);
+  }
+  current?: AutomationHold;
+  async hold() {
+    return this.current;
+  }
+  async setHold(hold: AutomationHold | undefined) {
+    this.current = hold;
   }
   private versionOf(name: string): string {
     const key = name.toLowerCase();

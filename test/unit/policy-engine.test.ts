@@ -636,3 +636,22 @@ describe('decide: the resource condition, for every registered type', () => {
     expect(outcomes.filter(([, action]) => action === 'reject')).toEqual([['sql', 'reject']]);
   });
 });
+
+describe('decide: break-glass hold on automatic decisions', () => {
+  const hold = { by: { objectId: 'ada00000-0000-4000-8000-0000000000a1', name: 'Ada Approver' }, at: new Date('2026-12-02T02:00:00Z'), reason: 'incident 42' };
+
+  it.each([
+    ['an approval', facts({ requesterTenant: tenant(HOME_TENANT) }), 'approve'],
+    ['a rejection', facts({ requesterTenant: tenant(DENY_LISTED_TENANT) }), 'reject'],
+  ])('sends %s to a person while the hold is in place, naming who placed it and why', (_what, request, without) => {
+    expect(decide(STANDARD_RULES, request, HOME_TENANT).action).toBe(without);
+    const held = decide(STANDARD_RULES, request, HOME_TENANT, hold);
+    expect(held.action).toBe('review');
+    expect(held.summary).toMatch(/automatic decisions are on hold \(by Ada Approver since 2026-12-02T02:00:00.000Z: incident 42\), so a person decides/);
+  });
+
+  it('leaves reviews and ignores as they are', () => {
+    const request = facts({ requesterTenant: tenant(PARTNER_TENANT) });
+    expect(decide(STANDARD_RULES, request, HOME_TENANT, hold)).toEqual(decide(STANDARD_RULES, request, HOME_TENANT));
+  });
+});

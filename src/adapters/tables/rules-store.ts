@@ -2,11 +2,14 @@ import type { TableClient } from '@azure/data-tables';
 import type { RulesPort } from '../../app/ports.js';
 import type { StoredRule } from '../../domain/policy/engine.js';
 import { isRuleName, parseRule, type Rule } from '../../domain/policy/rule.js';
-import { ensureTable, isTableError } from './table-clients.js';
+import { asDate, ensureTable, isTableError } from './table-clients.js';
+import type { AutomationHold } from '../../domain/automation.js';
 
 /**
  * Table `rules`: PartitionKey `rule`, RowKey the lower-case rule name. Every read is the
- * whole (small) partition, since the engine needs all rules in priority order.
+ * whole (small) partition, since the engine needs all rules in priority order. Beside them,
+ * PartitionKey `setting`, RowKey `automation-hold`: the break-glass hold on automatic decisions,
+ * one point read per decision.
  * `conditions` and `review` are stored as JSON. Rows are parsed with the same validator the write path
  * uses, so a row edited by hand that cannot be understood is reported, not guessed at. That
  * includes a request-message pattern stored when patterns were JavaScript ones and that RE2
@@ -65,6 +68,34 @@ export class TableRulesStore implements RulesPort {
     }
   }
 
+  async hold(): Promise<AutomationHold | undefined> {
+    await ensureTable(this.client);
+    try {
+      const row = await this.client.getEntity<Record<string, unknown>>(HOLD_KEY.partitionKey, HOLD_KEY.rowKey);
+      return {
+        by: { objectId: String(row.byId), name: String(row.byName ?? row.byId) },
+        at: asDate(row.at) ?? new Date(0),
+        reason: String(row.reason ?? ''),
+      };
+    } catch (error) {
+      if (isTableError(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async setHold(hold: AutomationHold | undefined): Promise<void> {
+    await ensureTable(this.client);
+    if (hold) {
+      await this.client.upsertEntity({ ...HOLD_KEY, byId: hold.by.objectId, byName: hold.by.name, at: hold.at, reason: hold.reason }, 'Replace');
+      return;
+    }
+    try {
+      await this.client.deleteEntity(HOLD_KEY.partitionKey, HOLD_KEY.rowKey);
+    } catch (error) {
+      if (!isTableError(error, 404)) throw error;
+    }
+  }
+
   async deleteIf(name: string, expected: string): Promise<boolean> {
     await ensureTable(this.client);
     try {
@@ -76,6 +107,9 @@ export class TableRulesStore implements RulesPort {
     }
   }
 }
+
+/** The break-glass hold lives beside the rules, in its own partition, so rule listings never see it. */
+const HOLD_KEY = { partitionKey: 'setting', rowKey: 'automation-hold' } as const;
 
 /**
  * The RowKey of a rule. Rule names are checked against parseRule's name pattern before they get

@@ -1,3 +1,4 @@
+import type { AutomationHold } from '../automation.js';
 import type { PrivateEndpointRef, ResourceRef } from '../resource-id.js';
 import { describeResource, KEY_VAULT } from '../resource-types.js';
 import { compileGlob } from './glob.js';
@@ -68,9 +69,10 @@ export const MAX_REQUEST_MESSAGE = 140;
  * might have been meant to reject, and its place in the order is unknown. When one exists, an
  * automatic approve or reject is withheld and the decision falls to review, so the connection
  * stays Pending until a person decides; nothing is approved because a rule could not be read.
- * The same holds when the requester cannot be identified.
+ * The same holds when the requester cannot be identified, and while automatic decisions are on
+ * hold (break-glass, src/domain/automation.ts).
  */
-export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTenantId: string): Decision {
+export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTenantId: string, hold?: AutomationHold): Decision {
   const evaluations: RuleEvaluation[] = [];
   const shadowMatches: { rule: string; action: RuleAction }[] = [];
   const unreadable: string[] = [];
@@ -109,6 +111,15 @@ export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTe
   const shadowNote = shadowMatches.length
     ? ` Shadow: ${shadowMatches.map((s) => `'${s.rule}' would ${s.action}`).join(', ')}.`
     : '';
+  if (automatic && hold) {
+    return {
+      action: 'review',
+      ruleName: winner?.name,
+      shadowMatches,
+      summary: `Rule '${winner?.name ?? '(default)'}' said ${chosen}, but automatic decisions are on hold (by ${hold.by.name} since ${hold.at.toISOString()}: ${hold.reason}), so a person decides.${shadowNote}`,
+      evaluations,
+    };
+  }
   if (automatic && facts.requesterTenant.kind === 'unknown') {
     return {
       action: 'review',
