@@ -7,7 +7,7 @@ import { rulesApi } from './rules-api.js';
 import { sweep } from './sweep.js';
 import { teamsConversationsApi } from './teams-conversations-api.js';
 import { ruleProposalActionApi, ruleProposalsApi } from './rule-proposals-api.js';
-import { automationApi, sweepApi, whoamiApi } from './operate-api.js';
+import { automationApi, replayApi, sweepApi, whoamiApi } from './operate-api.js';
 
 /** Every function of the app; registered with Azure by index.ts and served locally by the dev host. */
 export const allFunctions: FunctionSpec[] = [
@@ -20,6 +20,7 @@ export const allFunctions: FunctionSpec[] = [
   sweepApi,
   whoamiApi,
   automationApi,
+  replayApi,
   messages,
   reviewsTimer,
   teamsConversationsApi,

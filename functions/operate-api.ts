@@ -1,6 +1,7 @@
 import { getServices } from '../src/composition.js';
 import { principalActor, principalDetail } from '../src/domain/principal.js';
 import { automationStatus, holdAutomation, releaseAutomation } from '../src/app/automation.js';
+import { replayConnection } from '../src/app/replay.js';
 import { InvalidInputError } from '../src/domain/errors.js';
 import { adminRoute, jsonBody } from './admin-http.js';
 import type { HttpFunctionSpec } from './registry.js';
@@ -82,4 +83,32 @@ export const automationApi: HttpFunctionSpec = {
   methods: ['GET', 'POST'],
   authLevel: 'anonymous',
   handler: automationApiHandler,
+};
+
+/**
+ * POST /api/connections/replay (Operate) `{ "connectionId": "…" }` — reads the connection's
+ * resource again now, as a hint would; a failed connection gets its attempts back first
+ * (src/app/replay.ts). An ID that cannot name a connection is a 400.
+ */
+export const replayApiHandler = adminRoute(
+  () => ['Operate'],
+  () => 'POST /api/connections/replay',
+  async (request, context, principal) => {
+    const services = getServices();
+    const body = await jsonBody(request);
+    const connectionId = typeof body === 'object' && body !== null ? (body as { connectionId?: unknown }).connectionId : undefined;
+    if (typeof connectionId !== 'string' || connectionId.length > 2_000) throw new InvalidInputError('The body must be { "connectionId": "<private endpoint connection resource ID>" }.');
+    const result = await replayConnection({ approvals: services.approvals, audit: services.audit, clock: services.clock, workflow: services.workflow }, principal, connectionId);
+    context.log(`Replay of ${result.connectionId} by ${principal.name}: ${result.outcome}`);
+    return { status: 200, jsonBody: result };
+  },
+);
+
+export const replayApi: HttpFunctionSpec = {
+  kind: 'http',
+  name: 'replayConnection',
+  route: 'connections/replay',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  handler: replayApiHandler,
 };

@@ -17,7 +17,7 @@ import { azureTokenSource, localTokenSource, type LocalAuth, type TokenSource } 
  *   linkgate rules list | rules put --file rule.json | rules delete NAME
  *   linkgate proposals list | proposals confirm ID | proposals decline ID --comment TEXT
  *   linkgate teams channels            conversations the bot was installed in
- *   linkgate sweep | whoami | automation status|hold|release
+ *   linkgate sweep | replay --connection ID | whoami | automation status|hold|release
  *
  * Where to reach it: --api URL (or LINKGATE_API_URL, default from .linkgate/stack.json, else
  * http://127.0.0.1:7071); --emulator URL (or LINKGATE_EMULATOR_URL, default from .linkgate/stack.json).
@@ -35,6 +35,7 @@ const USAGE = `Usage:
   linkgate proposals list [--json] | proposals confirm ID | proposals decline ID --comment TEXT
   linkgate teams channels [--json]
   linkgate sweep                      run the sweep now (role Operate)
+  linkgate replay --connection ID     look at one connection again now; a failed one gets its attempts back (role Operate)
   linkgate automation status | automation hold --reason TEXT | automation release --reason TEXT
                                       break-glass: every approve/reject goes to a person (role Operate)
   linkgate whoami                     who the API takes you to be, and your roles
@@ -244,6 +245,11 @@ export async function main(argv: string[]): Promise<number> {
     const report = expectOk(await api('POST', '/api/sweep', {})) as { resources: number; acted: number; errors: Array<{ resourceId: string; error: string }> };
     console.log(`Swept ${report.resources} resource(s): ${report.acted} connection(s) acted on, ${report.errors.length} error(s).`);
     for (const e of report.errors) console.log(`  ${e.resourceId}: ${e.error}`);
+    return 0;
+  }
+  if (command === 'replay') {
+    const result = expectOk(await api('POST', '/api/connections/replay', { connectionId: need(values.connection, '--connection') })) as { connectionId: string; attemptsReset: boolean; outcome: string };
+    console.log(`${result.connectionId.split('/').pop()}: ${result.outcome}${result.attemptsReset ? ' (its failed attempts were given back)' : ''}.`);
     return 0;
   }
   if (command === 'automation') {

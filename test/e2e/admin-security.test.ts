@@ -5,6 +5,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { DEMO } from '../../src/dev/demo-world.js';
+import { parseConnectionId } from '../../src/domain/resource-id.js';
 import type { LocalStack } from '../../src/dev/local-stack.js';
 import { auditEntries, auth, eventually, startTestStack } from './helpers.js';
 
@@ -42,6 +43,7 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/api/teams/conversations', without: 'bob@contoso.example' },
   { method: 'POST', path: '/api/sweep', body: {}, without: 'grace@contoso.example' },
   { method: 'GET', path: '/api/automation', without: 'rita@contoso.example' },
+  { method: 'POST', path: '/api/connections/replay', body: { connectionId: 'x' }, without: 'grace@contoso.example' },
   { method: 'POST', path: '/api/automation/hold', body: { reason: 'probe' }, without: 'grace@contoso.example' },
 ];
 
@@ -169,6 +171,37 @@ describe('break-glass: a hold on automatic decisions', () => {
     await eventually(async () => (stack.emulator!.getConnection(after.id)?.properties.privateLinkServiceConnectionState.status === 'Approved' ? true : undefined), 'the approval after the release');
     const entries = [...(await auditEntries(stack, { outcome: 'held' })), ...(await auditEntries(stack, { outcome: 'released' }))];
     expect(entries.map((e) => [e.outcome, e.actor.name])).toEqual([['held', 'Ada Approver'], ['released', 'Ada Approver']]);
+  });
+});
+
+describe('replay: an operator looks at a failed connection again', () => {
+  it('gives a connection that failed its attempts back and approves it at once, naming the operator', async () => {
+    // Prepare: every PUT fails until the operator fixes what was wrong (here: the fault runs out).
+    stack.emulator!.injectFault({ method: 'PUT', pathIncludes: 'pe-replayed', status: 403, times: 1 });
+    const connection = await stack.emulator!.simulateRequest({ vault: DEMO.vaultName, fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-replayed' });
+    const record = await eventually(async () => {
+      const found = await stack.services.approvals.get(parseConnectionId(connection.id));
+      return found?.value.state === 'Failed' ? found.value : undefined;
+    }, 'the failed attempt');
+    expect(record.attempts).toBe(1);
+
+    // Act
+    const answer = await call({ method: 'POST', path: '/api/connections/replay', body: { connectionId: connection.id } }, await auth(stack, 'ada'));
+
+    // Assess
+    expect(answer).toMatchObject({ status: 200, body: { attemptsReset: true, outcome: 'approved' } });
+    expect(stack.emulator!.getConnection(connection.id)?.properties.privateLinkServiceConnectionState.status).toBe('Approved');
+    const replayed = (await auditEntries(stack, { connection: connection.id })).find((e) => e.kind === 'admin');
+    expect(replayed).toMatchObject({ actor: { name: 'Ada Approver' }, summary: expect.stringMatching(/^Ada Approver replayed pe-replayed.*giving back its 1 failed attempt/) });
+  });
+
+  it('answers 400 for an ID that cannot name a connection, and sends nothing to ARM', async () => {
+    const before = stack.emulator!.calls.length;
+    for (const connectionId of ['x', `/subscriptions/${DEMO.vaultSubscriptionId}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-payments/privateEndpointConnections/..`]) {
+      const answer = await call({ method: 'POST', path: '/api/connections/replay', body: { connectionId } }, await auth(stack, 'ada'));
+      expect(answer.status).toBe(400);
+    }
+    expect(stack.emulator!.calls.length).toBe(before);
   });
 });
 
