@@ -234,6 +234,11 @@ function loadTeams(env: Env, devMode: boolean, homeTenantId: string): TeamsConfi
   if (!isGuid(botId)) throw new ConfigError('LINKGATE_TEAMS_BOT_ID', `must be the bot's app (client) ID GUID, got '${botId}'`);
   const tenantId = optional(env, 'LINKGATE_TEAMS_TENANT_ID') ?? homeTenantId;
   if (!isGuid(tenantId)) throw new ConfigError('LINKGATE_TEAMS_TENANT_ID', `must be a tenant GUID, got '${tenantId}'`);
+  // Clicks are accepted only from this tenant, and approvers are object IDs of the home tenant,
+  // which mean nothing elsewhere: a bot in another tenant would take another tenant's people for them.
+  if (tenantId.toLowerCase() !== homeTenantId) {
+    throw new ConfigError('LINKGATE_TEAMS_TENANT_ID', `is ${tenantId}, but must be the home tenant (${homeTenantId}): approvers are object IDs of the home tenant, and clicks from any other tenant are refused`);
+  }
   const serviceUrl = url(env, 'LINKGATE_TEAMS_SERVICE_URL', 'https://smba.trafficmanager.net/teams', devMode ? ['https:', 'http:'] : ['https:']);
   if (!devMode) requireBotConnector(serviceUrl);
   const authKind = optional(env, 'LINKGATE_TEAMS_AUTH') ?? 'managed-identity';

@@ -280,3 +280,12 @@ describe('configuration: the bot talks only to a Bot Connector host', () => {
     expect(failure({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_SERVICE_URL: 'http://smba.trafficmanager.net/teams' }).message).toMatch(/must use https:/);
   });
 });
+
+describe('configuration: the Teams tenant is the home tenant', () => {
+  it('refuses a Teams tenant other than the home tenant, since clicks are taken only from the home tenant', () => {
+    const error = failure({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_TENANT_ID: 'fab00000-0000-4000-8000-00000000fab0' });
+    expect(error.setting).toBe('LINKGATE_TEAMS_TENANT_ID');
+    expect(error.message).toMatch(/must be the home tenant/);
+    expect(loadConfig({ ...BASE, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_TENANT_ID: TENANT.toUpperCase() }).teams?.tenantId).toBe(TENANT);
+  });
+});
