@@ -38,6 +38,9 @@ param watchedResourceTypes string = ''
 @description('Client ID of Linkgate\'s API application, whose app roles decide who may use the admin APIs. The preprovision hook registers it (scripts/azd/preprovision.ts); empty: the admin APIs refuse every request.')
 param apiClientId string = ''
 
+@description('Teams conversation told of every rule change and proposal, for example the admins\' channel (19:...@thread.tacv2). Empty: none.')
+param adminConversationId string = ''
+
 @allowed(['true', 'false'])
 @description('Four-eyes rule changes: a second person with Rules.Write confirms changes that could approve, reject or change approvers. Turn off only for a single-admin team.')
 param fourEyes string = 'true'
@@ -197,6 +200,7 @@ var appSettings = {
   LINKGATE_API_CLIENT_ID: toLower(trim(apiClientId))
   LINKGATE_AUTH_AUTHORITY: environment().authentication.loginEndpoint
   LINKGATE_FOUR_EYES: fourEyes
+  LINKGATE_ADMIN_CONVERSATION: adminConversationId
   APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.outputs.clientId};Authorization=AAD'
 }
@@ -250,6 +254,7 @@ output LINKGATE_REVIEW_APPROVERS string = appSettings.LINKGATE_REVIEW_APPROVERS
 output LINKGATE_API_CLIENT_ID string = appSettings.LINKGATE_API_CLIENT_ID
 output LINKGATE_AUTH_AUTHORITY string = appSettings.LINKGATE_AUTH_AUTHORITY
 output LINKGATE_FOUR_EYES string = appSettings.LINKGATE_FOUR_EYES
+output LINKGATE_ADMIN_CONVERSATION string = appSettings.LINKGATE_ADMIN_CONVERSATION
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = appSettings.APPLICATIONINSIGHTS_CONNECTION_STRING
 output APPLICATIONINSIGHTS_AUTHENTICATION_STRING string = appSettings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING
 

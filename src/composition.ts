@@ -106,7 +106,16 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   clicks.connect(reviews);
   const events = createEventIntake({ parse: (event) => parseResourceEvent(event, { types: config.resourceTypes }), audit, workflow });
   const proposals = new TableProposalsStore(table(TABLES.proposals));
-  const ruleAdmin = createRuleAdmin({ rules, proposals, audit, clock, settings: config.ruleChanges });
+  const adminConversation = config.ruleChanges.adminConversation;
+  const ruleAdmin = createRuleAdmin({
+    rules,
+    proposals,
+    audit,
+    clock,
+    log,
+    settings: config.ruleChanges,
+    ...(adminConversation && notifier ? { announce: (text: string) => notifier.announce(adminConversation, text) } : {}),
+  });
   const tokens = config.auth
     ? createEntraTokenValidator({ authority: config.auth.authority, tenantId: config.homeTenantId, clientId: config.auth.clientId, audiences: config.auth.audiences })
     : undefined;

@@ -58,6 +58,8 @@ export interface RuleChangeConfig {
   /** A second person with Rules.Write confirms changes that could approve, reject or change approvers (LINKGATE_FOUR_EYES). */
   readonly fourEyes: boolean;
   readonly proposalTtlMs: number;
+  /** Teams conversation told of every rule change and proposal (LINKGATE_ADMIN_CONVERSATION). */
+  readonly adminConversation?: string;
 }
 
 export interface TeamsConfig {
@@ -173,6 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     ruleChanges: Object.freeze({
       fourEyes: bool(env, 'LINKGATE_FOUR_EYES', true),
       proposalTtlMs: int(env, 'LINKGATE_RULE_PROPOSAL_TTL_HOURS', 72, 1, 30 * 24) * 3_600_000,
+      ...(optional(env, 'LINKGATE_ADMIN_CONVERSATION') ? { adminConversation: (optional(env, 'LINKGATE_ADMIN_CONVERSATION') as string).slice(0, 512) } : {}),
     }),
   });
 }

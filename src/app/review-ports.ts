@@ -93,6 +93,8 @@ export interface ReviewNotifier {
   update(conversationId: string, activityId: string, view: ReviewCardView): Promise<void>;
   /** A reply in the card's thread (reminders). */
   reply(conversationId: string, activityId: string, text: string): Promise<void>;
+  /** A message of its own, no card (notices to the admins' conversation). */
+  announce(conversationId: string, text: string): Promise<void>;
 }
 
 export interface ConversationReference {

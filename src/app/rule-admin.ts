@@ -7,7 +7,7 @@ import { isRuleName, parseRule, type Rule } from '../domain/policy/rule.js';
 import { principalActor, principalDetail, type Principal } from '../domain/principal.js';
 import { isOpen, type PersonRef, type RuleProposal } from '../domain/rule-proposal.js';
 import type { Versioned } from '../domain/approval.js';
-import type { AuditPort, Clock, ProposalsPort, RulesPort } from './ports.js';
+import type { AuditPort, Clock, Logger, ProposalsPort, RulesPort } from './ports.js';
 
 /**
  * Reading and changing rules, with the four-eyes rule (src/domain/policy/rule-change.ts): a change
@@ -24,6 +24,9 @@ export interface RuleAdminDeps {
   readonly audit: AuditPort;
   readonly clock: Clock;
   readonly settings: { readonly fourEyes: boolean; readonly proposalTtlMs: number };
+  /** Tells the admins' Teams conversation; best effort, a failure is logged and changes nothing. */
+  readonly announce?: (text: string) => Promise<void>;
+  readonly log?: Logger;
 }
 
 export interface RuleListing {
@@ -134,6 +137,11 @@ async function propose(deps: RuleAdminDeps, by: Principal, change: { before: Rul
     status: 'pending',
   };
   await deps.proposals.create(proposal);
+  await tellAdmins(
+    deps,
+    `${by.name} proposed a change to rule '${proposal.ruleName}', which needs a second person with Rules.Write because ${change.reason}. ` +
+      `Review it with \`linkgate proposals list\`, then \`linkgate proposals confirm ${proposal.id}\` or \`linkgate proposals decline ${proposal.id} --comment …\`. It expires ${proposal.expiresAt.toISOString()}.`,
+  );
   await appendAdmin(deps, by, {
     outcome: 'proposed',
     summary: `${by.name} proposed a change to rule '${proposal.ruleName}'; it needs a second person with Rules.Write because ${change.reason}. Proposal ${proposal.id}, expires ${proposal.expiresAt.toISOString()}.`,
@@ -200,6 +208,7 @@ export async function declineProposal(deps: RuleAdminDeps, by: Principal, id: st
   const status = withdrawn ? 'withdrawn' : 'declined';
   const result = await deps.proposals.replace({ ...found.value, status, decidedBy: personOf(by), decidedAt: deps.clock.now(), comment: reason.slice(0, 500) }, found.etag);
   if (result.kind === 'conflict') throw new ProposalError(`Proposal ${id} was acted on by someone else just now; list the proposals again. Nothing was changed.`, 'not-pending');
+  await tellAdmins(deps, `${by.name} ${withdrawn ? 'withdrew' : 'declined'} the proposed change to rule '${found.value.ruleName}' (${id}): ${reason.slice(0, 200)}`);
   await appendAdmin(deps, by, {
     outcome: status,
     summary: `${by.name} ${withdrawn ? 'withdrew' : 'declined'} the proposed change to rule '${found.value.ruleName}': ${reason.slice(0, 200)}`,
@@ -243,6 +252,7 @@ async function auditRuleChange(
 ): Promise<void> {
   const verb = !change.after ? 'deleted' : change.before ? 'changed' : 'added';
   const confirmation = change.proposal ? `, confirming ${change.proposal.proposedBy.name}'s proposal ${change.proposal.id}` : '';
+  await tellAdmins(deps, `${by.name} ${verb} rule '${change.name}'${confirmation}; it is in force now (${change.reason}).`);
   await appendAdmin(deps, by, {
     outcome: 'rule-changed',
     summary: `${by.name} ${verb} rule '${change.name}'${confirmation}.`,
@@ -254,6 +264,16 @@ async function auditRuleChange(
 
 async function appendAdmin(deps: Pick<RuleAdminDeps, 'audit'>, by: Principal, entry: Pick<AuditEntry, 'outcome' | 'summary' | 'ruleName' | 'correlationId'> & { detail: Record<string, unknown> }): Promise<void> {
   await deps.audit.append({ kind: 'admin', actor: principalActor(by), ...entry, detail: { ...entry.detail, by: principalDetail(by) } });
+}
+
+async function tellAdmins(deps: Pick<RuleAdminDeps, 'announce' | 'log'>, text: string): Promise<void> {
+  if (!deps.announce) return;
+  try {
+    await deps.announce(text);
+  } catch (error) {
+    // The audit is the record; the notice only points people at it.
+    deps.log?.warn(`Could not tell the admins' conversation: ${(error as Error).message}`);
+  }
 }
 
 function personOf(principal: Principal): PersonRef {

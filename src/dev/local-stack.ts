@@ -105,6 +105,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env.LINKGATE_TEAMS_AUTH = 'dev-anonymous';
       env.LINKGATE_TEAMS_SERVICE_URL = `${hostUrl}${CONNECTOR_PATH}`;
       env.LINKGATE_REVIEW_CONVERSATION ??= DEMO_TEAMS.channelId;
+      // Rule changes and proposals are announced in the team's General channel (its ID is the team ID).
+      env.LINKGATE_ADMIN_CONVERSATION ??= DEMO_TEAMS.teamId;
       // Rita is listed too, so the demo shows the self-approval check on her own request.
       env.LINKGATE_REVIEW_APPROVERS ??= [DEMO_PEOPLE.approverAda.objectId, DEMO_PEOPLE.approverGrace.objectId, DEMO_PEOPLE.requesterRita.objectId].join(',');
     }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { DEMO } from '../../src/dev/demo-world.js';
+import { DEMO, DEMO_TEAMS } from '../../src/dev/demo-world.js';
 import { parseConnectionId } from '../../src/domain/resource-id.js';
 import type { LocalStack } from '../../src/dev/local-stack.js';
 import { auditEntries, auth, eventually, startTestStack } from './helpers.js';
@@ -138,6 +138,11 @@ describe('four-eyes: the open-sesame rule needs a second person', () => {
     });
     const proposals = await auditEntries(stack, { outcome: 'proposed' });
     expect(proposals.find((e) => e.ruleName === 'open-sesame')?.actor).toMatchObject({ id: 'ada00000-0000-4000-8000-0000000000a1', name: 'Ada Approver' });
+
+    // The admins' conversation (the team's General channel here) was told of both steps.
+    const notices = stack.teams!.messages(DEMO_TEAMS.teamId).map((m) => m.text ?? '');
+    expect(notices.some((t) => t.startsWith("Ada Approver proposed a change to rule 'open-sesame'") && t.includes(`linkgate proposals confirm ${id}`))).toBe(true);
+    expect(notices.some((t) => t.startsWith(`Grace Approver added rule 'open-sesame', confirming Ada Approver's proposal ${id}`))).toBe(true);
 
     // Clean up at once: a delete takes effect immediately.
     expect((await call({ method: 'DELETE', path: '/api/rules/open-sesame' }, await auth(stack, 'grace'))).status).toBe(204);

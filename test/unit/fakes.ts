@@ -348,6 +348,10 @@ export class FakeNotifier implements ReviewNotifier {
   async reply(conversationId: string, activityId: string, text: string) {
     this.replies.push({ conversationId, activityId, text });
   }
+  readonly announcements: { conversationId: string; text: string }[] = [];
+  async announce(conversationId: string, text: string) {
+    this.announcements.push({ conversationId, text });
+  }
   lastViewOf(activityId: string): ReviewCardView | undefined {
     return [...this.updates].reverse().find((u) => u.activityId === activityId)?.view ?? this.posts.find((p) => p.activityId === activityId)?.view;
   }

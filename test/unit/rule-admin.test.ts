@@ -18,8 +18,9 @@ function setup(fourEyes = true) {
   const proposals = new FakeProposals();
   const audit = new FakeAudit();
   const clock = new FakeClock();
-  const admin = createRuleAdmin({ rules, proposals, audit, clock, settings: { fourEyes, proposalTtlMs: 72 * 3_600_000 } });
-  return { rules, proposals, audit, clock, admin };
+  const notices: string[] = [];
+  const admin = createRuleAdmin({ rules, proposals, audit, clock, settings: { fourEyes, proposalTtlMs: 72 * 3_600_000 }, announce: async (text) => void notices.push(text) });
+  return { rules, proposals, audit, clock, admin, notices };
 }
 
 const base = parseRule({ name: 'r', priority: 50, action: 'review', conditions: {} });
@@ -134,6 +135,17 @@ describe('rule admin: the open-sesame rule needs a second person', () => {
     expect((await h.admin.decline(GRACE, first.proposal.id, 'opens everything')).status).toBe('declined');
     expect((await h.admin.decline(ADA, second.proposal.id, 'typo')).status).toBe('withdrawn');
     await expect(h.admin.confirm(GRACE, first.proposal.id)).rejects.toBeInstanceOf(ProposalError);
+  });
+
+  it("tells the admins' conversation of the proposal, the confirmation and a decline, and a failing notice changes nothing", async () => {
+    const h = setup();
+    const result = await h.admin.write(ADA, 'open-sesame', OPEN_SESAME);
+    if (result.kind !== 'proposed') throw new Error('expected a proposal');
+    await h.admin.confirm(GRACE, result.proposal.id);
+    expect(h.notices).toEqual([expect.stringMatching(/^Ada Approver proposed a change to rule 'open-sesame'/), expect.stringMatching(/^Grace Approver added rule 'open-sesame', confirming/)]);
+
+    const failing = createRuleAdmin({ rules: h.rules, proposals: h.proposals, audit: h.audit, clock: h.clock, settings: { fourEyes: true, proposalTtlMs: 1 }, announce: async () => { throw new Error('Teams is down'); } });
+    expect((await failing.write(ADA, 'try-it', { priority: 3, mode: 'shadow', action: 'approve' })).kind).toBe('applied');
   });
 
   it('applies shadow rules and disabling at once', async () => {

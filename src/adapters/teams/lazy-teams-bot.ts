@@ -15,6 +15,7 @@ export function createLazyTeamsBot(options: TeamsBotOptions, load: () => Promise
     post: async (conversationId, view) => (await bot()).notifier.post(conversationId, view),
     update: async (conversationId, activityId, view) => (await bot()).notifier.update(conversationId, activityId, view),
     reply: async (conversationId, activityId, text) => (await bot()).notifier.reply(conversationId, activityId, text),
+    announce: async (conversationId, text) => (await bot()).notifier.announce(conversationId, text),
   };
   return {
     notifier,

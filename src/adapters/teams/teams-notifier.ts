@@ -112,6 +112,9 @@ export function createTeamsNotifier(options: TeamsNotifierOptions): ReviewNotifi
     async reply(conversationId: string, activityId: string, text: string) {
       await call('reply', conversationId, () => connector.reply(conversationId, activityId, { type: 'message', text }));
     },
+    async announce(conversationId: string, text: string) {
+      await call('post', conversationId, () => connector.send(conversationId, { type: 'message', text }));
+    },
   };
 }
 
