@@ -31,6 +31,7 @@ export function adminRoute(roles: (request: HttpRequest) => readonly AppRole[], 
 function refusal(error: unknown): HttpResponseInit | undefined {
   if (error instanceof AuthenticationError) {
     if (error.code === 'not-configured') return { status: 503, jsonBody: { error: error.message } };
+    if (error.code === 'keys-unavailable') return { status: 503, headers: { 'Retry-After': '5' }, jsonBody: { error: error.message } };
     // RFC 6750 §3: the challenge names the scheme, and `invalid_token` when one was sent.
     const challenge = error.code === 'missing-token' ? 'Bearer realm="linkgate"' : `Bearer realm="linkgate", error="invalid_token", error_description="${error.message.replace(/["\\]/g, "'")}"`;
     return { status: 401, headers: { 'WWW-Authenticate': challenge }, jsonBody: { error: error.message } };

@@ -87,7 +87,7 @@ export class PermanentDeliveryError extends TeamsDeliveryError {}
 export class AuthenticationError extends LinkgateError {
   constructor(
     message: string,
-    readonly code: 'missing-token' | 'invalid-token' | 'not-configured',
+    readonly code: 'missing-token' | 'invalid-token' | 'not-configured' | 'keys-unavailable',
     options?: { cause?: unknown },
   ) {
     super(message, options);

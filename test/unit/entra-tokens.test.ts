@@ -57,3 +57,12 @@ describe('Entra token validation', () => {
     expect(entraIssuers('https://login.microsoftonline.us/', TENANT)[1]).toBe(`https://login.microsoftonline.us/${TENANT}/`);
   });
 });
+
+describe('Entra token validation: when the tenant keys cannot be fetched', () => {
+  it('says so as keys-unavailable (503), not as a bad token', async () => {
+    // Prepare: a key endpoint on a port nothing listens on.
+    const offline = createEntraTokenValidator({ authority: 'http://127.0.0.1:9', tenantId: TENANT, clientId: CLIENT });
+    // Act / Assess
+    await expect(offline.validate(`Bearer ${await sign(v2())}`)).rejects.toMatchObject({ code: 'keys-unavailable' });
+  });
+});

@@ -69,6 +69,11 @@ export function createEntraTokenValidator(settings: EntraTokenSettings): TokenVa
           requiredClaims: ['exp', 'iat', 'tid', 'oid'],
         }));
       } catch (error) {
+        // The tenant's keys could not be fetched: not the caller's fault, and not a verdict on the
+        // token. jose reports a timeout as JWKSTimeout and passes fetch's own TypeError through.
+        if (error instanceof errors.JWKSTimeout || (error instanceof TypeError && /fetch/i.test(error.message))) {
+          throw new AuthenticationError(`The home tenant's signing keys could not be fetched (${(error as Error).message}); try again shortly. Nothing was done.`, 'keys-unavailable', { cause: error });
+        }
         throw new AuthenticationError(`The bearer token was refused: ${describeJoseError(error)}.`, 'invalid-token', { cause: error });
       }
       return principalOf(payload, tenantId);
