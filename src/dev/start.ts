@@ -5,7 +5,8 @@ import { DEMO, DEMO_PEOPLE, DEMO_RESOURCES, demoResourceId } from './demo-world.
 import { startLocalStack } from './local-stack.js';
 
 /**
- * `npm start`: the local stack on embedded defaults, then a short demo of three requests.
+ * `npm start`: the local stack on embedded defaults, then a short demo: four requests, and a
+ * rule change that waits for a second person.
  * LINKGATE_DEMO=false starts the stack without the demo.
  */
 async function main(): Promise<void> {
@@ -64,6 +65,7 @@ Linkgate local stack
       const where = resource ? describeResource(resource.type, resource.name) : '';
       console.log(`  ${where.padEnd(34)} ${c.name.padEnd(50)} ${String(state.status).padEnd(9)} ${state.description ?? ''}`);
     }
+    if (stack.entra) await demoFourEyes(stack.functionsUrl, await stack.entra.issue({ person: 'ada' }));
   }
 
   if (stack.teams) {
@@ -80,6 +82,28 @@ Try it:
   npx linkgate audit --type keyvault
   npx linkgate whoami --as grace      (admin calls carry a token from the local Entra issuer)
 Ctrl-C stops the stack.`);
+}
+
+/**
+ * Ada, through the real rules API with a token from the local Entra issuer, asks for a rule that
+ * would approve Fabrikam automatically; it waits for a second person.
+ */
+async function demoFourEyes(functionsUrl: string, token: string): Promise<void> {
+  console.log(`\n→ Ada Approver asks for a rule that approves Fabrikam automatically (PUT /api/rules/fabrikam-auto):`);
+  const response = await fetch(`${functionsUrl}/api/rules/fabrikam-auto`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ priority: 30, action: 'approve', conditions: { requesterTenant: [DEMO.partnerTenantId] }, description: 'Fabrikam is a trusted partner.' }),
+  });
+  const answer = (await response.json()) as { proposal?: { id: string } };
+  await waitForQuiet(300);
+  if (response.status === 202 && answer.proposal) {
+    console.log(`  HTTP 202: nothing changed until a second person confirms. Try, as Ada (refused) and as Grace:
+    npx linkgate proposals confirm ${answer.proposal.id} --as ada
+    npx linkgate proposals confirm ${answer.proposal.id} --as grace`);
+  } else {
+    console.log(`  HTTP ${response.status}: ${JSON.stringify(answer)}`);
+  }
 }
 
 function printAudit(entry: AuditEntry): void {
@@ -103,6 +127,9 @@ function printAudit(entry: AuditEntry): void {
       break;
     case 'result':
       console.log(`  result  ${name}: ${entry.outcome} — ${entry.summary}`);
+      break;
+    case 'admin':
+      console.log(`  admin   ${entry.outcome}: ${entry.summary}`);
       break;
     default:
       console.log(`  ${entry.kind.padEnd(7)} ${name} ${entry.outcome}: ${entry.summary}`);
