@@ -103,16 +103,7 @@ export class ResourceStore {
     }
     const id = resourceId(spec.subscriptionId, spec.resourceGroup, fixture.type, spec.name);
     const existing = this.resources.get(idKey(id));
-    const resource: StoredResource = {
-      id: existing?.id ?? id,
-      type: fixture.type,
-      subscriptionId: existing?.subscriptionId ?? spec.subscriptionId,
-      resourceGroup: existing?.resourceGroup ?? spec.resourceGroup,
-      name: existing?.name ?? spec.name,
-      location: spec.location,
-      tenantId: spec.tenantId,
-      tags: { ...(spec.tags ?? {}) },
-    };
+    const resource = storedResource(fixture.type, id, spec, existing);
     this.resources.set(idKey(id), resource);
     return { resource, created: existing === undefined };
   }
@@ -159,14 +150,7 @@ export class ResourceStore {
       throw new ArmError(409, 'VaultAlreadyExists', `The vault name '${spec.name}' is already in use.`);
     }
     const vault: StoredVault = {
-      id: existing?.id ?? id,
-      type: KEY_VAULT_TYPE,
-      subscriptionId: existing?.subscriptionId ?? spec.subscriptionId,
-      resourceGroup: existing?.resourceGroup ?? spec.resourceGroup,
-      name: existing?.name ?? spec.name,
-      location: spec.location,
-      tenantId: spec.tenantId,
-      tags: { ...(spec.tags ?? {}) },
+      ...storedResource(KEY_VAULT_TYPE, id, spec, existing),
       skuName: spec.skuName ?? 'standard',
       enableRbacAuthorization: spec.enableRbacAuthorization ?? true,
       publicNetworkAccess: spec.publicNetworkAccess ?? 'Disabled',
@@ -405,4 +389,18 @@ export function connectionNotFound(name: string): ArmError {
     'PrivateEndpointConnectionNotFound',
     `Private endpoint connection '${name}' could not be found.`,
   );
+}
+
+/** The fields every stored resource has; a replaced resource keeps the spelling it was created with. */
+function storedResource(type: string, id: string, spec: Omit<ResourceSpec, 'type'>, existing: StoredResource | undefined): StoredResource {
+  return {
+    id: existing?.id ?? id,
+    type,
+    subscriptionId: existing?.subscriptionId ?? spec.subscriptionId,
+    resourceGroup: existing?.resourceGroup ?? spec.resourceGroup,
+    name: existing?.name ?? spec.name,
+    location: spec.location,
+    tenantId: spec.tenantId,
+    tags: { ...(spec.tags ?? {}) },
+  };
 }
