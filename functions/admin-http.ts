@@ -46,6 +46,12 @@ function refusal(error: unknown): HttpResponseInit | undefined {
   return undefined;
 }
 
+/** A string field of a JSON object body; undefined when the body is no object or the field no string. */
+export function stringField(body: unknown, name: string): string | undefined {
+  const value = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>)[name] : undefined;
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** The body as JSON, or an InvalidInputError; an empty body is `{}` where the route allows it. */
 export async function jsonBody(request: HttpRequest, allowEmpty = false): Promise<unknown> {
   const text = await request.text();

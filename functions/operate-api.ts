@@ -3,7 +3,7 @@ import { principalActor, principalDetail } from '../src/domain/principal.js';
 import { automationStatus, holdAutomation, releaseAutomation } from '../src/app/automation.js';
 import { replayConnection } from '../src/app/replay.js';
 import { InvalidInputError } from '../src/domain/errors.js';
-import { adminRoute, jsonBody } from './admin-http.js';
+import { adminRoute, jsonBody, stringField } from './admin-http.js';
 import type { HttpFunctionSpec } from './registry.js';
 
 /**
@@ -69,7 +69,7 @@ export const automationApiHandler = adminRoute(
     }
     if (action !== 'hold' && action !== 'release') throw new InvalidInputError('POST /api/automation/hold or /api/automation/release, with { "reason": "…" }');
     const body = await jsonBody(request, true);
-    const reason = typeof body === 'object' && body !== null && typeof (body as { reason?: unknown }).reason === 'string' ? (body as { reason: string }).reason : '';
+    const reason = stringField(body, 'reason') ?? '';
     const status = action === 'hold' ? await holdAutomation(deps, principal, reason) : await releaseAutomation(deps, principal, reason);
     context.warn(`Automatic decisions ${status.automatic ? 'released' : 'on hold'} by ${principal.name}`);
     return { status: 200, jsonBody: status };
@@ -96,8 +96,8 @@ export const replayApiHandler = adminRoute(
   async (request, context, principal) => {
     const services = getServices();
     const body = await jsonBody(request);
-    const connectionId = typeof body === 'object' && body !== null ? (body as { connectionId?: unknown }).connectionId : undefined;
-    if (typeof connectionId !== 'string' || connectionId.length > 2_000) throw new InvalidInputError('The body must be { "connectionId": "<private endpoint connection resource ID>" }.');
+    const connectionId = stringField(body, 'connectionId');
+    if (connectionId === undefined || connectionId.length > 2_000) throw new InvalidInputError('The body must be { "connectionId": "<private endpoint connection resource ID>" }.');
     const result = await replayConnection({ approvals: services.approvals, audit: services.audit, clock: services.clock, workflow: services.workflow }, principal, connectionId);
     context.log(`Replay of ${result.connectionId} by ${principal.name}: ${result.outcome}`);
     return { status: 200, jsonBody: result };

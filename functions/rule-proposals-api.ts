@@ -1,6 +1,6 @@
 import { getServices } from '../src/composition.js';
 import { InvalidInputError } from '../src/domain/errors.js';
-import { adminRoute, jsonBody } from './admin-http.js';
+import { adminRoute, jsonBody, stringField } from './admin-http.js';
 import type { HttpFunctionSpec } from './registry.js';
 
 /**
@@ -28,8 +28,7 @@ export const ruleProposalsApiHandler = adminRoute(
       return { status: 200, jsonBody: { status: 'applied', proposal, rule } };
     }
     const body = await jsonBody(request, true);
-    const comment = typeof body === 'object' && body !== null && typeof (body as { comment?: unknown }).comment === 'string' ? (body as { comment: string }).comment : '';
-    return { status: 200, jsonBody: { proposal: await ruleAdmin.decline(principal, id, comment) } };
+    return { status: 200, jsonBody: { proposal: await ruleAdmin.decline(principal, id, stringField(body, 'comment') ?? '') } };
   },
 );
 

@@ -192,9 +192,9 @@ function loadAuth(env: Env, devMode: boolean): AuthConfig | undefined {
   if (!clientId) return undefined;
   if (!isGuid(clientId)) throw new ConfigError('LINKGATE_API_CLIENT_ID', `must be the API application's client ID (a GUID), got '${clientId}'`);
   const authority = url(env, 'LINKGATE_AUTH_AUTHORITY', ENTRA_AUTHORITIES[0], devMode ? ['https:', 'http:'] : ['https:']);
-  if (!ENTRA_AUTHORITIES.includes(authority.toLowerCase())) {
-    if (!devMode) throw new ConfigError('LINKGATE_AUTH_AUTHORITY', `must be an Entra login endpoint (${ENTRA_AUTHORITIES.join(', ')}), got '${authority}'`);
-    if (!isLoopback(authority)) throw new ConfigError('LINKGATE_AUTH_AUTHORITY', `in dev mode must be an Entra login endpoint or the local issuer on a loopback address, got '${authority}'`);
+  // In dev mode any authority passes here: devModeEndpoints has already held it to a loopback address.
+  if (!devMode && !ENTRA_AUTHORITIES.includes(authority.toLowerCase())) {
+    throw new ConfigError('LINKGATE_AUTH_AUTHORITY', `must be an Entra login endpoint (${ENTRA_AUTHORITIES.join(', ')}), got '${authority}'`);
   }
   const lower = clientId.toLowerCase();
   const appIdUri = optional(env, 'LINKGATE_API_APP_ID_URI');

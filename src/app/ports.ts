@@ -93,6 +93,8 @@ export interface RulesPort {
   deleteIf(name: string, expected: string): Promise<boolean>;
   /** The break-glass hold on automatic decisions, if one is in place. */
   hold(): Promise<AutomationHold | undefined>;
+  /** Every rule and the hold, read together: what one decision needs. */
+  forDecision(): Promise<{ readonly rules: StoredRule[]; readonly hold?: AutomationHold }>;
   /** Places the hold (replacing one in place) or, with undefined, lifts it. */
   setHold(hold: AutomationHold | undefined): Promise<void>;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuditEntry } from '../domain/audit.js';
 import { ProposalError, RuleValidationError } from '../domain/errors.js';
 import type { StoredRule } from '../domain/policy/engine.js';
-import { reviewRuleChange } from '../domain/policy/rule-change.js';
+import { canonical, reviewRuleChange } from '../domain/policy/rule-change.js';
 import { isRuleName, parseRule, type Rule } from '../domain/policy/rule.js';
 import { principalActor, principalDetail, type Principal } from '../domain/principal.js';
 import { isOpen, type PersonRef, type RuleProposal } from '../domain/rule-proposal.js';
@@ -98,7 +98,7 @@ export async function writeRule(deps: RuleAdminDeps, by: Principal, name: string
     if (review.needsSecondPerson && deps.settings.fourEyes) {
       return { kind: 'proposed', proposal: await propose(deps, by, { before, version, after, reason: review.reason }) };
     }
-    if (before && JSON.stringify(before) === JSON.stringify(after)) return { kind: 'applied', rule: after, reason: 'unchanged', unchanged: true };
+    if (before && canonical(before) === canonical(after)) return { kind: 'applied', rule: after, reason: 'unchanged', unchanged: true };
     if (await deps.rules.putIf(after, version)) {
       const reason = review.needsSecondPerson ? `four-eyes is off (LINKGATE_FOUR_EYES=false), so this took effect at once although ${review.reason}` : review.reason;
       await auditRuleChange(deps, by, { name: after.name, before, after, reason });
@@ -174,7 +174,7 @@ export async function confirmProposal(deps: RuleAdminDeps, by: Principal, id: st
   // The rule must still be what the proposal was made against; then it is written conditionally,
   // so a change that lands in between makes this one stale instead of being overwritten.
   const current = await deps.rules.get(proposal.ruleName);
-  const alreadyApplied = current?.stored.ok === true && JSON.stringify(current.stored.rule) === JSON.stringify(proposal.after) && proposal.status === 'confirmed';
+  const alreadyApplied = current?.stored.ok === true && canonical(current.stored.rule) === canonical(proposal.after) && proposal.status === 'confirmed';
   const applied = alreadyApplied || ((current?.version ?? 'absent') === proposal.beforeVersion && (await deps.rules.putIf(proposal.after, proposal.beforeVersion)));
   if (!applied) {
     await deps.proposals.replace({ ...claimed.value, status: 'stale', decidedBy: personOf(by), decidedAt: deps.clock.now() }, claimed.etag);

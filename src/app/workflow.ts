@@ -186,7 +186,7 @@ export async function decideAndAct(deps: WorkflowDeps, record: Versioned<Approva
   let decision: Decision;
   try {
     facts = await gatherFacts(deps, connection);
-    const [rules, hold] = await Promise.all([deps.rules.list(), deps.rules.hold()]);
+    const { rules, hold } = await deps.rules.forDecision();
     decision = decide(rules, facts, settings.homeTenantId, hold);
   } catch (error) {
     await fail(deps, record, error, 'deciding');

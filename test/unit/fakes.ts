@@ -203,6 +203,9 @@ export class FakeRules implements RulesPort {
   async setHold(hold: AutomationHold | undefined) {
     this.current = hold;
   }
+  async forDecision() {
+    return this.current ? { rules: this.stored, hold: this.current } : { rules: this.stored };
+  }
   private versionOf(name: string): string {
     const key = name.toLowerCase();
     if (!this.versions.has(key)) this.versions.set(key, `v${++this.version}`);

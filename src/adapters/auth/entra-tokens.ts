@@ -147,7 +147,6 @@ function describeJoseError(error: unknown): string {
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'its signature does not verify';
   if (error instanceof errors.JWKSNoMatchingKey) return "it is signed with a key the tenant does not publish";
   if (error instanceof errors.JOSEAlgNotAllowed) return 'it is signed with an algorithm other than RS256';
-  if (error instanceof errors.JWKSTimeout) return "the tenant's signing keys could not be fetched in time";
   if (error instanceof errors.JOSEError) return `${error.code}: ${error.message}`;
   return (error as Error).message;
 }

@@ -9,7 +9,7 @@ import type { AutomationHold } from '../../domain/automation.js';
  * Table `rules`: PartitionKey `rule`, RowKey the lower-case rule name. Every read is the
  * whole (small) partition, since the engine needs all rules in priority order. Beside them,
  * PartitionKey `setting`, RowKey `automation-hold`: the break-glass hold on automatic decisions,
- * one point read per decision.
+ * read with the rules in the same query for each decision (forDecision).
  * `conditions` and `review` are stored as JSON. Rows are parsed with the same validator the write path
  * uses, so a row edited by hand that cannot be understood is reported, not guessed at. That
  * includes a request-message pattern stored when patterns were JavaScript ones and that RE2
@@ -20,13 +20,23 @@ export class TableRulesStore implements RulesPort {
   constructor(private readonly client: TableClient) {}
 
   async list(): Promise<StoredRule[]> {
+    return (await this.read("PartitionKey eq 'rule'")).rules;
+  }
+
+  /** The rules and the hold in one query: what each decision reads. */
+  async forDecision(): Promise<{ rules: StoredRule[]; hold?: AutomationHold }> {
+    return this.read(`PartitionKey eq 'rule' or (PartitionKey eq '${HOLD_KEY.partitionKey}' and RowKey eq '${HOLD_KEY.rowKey}')`);
+  }
+
+  private async read(filter: string): Promise<{ rules: StoredRule[]; hold?: AutomationHold }> {
     await ensureTable(this.client);
-    const out: StoredRule[] = [];
-    const rows = this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter: "PartitionKey eq 'rule'" } });
-    for await (const row of rows) {
-      out.push(fromRow(row));
+    const rules: StoredRule[] = [];
+    let hold: AutomationHold | undefined;
+    for await (const row of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
+      if (row.partitionKey === HOLD_KEY.partitionKey) hold = holdOf(row);
+      else rules.push(fromRow(row));
     }
-    return out;
+    return hold ? { rules, hold } : { rules };
   }
 
   async get(name: string): Promise<{ stored: StoredRule; version: string } | undefined> {
@@ -71,12 +81,7 @@ export class TableRulesStore implements RulesPort {
   async hold(): Promise<AutomationHold | undefined> {
     await ensureTable(this.client);
     try {
-      const row = await this.client.getEntity<Record<string, unknown>>(HOLD_KEY.partitionKey, HOLD_KEY.rowKey);
-      return {
-        by: { objectId: String(row.byId), name: String(row.byName ?? row.byId) },
-        at: asDate(row.at) ?? new Date(0),
-        reason: String(row.reason ?? ''),
-      };
+      return holdOf(await this.client.getEntity<Record<string, unknown>>(HOLD_KEY.partitionKey, HOLD_KEY.rowKey));
     } catch (error) {
       if (isTableError(error, 404)) return undefined;
       throw error;
@@ -110,6 +115,10 @@ export class TableRulesStore implements RulesPort {
 
 /** The break-glass hold lives beside the rules, in its own partition, so rule listings never see it. */
 const HOLD_KEY = { partitionKey: 'setting', rowKey: 'automation-hold' } as const;
+
+function holdOf(row: Record<string, unknown>): AutomationHold {
+  return { by: { objectId: String(row.byId), name: String(row.byName ?? row.byId) }, at: asDate(row.at) ?? new Date(0), reason: String(row.reason ?? '') };
+}
 
 /**
  * The RowKey of a rule. Rule names are checked against parseRule's name pattern before they get
