@@ -8,6 +8,7 @@ import type { Principal } from '../domain/principal.js';
 import type { AutomationHold } from '../domain/automation.js';
 import type { ConnectionRef, ResourceRef } from '../domain/resource-id.js';
 import type { ResourceType } from '../domain/resource-types.js';
+import type { InventoryEntry, InventoryIndexEntry, InventoryPage, InventoryQuery } from '../domain/inventory.js';
 
 /** A reason to look at a resource again. Never trusted as a statement of fact. */
 export interface Hint {
@@ -123,6 +124,18 @@ export interface ApprovalsPort {
   create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>>;
   /** ETag-conditioned replace; `conflict` means another writer won (412). */
   replace(record: ApprovalRecord, etag: string): Promise<ReplaceResult<ApprovalRecord>>;
+}
+
+/** The inventory of every connection seen (src/domain/inventory.ts). */
+export interface InventoryPort {
+  /** Every entry of one resource (one partition). */
+  listResource(resourceKey: string): Promise<InventoryEntry[]>;
+  /** Every entry's comparison fields, keyed by lower-case connection ID (one scan, few columns). */
+  index(): Promise<Map<string, InventoryIndexEntry>>;
+  /** Inserts or replaces entries; entries of one resource are written together where the store allows. */
+  write(entries: readonly InventoryEntry[]): Promise<void>;
+  /** Throws AuditQueryError for a continuation token it did not issue. */
+  query(query: InventoryQuery): Promise<InventoryPage>;
 }
 
 export type AuditInput = Omit<AuditEntry, 'id' | 'time'> & { readonly id?: string; readonly time?: Date };
