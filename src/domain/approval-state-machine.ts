@@ -10,6 +10,7 @@ import { InvalidTransitionError } from './errors.js';
  *                          │                                                   └─expired(reject)──▶ Rejecting
  *   any open state ──vanished──▶ Vanished     (the connection is gone)
  *   any open state ──changedElsewhere──▶ DecidedElsewhere (someone else set the status first)
+ *   AwaitingReview (out-of-band alert) ──kept──▶ Kept   (a person left an approval made elsewhere in place)
  *   Deciding|Approving|Rejecting ──failed──▶ Failed ──claim──▶ Deciding   (failed before a decision: decide again)
  *                                                   └──retry──▶ Approving|Rejecting (failed acting: keep the decision)
  *                                                   └──escalated──▶ AwaitingReview (gave up: a person decides)
@@ -31,6 +32,7 @@ export const APPROVAL_STATES = [
   'Vanished',
   'DecidedElsewhere',
   'Failed',
+  'Kept',
 ] as const;
 export type ApprovalState = (typeof APPROVAL_STATES)[number];
 
@@ -47,6 +49,8 @@ export type ApprovalEvent =
   | { readonly type: 'retry'; readonly action: 'approve' | 'reject' }
   /** Linkgate stopped retrying by itself (LINKGATE_MAX_ATTEMPTS): the connection goes to a person. */
   | { readonly type: 'escalated' }
+  /** A person left an out-of-band approval in place. */
+  | { readonly type: 'kept' }
   /** The review ran out of time: leave the connection Pending, or reject it. */
   | { readonly type: 'expired'; readonly action: 'leave-pending' | 'reject' };
 
@@ -57,6 +61,7 @@ const TERMINAL: ReadonlySet<ApprovalState> = new Set([
   'Expired',
   'Vanished',
   'DecidedElsewhere',
+  'Kept',
 ]);
 const IN_FLIGHT: ReadonlySet<ApprovalState> = new Set(['Deciding', 'Approving', 'Rejecting']);
 
@@ -111,6 +116,8 @@ function target(from: ApprovalState, event: ApprovalEvent): ApprovalState | unde
       return from === 'Failed' ? acting(event.action) : undefined;
     case 'escalated':
       return from === 'Failed' ? 'AwaitingReview' : undefined;
+    case 'kept':
+      return from === 'AwaitingReview' ? 'Kept' : undefined;
     case 'expired':
       if (from !== 'AwaitingReview') return undefined;
       return event.action === 'leave-pending' ? 'Expired' : acting(event.action);

@@ -53,6 +53,11 @@ export interface ApprovalRecord {
   readonly nextAttemptAt?: Date;
   /** Linkgate gave up acting on its own and sent the connection to a person; what failed. */
   readonly failure?: GiveUp;
+  /**
+   * The connection was approved without Linkgate's decision and a rule (or the default) flagged
+   * it: the record waits for a person to reject it (disconnect) or keep it, never to approve it.
+   */
+  readonly alert?: OutOfBandAlert;
   readonly detectedAt: Date;
   readonly updatedAt: Date;
 }
@@ -63,6 +68,19 @@ export interface ApprovalVote {
   readonly name: string;
   readonly at: Date;
   readonly comment?: string;
+}
+
+/** What an out-of-band alert shows: who approved (when the event's claims said), when it was seen, and why it was flagged. */
+export interface OutOfBandAlert {
+  readonly kind: 'out-of-band';
+  /** Object ID of whoever approved, when an event's claims named them. */
+  readonly approvedBy?: string;
+  /** The connection's description as Azure reports it (often what the approver typed). */
+  readonly description?: string;
+  readonly observedAt: Date;
+  /** The rule that flagged it; absent when no rule matched and the default flagged it. */
+  readonly ruleName?: string;
+  readonly summary: string;
 }
 
 /** Why Linkgate stopped trying by itself: what it was doing, how often it tried, the last error. */

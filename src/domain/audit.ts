@@ -3,7 +3,7 @@
  * Storage layout lives with the adapter (src/adapters/tables/audit-store.ts).
  */
 
-export const AUDIT_KINDS = ['hint', 'decision', 'action', 'result', 'error', 'human', 'skip', 'admin'] as const;
+export const AUDIT_KINDS = ['hint', 'decision', 'action', 'result', 'error', 'human', 'skip', 'admin', 'sweep'] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
 export const ACTOR_TYPES = ['rule', 'user', 'system'] as const;
@@ -49,6 +49,8 @@ export function auditActor(actor: Actor): Actor {
  * `proposed`: a change waits for a second person; `declined`/`withdrawn`: a proposal was turned down by
  * another person or taken back by its author; `stale`: the rule changed after the proposal, which was not applied;
  * `held`/`released`: automatic decisions were put on hold (break-glass) or released.
+ * `out-of-band`: a connection was found Approved without Linkgate's decision (detail: what the rules made of it, flag or ignore).
+ * `kept`: a person left an out-of-band approval in place. `sweep`: one sweep's summary (what it found and did).
  */
 export const AUDIT_OUTCOMES = [
   'received',
@@ -77,6 +79,9 @@ export const AUDIT_OUTCOMES = [
   'stale',
   'held',
   'released',
+  'out-of-band',
+  'kept',
+  'sweep',
 ] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 

@@ -1,6 +1,6 @@
 import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
 import type { ApprovalsPort, CreateResult, ReplaceResult } from '../../app/ports.js';
-import type { ApprovalRecord, ApprovalVote, CardState, GiveUp, Versioned } from '../../domain/approval.js';
+import type { ApprovalRecord, ApprovalVote, CardState, GiveUp, OutOfBandAlert, Versioned } from '../../domain/approval.js';
 import { ACTOR_TYPES, type Actor, type ActorType } from '../../domain/audit.js';
 import { APPROVAL_STATES, isTerminal, type ApprovalState } from '../../domain/approval-state-machine.js';
 import { InvalidInputError } from '../../domain/errors.js';
@@ -128,7 +128,7 @@ function rowKey(connectionName: string): string {
  * ETag-conditioned write as the state, and rows without them read as none.
  */
 export function toEntity(record: ApprovalRecord): { partitionKey: string; rowKey: string } & Record<string, unknown> {
-  const { connection, card, decidedBy, approvers, approvals, failure, ...rest } = record;
+  const { connection, card, decidedBy, approvers, approvals, failure, alert, ...rest } = record;
   const columns: Record<string, unknown> = {
     ...rest,
     connectionId: connection.id,
@@ -138,6 +138,7 @@ export function toEntity(record: ApprovalRecord): { partitionKey: string; rowKey
     ...(approvers ? { approvers: JSON.stringify(approvers) } : {}),
     ...(approvals && approvals.length > 0 ? { approvals: JSON.stringify(approvals) } : {}),
     ...(failure ? { failure: JSON.stringify(failure) } : {}),
+    ...(alert ? { alert: JSON.stringify(alert) } : {}),
     ...(decidedBy ? { deciderType: decidedBy.type, deciderId: decidedBy.id, decidedByName: decidedBy.name } : {}),
     ...(card
       ? {
@@ -194,6 +195,7 @@ export function fromEntity(entity: TableEntityResult<Record<string, unknown>>): 
     ...(typeof entity.requiredApprovals === 'number' && Number.isInteger(entity.requiredApprovals) ? { requiredApprovals: entity.requiredApprovals } : {}),
     ...(typeof entity.approvals === 'string' ? { approvals: parseVotes(entity.approvals) } : {}),
     ...(typeof entity.failure === 'string' && parseGiveUp(entity.failure) ? { failure: parseGiveUp(entity.failure) as GiveUp } : {}),
+    ...(typeof entity.alert === 'string' && parseAlert(entity.alert) ? { alert: parseAlert(entity.alert) as OutOfBandAlert } : {}),
     ...(decidedBy ? { decidedBy } : {}),
     ...(card ? { card } : {}),
     ...(entity.timeoutAction === 'reject' || entity.timeoutAction === 'leave-pending' ? { timeoutAction: entity.timeoutAction } : {}),
@@ -287,4 +289,26 @@ function parseGiveUp(text: string): GiveUp | undefined {
 function requireEtag(etag: string | undefined): string {
   if (!etag) throw new Error('Table Storage answered without an ETag');
   return etag;
+}
+
+/** The `alert` column; one that is not a whole alert reads as none (the record is then an ordinary review). */
+function parseAlert(text: string): OutOfBandAlert | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const raw = value as Record<string, unknown>;
+  const observedAt = typeof raw.observedAt === 'string' ? new Date(raw.observedAt) : undefined;
+  if (raw.kind !== 'out-of-band' || !observedAt || Number.isNaN(observedAt.getTime()) || typeof raw.summary !== 'string') return undefined;
+  return {
+    kind: 'out-of-band',
+    observedAt,
+    summary: raw.summary,
+    ...(typeof raw.approvedBy === 'string' ? { approvedBy: raw.approvedBy } : {}),
+    ...(typeof raw.description === 'string' ? { description: raw.description } : {}),
+    ...(typeof raw.ruleName === 'string' ? { ruleName: raw.ruleName } : {}),
+  };
 }

@@ -3,7 +3,10 @@ import type { PrivateEndpointRef, ResourceRef } from '../resource-id.js';
 import { describeResource, KEY_VAULT } from '../resource-types.js';
 import { compileGlob } from './glob.js';
 import { compileRequestMessage } from './request-message.js';
-import type { ResourceScope, ReviewSettings, Rule, RuleAction, RuleConditions, RuleMode } from './rule.js';
+import { subjectOf, type ResourceScope, type ReviewSettings, type Rule, type RuleAction, type RuleConditions, type RuleMode, type RuleSubject } from './rule.js';
+
+/** What a request rule can say. */
+export type RequestAction = Exclude<RuleAction, 'flag'>;
 
 /** What a subscription lookup told us about the requester's tenant. */
 export type RequesterTenant =
@@ -43,18 +46,18 @@ export interface RuleEvaluation {
 }
 
 export interface Decision {
-  readonly action: RuleAction;
+  readonly action: RequestAction;
   /** The enforcing rule that decided; undefined when the default (review) applied. */
   readonly ruleName: string | undefined;
   /** Shadow rules that matched before the decision, with what each would have done. */
   readonly shadowMatches: readonly { readonly rule: string; readonly action: RuleAction }[];
   readonly summary: string;
-  /** The deciding rule's review settings, when it sent the request to review. */
+  /** The deciding rule's review settings, when it sent the request to review (or, out of band, flagged it). */
   readonly review?: ReviewSettings;
   readonly evaluations: readonly RuleEvaluation[];
 }
 
-export const DEFAULT_ACTION: RuleAction = 'review';
+export const DEFAULT_ACTION: RequestAction = 'review';
 
 /** Azure's limit for a private endpoint request message. */
 export const MAX_REQUEST_MESSAGE = 140;
@@ -73,40 +76,8 @@ export const MAX_REQUEST_MESSAGE = 140;
  * hold (break-glass, src/domain/automation.ts).
  */
 export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTenantId: string, hold?: AutomationHold): Decision {
-  const evaluations: RuleEvaluation[] = [];
-  const shadowMatches: { rule: string; action: RuleAction }[] = [];
-  const unreadable: string[] = [];
-  for (const stored of rules) {
-    if (!stored.ok) {
-      unreadable.push(stored.name);
-      evaluations.push({ rule: stored.name, priority: undefined, mode: undefined, action: undefined, result: 'unreadable', conditions: [], error: stored.error });
-    }
-  }
-  const readable = rules
-    .filter((stored): stored is { ok: true; rule: Rule } => stored.ok)
-    .map((stored) => stored.rule)
-    .sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
-
-  let winner: Rule | undefined;
-  for (const rule of readable) {
-    const base = { rule: rule.name, priority: rule.priority, mode: rule.mode, action: rule.action };
-    if (!rule.enabled) {
-      evaluations.push({ ...base, result: 'disabled', conditions: [] });
-      continue;
-    }
-    const conditions = evaluateConditions(rule.conditions, facts, homeTenantId);
-    const matched = conditions.every((c) => c.held);
-    evaluations.push({ ...base, result: matched ? 'matched' : 'no-match', conditions });
-    if (!matched) continue;
-    if (rule.mode === 'shadow') {
-      shadowMatches.push({ rule: rule.name, action: rule.action });
-      continue;
-    }
-    winner = rule;
-    break;
-  }
-
-  const chosen: RuleAction = winner?.action ?? DEFAULT_ACTION;
+  const { evaluations, shadowMatches, unreadable, winner } = evaluate(rules, facts, homeTenantId, 'request');
+  const chosen: RequestAction = (winner?.action as RequestAction | undefined) ?? DEFAULT_ACTION;
   const automatic = chosen === 'approve' || chosen === 'reject';
   const shadowNote = shadowMatches.length
     ? ` Shadow: ${shadowMatches.map((s) => `'${s.rule}' would ${s.action}`).join(', ')}.`
@@ -144,6 +115,80 @@ export function decide(rules: readonly StoredRule[], facts: RequestFacts, homeTe
     ? `Rule '${winner.name}' (priority ${winner.priority}) matched ${subject}: ${chosen}.${because}${shadowNote}`
     : `No rule matched ${subject}: ${chosen} by default.${shadowNote}`;
   return { action: chosen, ruleName: winner?.name, shadowMatches, summary, evaluations, ...(chosen === 'review' && winner?.review ? { review: winner.review } : {}) };
+}
+
+/** What the out-of-band rules made of an approval given outside Linkgate. */
+export interface OutOfBandJudgement {
+  readonly verdict: 'flag' | 'ignore';
+  /** The enforcing rule that decided; undefined when the default (flag) applied. */
+  readonly ruleName: string | undefined;
+  readonly summary: string;
+  readonly review?: ReviewSettings;
+  readonly shadowMatches: readonly { readonly rule: string; readonly action: RuleAction }[];
+  readonly evaluations: readonly RuleEvaluation[];
+}
+
+/**
+ * The out-of-band rules (appliesTo: out-of-band), first enforcing match by priority, with the same
+ * conditions as request rules; none → flag. Fails closed as decide() does: an approval is only
+ * ignored when every rule could be read, the requester is identified, and automatic decisions are
+ * not on hold; otherwise a person is told.
+ */
+export function judgeOutOfBand(rules: readonly StoredRule[], facts: RequestFacts, homeTenantId: string, hold?: AutomationHold): OutOfBandJudgement {
+  const { evaluations, shadowMatches, unreadable, winner } = evaluate(rules, facts, homeTenantId, 'out-of-band');
+  const subject = describeResource(facts.resource.type, facts.resource.name);
+  const base = { shadowMatches, evaluations, ruleName: winner?.name };
+  const review = winner?.action === 'flag' && winner.review ? { review: winner.review } : {};
+  if (winner?.action !== 'ignore') {
+    return { ...base, ...review, verdict: 'flag', summary: winner ? `Rule '${winner.name}' flags approvals like this one on ${subject}.` : `No out-of-band rule matched ${subject}: flagged by default.` };
+  }
+  const withheld = hold
+    ? `automatic decisions are on hold (by ${hold.by.name}: ${hold.reason})`
+    : facts.requesterTenant.kind === 'unknown'
+      ? "the requester's private endpoint ID could not be read"
+      : unreadable.length > 0
+        ? `rule(s) ${unreadable.map((n) => `'${n}'`).join(', ')} could not be read`
+        : undefined;
+  if (withheld) return { ...base, verdict: 'flag', summary: `Rule '${winner.name}' would ignore this approval on ${subject}, but ${withheld}, so a person is told.` };
+  const because = reasons(evaluations.find((e) => e.rule === winner.name)?.conditions ?? []);
+  return { ...base, verdict: 'ignore', summary: `Rule '${winner.name}' (priority ${winner.priority}) ignores this approval on ${subject}.${because}` };
+}
+
+/** Every rule for one subject, in order: evaluations, shadow matches, unreadable rules and the winner. */
+function evaluate(rules: readonly StoredRule[], facts: RequestFacts, homeTenantId: string, subject: RuleSubject) {
+  const evaluations: RuleEvaluation[] = [];
+  const shadowMatches: { rule: string; action: RuleAction }[] = [];
+  const unreadable: string[] = [];
+  for (const stored of rules) {
+    if (!stored.ok) {
+      // Whatever it was meant for, an unreadable rule holds back automatic outcomes of both kinds.
+      unreadable.push(stored.name);
+      evaluations.push({ rule: stored.name, priority: undefined, mode: undefined, action: undefined, result: 'unreadable', conditions: [], error: stored.error });
+    }
+  }
+  const readable = rules
+    .filter((stored): stored is { ok: true; rule: Rule } => stored.ok && subjectOf(stored.rule) === subject)
+    .map((stored) => stored.rule)
+    .sort((a, b) => a.priority - b.priority || a.name.localeCompare(b.name));
+  let winner: Rule | undefined;
+  for (const rule of readable) {
+    const base = { rule: rule.name, priority: rule.priority, mode: rule.mode, action: rule.action };
+    if (!rule.enabled) {
+      evaluations.push({ ...base, result: 'disabled', conditions: [] });
+      continue;
+    }
+    const conditions = evaluateConditions(rule.conditions, facts, homeTenantId);
+    const matched = conditions.every((c) => c.held);
+    evaluations.push({ ...base, result: matched ? 'matched' : 'no-match', conditions });
+    if (!matched) continue;
+    if (rule.mode === 'shadow') {
+      shadowMatches.push({ rule: rule.name, action: rule.action });
+      continue;
+    }
+    winner = rule;
+    break;
+  }
+  return { evaluations, shadowMatches, unreadable, winner };
 }
 
 /** The held conditions of the deciding rule, as a short "because" clause. */

@@ -40,12 +40,19 @@ export function reviewRuleChange(before: Rule | undefined, after: Rule | undefin
   if (before && decidesAlone(before) && sameDecisionPart(before, after)) {
     return { needsSecondPerson: false, reason: 'only the description changes' };
   }
+  if (after.appliesTo === 'out-of-band') return { needsSecondPerson: true, reason: 'it is an enforcing rule that will silence alerts about approvals made outside Linkgate' };
   return { needsSecondPerson: true, reason: `it is an enforcing rule that will ${after.action} connections on its own` };
 }
 
-/** Enabled, enforcing, approve or reject: a rule that acts on a connection with no person involved. */
+/**
+ * Enabled, enforcing, approve or reject: a rule that acts on a connection with no person involved.
+ * An enforcing out-of-band `ignore` counts too: it silences the alert a person would otherwise get
+ * about an approval made outside Linkgate.
+ */
 function decidesAlone(rule: Rule): boolean {
-  return rule.enabled && rule.mode === 'enforce' && (rule.action === 'approve' || rule.action === 'reject');
+  if (!rule.enabled || rule.mode !== 'enforce') return false;
+  if (rule.appliesTo === 'out-of-band') return rule.action === 'ignore';
+  return rule.action === 'approve' || rule.action === 'reject';
 }
 
 function rejectsOnExpiry(rule: Rule): boolean {

@@ -3,8 +3,19 @@ import { isGuid } from '../resource-id.js';
 import { findResourceType, RESOURCE_TYPES } from '../resource-types.js';
 import { compileRequestMessage, UnsupportedPatternError } from './request-message.js';
 
-export const RULE_ACTIONS = ['approve', 'reject', 'review', 'ignore'] as const;
+export const RULE_ACTIONS = ['approve', 'reject', 'review', 'ignore', 'flag'] as const;
 export type RuleAction = (typeof RULE_ACTIONS)[number];
+/**
+ * What a rule is consulted for. `request` (the default): a Pending connection, which the rule
+ * approves, rejects, sends to review or ignores. `out-of-band`: a connection found Approved
+ * without Linkgate's decision, which the rule ignores or flags (an alert card offering Reject).
+ */
+export const RULE_SUBJECTS = ['request', 'out-of-band'] as const;
+export type RuleSubject = (typeof RULE_SUBJECTS)[number];
+const ACTIONS_FOR: Record<RuleSubject, readonly RuleAction[]> = {
+  request: ['approve', 'reject', 'review', 'ignore'],
+  'out-of-band': ['ignore', 'flag'],
+};
 export const RULE_MODES = ['enforce', 'shadow'] as const;
 export type RuleMode = (typeof RULE_MODES)[number];
 
@@ -64,8 +75,16 @@ export interface Rule {
   readonly enabled: boolean;
   readonly mode: RuleMode;
   readonly action: RuleAction;
+  /** Absent: `request`. */
+  readonly appliesTo?: RuleSubject;
   readonly conditions: RuleConditions;
+  /** For `review` rules, and for `flag` rules (where the alert goes and who may reject). */
   readonly review?: ReviewSettings;
+}
+
+/** What a rule is consulted for (absent means `request`). */
+export function subjectOf(rule: Rule): RuleSubject {
+  return rule.appliesTo ?? 'request';
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -78,7 +97,7 @@ const MAX_GLOB_LENGTH = 512;
 const MAX_REGEX_LENGTH = 256;
 const MAX_LIST_LENGTH = 200;
 
-const RULE_FIELDS = ['name', 'description', 'priority', 'enabled', 'mode', 'action', 'conditions', 'review'];
+const RULE_FIELDS = ['name', 'description', 'priority', 'enabled', 'mode', 'action', 'appliesTo', 'conditions', 'review'];
 const REVIEW_FIELDS = ['conversation', 'approvers', 'remindAfterHours', 'expireAfterDays', 'timeoutAction', 'requiredApprovals'];
 const CONDITION_FIELDS = ['vault', 'resource', 'requesterTenant', 'requesterSubscriptions', 'privateEndpointName', 'requestMessage'];
 const SCOPE_FIELDS = ['resourceId', 'subscriptions', 'resourceGroups', 'name'];
@@ -103,15 +122,22 @@ export function parseRule(input: unknown): Rule {
   if (typeof enabled !== 'boolean') throw new RuleValidationError('enabled', 'must be true or false');
   const mode = raw.mode === undefined ? 'enforce' : raw.mode;
   if (!RULE_MODES.includes(mode as RuleMode)) throw new RuleValidationError('mode', `must be one of ${RULE_MODES.join(', ')}`);
-  if (!RULE_ACTIONS.includes(raw.action as RuleAction)) {
-    throw new RuleValidationError('action', `must be one of ${RULE_ACTIONS.join(', ')}`);
+  const appliesTo = raw.appliesTo === undefined ? 'request' : raw.appliesTo;
+  if (!RULE_SUBJECTS.includes(appliesTo as RuleSubject)) throw new RuleValidationError('appliesTo', `must be one of ${RULE_SUBJECTS.join(', ')}`);
+  const allowed = ACTIONS_FOR[appliesTo as RuleSubject];
+  if (!allowed.includes(raw.action as RuleAction)) {
+    throw new RuleValidationError('action', `must be one of ${allowed.join(', ')}${appliesTo === 'request' ? '' : ` for a rule that applies to ${String(appliesTo)} approvals`}`);
   }
   const description = raw.description === undefined ? undefined : requireString(raw.description, 'description', 500);
   const conditions = parseConditions(raw.conditions === undefined ? {} : raw.conditions);
   let review: ReviewSettings | undefined;
   if (raw.review !== undefined) {
-    if (raw.action !== 'review') throw new RuleValidationError('review', "applies only to rules whose action is 'review'");
+    if (raw.action !== 'review' && raw.action !== 'flag') throw new RuleValidationError('review', "applies only to rules whose action is 'review' or 'flag'");
     review = parseReviewSettings(raw.review);
+    if (raw.action === 'flag' && (review.expireAfterDays !== undefined || review.timeoutAction !== undefined || review.requiredApprovals !== undefined)) {
+      // An alert never expires (the connection is already approved) and one rejection ends it.
+      throw new RuleValidationError('review', 'a flag rule takes conversation, approvers and remindAfterHours only');
+    }
   }
   return {
     name,
@@ -120,6 +146,7 @@ export function parseRule(input: unknown): Rule {
     enabled,
     mode: mode as RuleMode,
     action: raw.action as RuleAction,
+    ...(appliesTo === 'out-of-band' ? { appliesTo: 'out-of-band' as const } : {}),
     conditions,
     ...(review ? { review } : {}),
   };
