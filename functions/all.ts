@@ -1,4 +1,5 @@
 import { auditApi } from './audit-api.js';
+import { connectionsApi } from './connections-api.js';
 import { messages } from './messages.js';
 import type { FunctionSpec } from './registry.js';
 import { resourceEvents } from './resource-events.js';
@@ -13,6 +14,7 @@ import { automationApi, replayApi, sweepApi, whoamiApi } from './operate-api.js'
 export const allFunctions: FunctionSpec[] = [
   resourceEvents,
   auditApi,
+  connectionsApi,
   rulesApi,
   ruleProposalsApi,
   ruleProposalActionApi,

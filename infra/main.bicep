@@ -86,7 +86,7 @@ var watchedTypes = empty(listedTypes)
   : filter(registeredTypes, type => contains(listedTypes, type.key) || contains(listedTypes, toLower(type.type)))
 var approverActions = flatten(map(watchedTypes, type => concat(type.permissions.read, type.permissions.approve)))
 
-var tableNames = ['rules', 'approvals', 'audit', 'tenantcache', 'conversations', 'ruleproposals']
+var tableNames = ['rules', 'approvals', 'audit', 'tenantcache', 'conversations', 'ruleproposals', 'connections']
 
 // Names and IDs known before anything runs, so role assignment names (guid(...)) are stable and
 // What-If can predict them; principal IDs appear only in the assignments' properties.

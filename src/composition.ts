@@ -22,13 +22,14 @@ import { ArmConnections } from './adapters/arm/arm-connections.js';
 import { SubscriptionTenantResolver } from './adapters/arm/subscription-tenants.js';
 import { TableApprovalsStore } from './adapters/tables/approvals-store.js';
 import { TableAuditStore } from './adapters/tables/audit-store.js';
+import { TableInventoryStore } from './adapters/tables/inventory-store.js';
 import { TableRulesStore } from './adapters/tables/rules-store.js';
 import { createTableClient, type TablesConnection } from './adapters/tables/table-clients.js';
 import { TableTenantCache } from './adapters/tables/tenant-cache-store.js';
 import { loadConfig, type Config } from './config.js';
 import type { AuditEntry } from './domain/audit.js';
 
-export const TABLES = { rules: 'rules', approvals: 'approvals', audit: 'audit', tenantCache: 'tenantcache', conversations: 'conversations', proposals: 'ruleproposals' } as const;
+export const TABLES = { rules: 'rules', approvals: 'approvals', audit: 'audit', tenantCache: 'tenantcache', conversations: 'conversations', proposals: 'ruleproposals', inventory: 'connections' } as const;
 
 /**
  * Builds the adapters once per cold start and hands them to the use cases.
@@ -63,6 +64,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
 
   const connections = new ArmConnections(arm);
   const approvals = new TableApprovalsStore(table(TABLES.approvals));
+  const inventory = new TableInventoryStore(table(TABLES.inventory));
   const rules = new TableRulesStore(table(TABLES.rules));
   const audit = observeAudit(new TableAuditStore(table(TABLES.audit), { now: () => clock.now() }), options.onAudit);
   const tenants = new SubscriptionTenantResolver(arm, new TableTenantCache(table(TABLES.tenantCache), () => clock.now()), {
@@ -123,7 +125,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   if (!tokens) log.warn('No API application is configured (LINKGATE_API_CLIENT_ID): the admin APIs refuse every request.');
   const auditTrail = { read: (params: URLSearchParams) => readAuditTrail({ audit }, params) };
   if (!teams) log.warn('No Teams bot is configured (LINKGATE_TEAMS_BOT_ID): reviews are recorded and wait, but no cards are posted.');
-  return { config, clock, log, connections, approvals, rules, proposals, audit, tenants, workflow, sweep, reviews, retries, conversations, teams, events, ruleAdmin, auditTrail, access };
+  return { config, clock, log, connections, approvals, inventory, rules, proposals, audit, tenants, workflow, sweep, reviews, retries, conversations, teams, events, ruleAdmin, auditTrail, access };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -14,6 +14,8 @@ import { azureTokenSource, localTokenSource, type LocalAuth, type TokenSource } 
  *   linkgate simulate delete --connection ID
  *   linkgate audit [--resource ID | --vault ID] [--type TYPE] [--connection ID] [--subscription ID] [--actor ID] [--outcome O]
  *                  [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
+ *   linkgate connections [--state S] [--type T] [--resource ID] [--requester-tenant T] [--requester-subscription S]
+ *                  [--decided-by linkgate|elsewhere|none] [--out-of-band flagged|ignored] [--page-size N] [--all] [--json]
  *   linkgate rules list | rules put --file rule.json | rules delete NAME
  *   linkgate proposals list | proposals confirm ID | proposals decline ID --comment TEXT
  *   linkgate teams channels            conversations the bot was installed in
@@ -31,6 +33,10 @@ const USAGE = `Usage:
   linkgate simulate delete --connection ID
   linkgate audit [--resource ID | --vault ID] [--type TYPE] [--connection ID] [--subscription ID] [--actor ID] [--outcome OUTCOME]
                  [--from ISO] [--to ISO] [--page-size N] [--all] [--json]
+  linkgate connections [--state STATE] [--type TYPE] [--resource ID] [--requester-tenant TENANT]
+                 [--requester-subscription ID] [--decided-by linkgate|elsewhere|none]
+                 [--out-of-band flagged|ignored] [--page-size N] [--all] [--json]
+                                      every connection Linkgate has seen, in any state (role Audit.Read)
   linkgate rules list | rules put --file RULE.json | rules delete NAME
   linkgate proposals list [--json] | proposals confirm ID | proposals decline ID --comment TEXT
   linkgate teams channels [--json]
@@ -78,6 +84,11 @@ export async function main(argv: string[]): Promise<number> {
       as: { type: 'string' },
       comment: { type: 'string' },
       reason: { type: 'string' },
+      state: { type: 'string' },
+      'requester-tenant': { type: 'string' },
+      'requester-subscription': { type: 'string' },
+      'decided-by': { type: 'string' },
+      'out-of-band': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -165,6 +176,38 @@ export async function main(argv: string[]): Promise<number> {
       params.set('continuationToken', page.continuationToken);
     }
     if (!values.json) console.log(`${printed} entr${printed === 1 ? 'y' : 'ies'}`);
+    return 0;
+  }
+
+  if (command === 'connections') {
+    const params = new URLSearchParams();
+    if (values.type !== undefined && !findResourceType(values.type)) throw new UsageError(`--type '${values.type}' is not a registered resource type.\n\n${USAGE}`);
+    const map: Array<[string, string | undefined]> = [
+      ['state', values.state],
+      ['type', values.type],
+      ['resource', expectResourceId(values.resource, '--resource')],
+      ['requesterTenant', values['requester-tenant']],
+      ['requesterSubscription', values['requester-subscription']],
+      ['decidedBy', values['decided-by']],
+      ['outOfBand', values['out-of-band']],
+      ['pageSize', values['page-size']],
+    ];
+    for (const [key, value] of map) if (value !== undefined) params.set(key, value);
+    let printed = 0;
+    for (;;) {
+      const page = expectOk(await api('GET', `/api/connections?${params}`)) as { entries: InventoryRow[]; continuationToken?: string };
+      for (const entry of page.entries) {
+        if (!values.json && printed === 0) console.log(INVENTORY_HEADER);
+        console.log(values.json ? JSON.stringify(entry) : formatInventoryEntry(entry));
+        printed += 1;
+      }
+      if (!values.all || !page.continuationToken) {
+        if (page.continuationToken && !values.json) console.log(`… more: --all, or continue with the API's continuationToken`);
+        break;
+      }
+      params.set('continuationToken', page.continuationToken);
+    }
+    if (!values.json) console.log(`${printed} connection${printed === 1 ? '' : 's'}`);
     return 0;
   }
 
@@ -321,6 +364,37 @@ export function formatEntry(entry: AuditRow): string {
   const where = resource ? describeResource(resource.type, resource.name) : '-';
   const actor = `${entry.actor.type}:${entry.actor.name ?? entry.actor.id}`;
   return `${entry.time}  ${entry.kind.padEnd(8)} ${entry.outcome.padEnd(17)} ${where.padEnd(34)} ${connection.padEnd(28)} ${actor.padEnd(28)} ${entry.summary}`;
+}
+
+interface InventoryRow {
+  connectionId: string;
+  resourceId: string;
+  resourceType: string;
+  status: string;
+  requesterSubscriptionId?: string;
+  requesterTenantId?: string;
+  firstSeenAt: string;
+  firstSeenStatus: string;
+  decidedBy: string;
+  decider?: string;
+  outOfBand?: string;
+}
+
+const INVENTORY_COLUMNS = [13, 10, 26, 30, 37, 37, 35] as const;
+
+function inventoryLine(cells: readonly string[]): string {
+  return cells.map((cell, i) => (i < INVENTORY_COLUMNS.length ? cell.padEnd(INVENTORY_COLUMNS[i] ?? 0) : cell)).join(' ').trimEnd();
+}
+
+export const INVENTORY_HEADER = inventoryLine(['STATUS', 'TYPE', 'RESOURCE', 'CONNECTION', 'REQUESTER SUBSCRIPTION', 'REQUESTER TENANT', 'FIRST SEEN', 'DECIDED BY']);
+
+/** One line per connection: status, type, resource and connection name, requester, when and how it was first seen, who decided. */
+export function formatInventoryEntry(entry: InventoryRow): string {
+  const resource = resourceOf(entry.resourceId)?.name ?? entry.resourceId.split('/').pop() ?? '-';
+  const connection = entry.connectionId.split('/').pop() ?? '-';
+  const firstSeen = `${entry.firstSeenAt.replace(/\.\d{3}Z$/, 'Z')} ${entry.firstSeenStatus}`;
+  const decided = `${entry.decidedBy}${entry.decider ? ` (${entry.decider})` : ''}${entry.outOfBand ? ` out-of-band: ${entry.outOfBand}` : ''}`;
+  return inventoryLine([entry.status, entry.resourceType, resource, connection, entry.requesterSubscriptionId ?? '-', entry.requesterTenantId ?? '-', firstSeen, decided]);
 }
 
 /** `--vault NAME`, or `--type TYPE --resource NAME` for any registered type. */

@@ -35,6 +35,7 @@ interface Route {
 
 const ROUTES: Route[] = [
   { method: 'GET', path: '/api/audit', without: 'rita@contoso.example' },
+  { method: 'GET', path: '/api/connections', without: 'rita@contoso.example' },
   { method: 'GET', path: '/api/rules', without: 'rita@contoso.example' },
   { method: 'PUT', path: '/api/rules/shadow-probe', body: { priority: 5, mode: 'shadow', action: 'approve' }, without: 'bob@contoso.example' },
   { method: 'DELETE', path: '/api/rules/shadow-probe', without: 'bob@contoso.example' },
