@@ -1,5 +1,5 @@
 import { getServices } from '../src/composition.js';
-import { principalActor, principalDetail } from '../src/domain/principal.js';
+import { principalDetail } from '../src/domain/principal.js';
 import { automationStatus, holdAutomation, releaseAutomation } from '../src/app/automation.js';
 import { replayConnection } from '../src/app/replay.js';
 import { InvalidInputError } from '../src/domain/errors.js';
@@ -7,21 +7,17 @@ import { adminRoute, jsonBody, stringField } from './admin-http.js';
 import type { HttpFunctionSpec } from './registry.js';
 
 /**
- * POST /api/sweep (Operate) — runs the sweep now, as the timer does, and answers its report. The
- * run is audited with the person who asked for it; what it decides goes through the same steps as
+ * POST /api/sweep (Operate) — runs the sweep now, as the timer does, and answers its report. Its
+ * audit summary names the person who asked for it; what it decides goes through the same steps as
  * any hint, so a sweep on demand can never decide differently from one on schedule.
  */
 export const sweepApiHandler = adminRoute(
   () => ['Operate'],
   () => 'POST /api/sweep',
   async (_request, context, principal) => {
-    const services = getServices();
-    const report = await services.sweep();
-    const acted = report.results.flatMap((r) => r.outcomes).filter((o) => o.outcome !== 'already-handled' && o.outcome !== 'awaiting-review');
-    const summary = `Sweep run by ${principal.name}: ${report.resources} resource(s), ${acted.length} connection(s) acted on, ${report.errors.length} error(s).`;
-    await services.audit.append({ kind: 'admin', outcome: 'received', actor: principalActor(principal), summary, detail: { by: principalDetail(principal), resources: report.resources, acted: acted.length, errors: report.errors } });
-    context.log(summary);
-    return { status: 200, jsonBody: { resources: report.resources, acted: acted.length, errors: report.errors, results: report.results } };
+    const report = await getServices().sweep({ by: principal });
+    context.log(`Sweep run by ${principal.name}: ${report.errors.length} error(s)`);
+    return { status: 200, jsonBody: { ...report, errors: report.errors.slice(0, 100) } };
   },
 );
 

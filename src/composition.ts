@@ -19,6 +19,7 @@ import { createSweep } from './app/sweep.js';
 import { createWorkflow, type WorkflowSettings } from './app/workflow.js';
 import type { ArmConnection } from './adapters/arm/arm-client-options.js';
 import { ArmConnections } from './adapters/arm/arm-connections.js';
+import { ResourceGraph } from './adapters/arm/resource-graph.js';
 import { SubscriptionTenantResolver } from './adapters/arm/subscription-tenants.js';
 import { TableApprovalsStore } from './adapters/tables/approvals-store.js';
 import { TableAuditStore } from './adapters/tables/audit-store.js';
@@ -101,8 +102,19 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     reviewDefaults: config.reviewDefaults,
   };
   const steps: StepDeps = { connections, approvals, audit, clock, log, settings, hooks: reviewHooks(cards) };
-  const workflow = createWorkflow({ ...steps, tenants, rules, settings });
-  const sweep = createSweep({ workflow, approvals, directory: connections, subscriptions: config.sweepSubscriptions, types: config.resourceTypes, log });
+  const workflowDeps = { ...steps, tenants, rules, inventory, settings };
+  const workflow = createWorkflow(workflowDeps);
+  // The sweep runs on a timer, so its ARM reads may wait out long Retry-After answers (ARM's read
+  // bucket refills at 25 per second) where a hint's must answer Event Grid within 30 s.
+  const sweepConnections = new ArmConnections({ ...arm, retry: { ...arm.retry, maxRetries: Math.max(arm.retry.maxRetries, 10), maxRetryAfterMs: Math.max(arm.retry.maxRetryAfterMs, 60_000) } });
+  const graph = new ResourceGraph(arm, { clock, log });
+  const sweep = createSweep({
+    ...workflowDeps,
+    sweepConnections,
+    graph,
+    directory: connections,
+    sweep: { source: config.sweep.source, scope: config.sweep.scope, types: config.resourceTypes, concurrency: config.sweep.concurrency },
+  });
   const reviews = createReviews({ ...steps, ...cards, clickBudgetMs: 8_000 });
   const retries = () => retryDue({ workflow, approvals, clock, log, settings });
   clicks.connect(reviews);
@@ -125,7 +137,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   if (!tokens) log.warn('No API application is configured (LINKGATE_API_CLIENT_ID): the admin APIs refuse every request.');
   const auditTrail = { read: (params: URLSearchParams) => readAuditTrail({ audit }, params) };
   if (!teams) log.warn('No Teams bot is configured (LINKGATE_TEAMS_BOT_ID): reviews are recorded and wait, but no cards are posted.');
-  return { config, clock, log, connections, approvals, inventory, rules, proposals, audit, tenants, workflow, sweep, reviews, retries, conversations, teams, events, ruleAdmin, auditTrail, access };
+  return { config, clock, log, connections, graph, approvals, inventory, rules, proposals, audit, tenants, workflow, sweep, reviews, retries, conversations, teams, events, ruleAdmin, auditTrail, access };
 }
 
 export type Services = ReturnType<typeof createServices>;

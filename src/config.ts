@@ -34,7 +34,16 @@ export interface Config {
   readonly maxAttempts: number;
   /** The spacing after a connection's first failed attempt; each later one waits twice as long. */
   readonly retryBaseMs: number;
+  /** The subscriptions the sweep looks in (LINKGATE_SWEEP_SUBSCRIPTIONS); empty when it looks tenant-wide or nowhere. */
   readonly sweepSubscriptions: readonly string[];
+  /** The sweep: where it looks, through what, how often and how many ARM reads at once. */
+  readonly sweep: {
+    /** `*`: every subscription the identity can read (Resource Graph at tenant scope); none: only open records. */
+    readonly scope: { readonly kind: 'tenant' } | { readonly kind: 'subscriptions'; readonly subscriptionIds: readonly string[] } | undefined;
+    readonly source: 'resource-graph' | 'arm';
+    readonly intervalMinutes: number;
+    readonly concurrency: number;
+  };
   /** The resource types whose events are acted on and that the sweep lists (LINKGATE_RESOURCE_TYPES; default all). */
   readonly resourceTypes: readonly ResourceType[];
   readonly reviewDefaults: ReviewDefaults;
@@ -141,10 +150,23 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('LINKGATE_TABLES_ENDPOINT', 'is missing (or set LINKGATE_TABLES_CONNECTION_STRING)');
   }
 
-  const sweepSubscriptions = list(env, 'LINKGATE_SWEEP_SUBSCRIPTIONS').map((sub) => {
-    if (!isGuid(sub)) throw new ConfigError('LINKGATE_SWEEP_SUBSCRIPTIONS', `holds '${sub}', which is not a subscription GUID`);
-    return sub.toLowerCase();
-  });
+  const sweepList = list(env, 'LINKGATE_SWEEP_SUBSCRIPTIONS');
+  const tenantWide = sweepList.length === 1 && sweepList[0] === '*';
+  const sweepSubscriptions = tenantWide
+    ? []
+    : sweepList.map((sub) => {
+        if (!isGuid(sub)) throw new ConfigError('LINKGATE_SWEEP_SUBSCRIPTIONS', `holds '${sub}', which is not a subscription GUID (or give '*' alone for every subscription Linkgate can read)`);
+        return sub.toLowerCase();
+      });
+  const sweepSource = optional(env, 'LINKGATE_SWEEP_SOURCE') ?? 'resource-graph';
+  if (sweepSource !== 'resource-graph' && sweepSource !== 'arm') throw new ConfigError('LINKGATE_SWEEP_SOURCE', `must be 'resource-graph' or 'arm', got '${sweepSource}'`);
+  if (tenantWide && sweepSource === 'arm') {
+    throw new ConfigError('LINKGATE_SWEEP_SUBSCRIPTIONS', "'*' needs LINKGATE_SWEEP_SOURCE=resource-graph: listing through ARM needs the subscriptions named");
+  }
+  const sweepInterval = int(env, 'LINKGATE_SWEEP_INTERVAL_MINUTES', 15, 1, 1440);
+  if (!SWEEP_INTERVALS.includes(sweepInterval)) {
+    throw new ConfigError('LINKGATE_SWEEP_INTERVAL_MINUTES', `must divide an hour or a day evenly (one of ${SWEEP_INTERVALS.join(', ')}), got ${sweepInterval}`);
+  }
 
   const reviewDefaults = loadReviewDefaults(env);
   const teams = loadTeams(env, devMode, homeTenantId.toLowerCase());
@@ -168,6 +190,12 @@ export function loadConfig(env: Env = process.env): Config {
     maxAttempts: int(env, 'LINKGATE_MAX_ATTEMPTS', 5, 1, 100),
     retryBaseMs: Math.round(number(env, 'LINKGATE_RETRY_BASE_SECONDS', 30, 0.01, 3600) * 1000),
     sweepSubscriptions: Object.freeze(sweepSubscriptions),
+    sweep: Object.freeze({
+      scope: tenantWide ? { kind: 'tenant' as const } : sweepSubscriptions.length > 0 ? { kind: 'subscriptions' as const, subscriptionIds: Object.freeze(sweepSubscriptions) } : undefined,
+      source: sweepSource,
+      intervalMinutes: sweepInterval,
+      concurrency: int(env, 'LINKGATE_SWEEP_CONCURRENCY', 16, 1, 64),
+    }),
     resourceTypes: parseResourceTypeList(env.LINKGATE_RESOURCE_TYPES, 'LINKGATE_RESOURCE_TYPES'),
     reviewDefaults: Object.freeze(reviewDefaults),
     ...(teams ? { teams: Object.freeze(teams) } : {}),
@@ -363,6 +391,26 @@ function requireBotConnector(serviceUrl: string): void {
       `must be an https URL of a Bot Connector host (${BOT_CONNECTOR_HOSTS.join(', ')}), got '${serviceUrl}'; the bot's token is sent there`,
     );
   }
+}
+
+/** Sweep intervals a timer schedule can express evenly: divisors of an hour, and whole hours that divide a day. */
+export const SWEEP_INTERVALS: readonly number[] = [1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60, 120, 180, 240, 360, 480, 720, 1440];
+
+/**
+ * The sweep timer's schedule, read when the functions are registered (before the rest of the
+ * configuration is loaded). A value loadConfig would refuse gives the default here; loadConfig then
+ * refuses it with its reason at the first invocation, so the mistake is reported, not hidden.
+ */
+export function sweepScheduleFromEnv(env: Env = process.env): string {
+  const minutes = Number(env.LINKGATE_SWEEP_INTERVAL_MINUTES ?? 15);
+  return sweepSchedule(SWEEP_INTERVALS.includes(minutes) ? minutes : 15);
+}
+
+/** The sweep timer's six-field NCRONTAB schedule for an interval in SWEEP_INTERVALS. */
+export function sweepSchedule(intervalMinutes: number): string {
+  if (intervalMinutes < 60) return `0 */${intervalMinutes} * * * *`;
+  if (intervalMinutes < 1440) return `0 0 */${intervalMinutes / 60} * * *`;
+  return '0 0 0 * * *';
 }
 
 function optional(env: Env, name: string): string | undefined {

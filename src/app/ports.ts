@@ -1,12 +1,12 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
 import type { AuditEntry, AuditPage, AuditQuery } from '../domain/audit.js';
-import type { PrivateEndpointConnection } from '../domain/connection.js';
+import type { ConnectionStatus, PrivateEndpointConnection } from '../domain/connection.js';
 import type { RequesterTenant, StoredRule } from '../domain/policy/engine.js';
 import type { Rule } from '../domain/policy/rule.js';
 import type { RuleProposal } from '../domain/rule-proposal.js';
 import type { Principal } from '../domain/principal.js';
 import type { AutomationHold } from '../domain/automation.js';
-import type { ConnectionRef, ResourceRef } from '../domain/resource-id.js';
+import type { ConnectionRef, PrivateEndpointRef, ResourceRef } from '../domain/resource-id.js';
 import type { ResourceType } from '../domain/resource-types.js';
 import type { InventoryEntry, InventoryIndexEntry, InventoryPage, InventoryQuery } from '../domain/inventory.js';
 
@@ -45,6 +45,26 @@ export interface ConnectionsPort {
 /** Finds the resources of a type in a subscription (for the sweep). */
 export interface ResourceDirectory {
   listResources(subscriptionId: string, type: ResourceType): Promise<ResourceRef[]>;
+}
+
+/** Where the sweep looks: listed subscriptions, or every subscription the identity can read. */
+export type GraphScope = { readonly kind: 'tenant' } | { readonly kind: 'subscriptions'; readonly subscriptionIds: readonly string[] };
+
+/** A connection as Resource Graph reports it: minutes behind ARM, so a candidate and never a fact to act on. */
+export interface GraphConnection {
+  readonly ref: ConnectionRef;
+  readonly rawStatus: string | undefined;
+  readonly status: ConnectionStatus | undefined;
+  readonly privateEndpoint: PrivateEndpointRef | undefined;
+  readonly rawPrivateEndpointId: string | undefined;
+}
+
+/** Finds connections and resources across many subscriptions at once (Azure Resource Graph). */
+export interface ConnectionGraph {
+  /** Every connection of the given types in scope. */
+  connections(scope: GraphScope, types: readonly ResourceType[]): Promise<GraphConnection[]>;
+  /** Every resource of the given types in scope (for types whose connections the graph does not report). */
+  resources(scope: GraphScope, types: readonly ResourceType[]): Promise<ResourceRef[]>;
 }
 
 export interface CallOptions {
@@ -119,6 +139,8 @@ export interface ApprovalsPort {
   resourcesWithOpenRecords(): Promise<string[]>;
   /** Records awaiting review, and records whose posted card no longer shows their state. */
   listForReviewTimer(): Promise<Versioned<ApprovalRecord>[]>;
+  /** Every record (the sweep reads them once per run to tell Linkgate's decisions from others'). */
+  listAll(): Promise<Versioned<ApprovalRecord>[]>;
   /** Records in state Failed (the retry timer picks those whose next attempt is due). */
   listFailed(): Promise<Versioned<ApprovalRecord>[]>;
   create(record: ApprovalRecord): Promise<CreateResult<ApprovalRecord>>;

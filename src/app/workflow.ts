@@ -7,7 +7,9 @@ import { idKey } from '../domain/resource-id.js';
 import { effectiveQuorum, resolveReview } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
-import type { Hint, RulesPort, TenantResolver } from './ports.js';
+import type { Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
+import { observe, recordEntries, type ObservationOutcome, type Observed } from './inventory.js';
+import { indexEntryOf, type InventoryEntry, type SeenVia } from '../domain/inventory.js';
 import {
   act,
   audit,
@@ -32,6 +34,8 @@ export interface HintResult {
   readonly resourceId: string;
   readonly resourceFound: boolean;
   readonly outcomes: ReadonlyArray<{ readonly connectionId: string; readonly outcome: ConnectionOutcome }>;
+  /** What the inventory made of the connections read (counts by outcome). */
+  readonly observed?: Partial<Record<ObservationOutcome, number>>;
 }
 
 export interface WorkflowSettings extends StepSettings {
@@ -43,6 +47,7 @@ export interface WorkflowSettings extends StepSettings {
 export interface WorkflowDeps extends StepDeps {
   readonly tenants: TenantResolver;
   readonly rules: RulesPort;
+  readonly inventory: InventoryPort;
   readonly settings: WorkflowSettings;
 }
 
@@ -92,7 +97,42 @@ export async function handleHint(deps: WorkflowDeps, hint: Hint): Promise<HintRe
       deps.log.warn(`Connection ${c.ref.id} reports status '${c.rawStatus}', which Linkgate does not understand; it is left alone.`);
     }
   }
-  return { resourceId: hint.resource.id, resourceFound: current !== undefined, outcomes };
+  const observed = current ? await observeAll(deps, hint.resource.key, current, outcomes, hint) : undefined;
+  return { resourceId: hint.resource.id, resourceFound: current !== undefined, outcomes, ...(observed ? { observed } : {}) };
+}
+
+/**
+ * After the decisions: every connection ARM listed, compared with the inventory (one partition
+ * read) and written where it differs. A connection this hint approved or rejected is recorded with
+ * the status Linkgate just set, so the inventory shows Linkgate's decision at once.
+ */
+export async function observeAll(
+  deps: WorkflowDeps,
+  resourceKey: string,
+  connections: readonly (Observed & Partial<PrivateEndpointConnection>)[],
+  outcomes: readonly { connectionId: string; outcome: ConnectionOutcome }[],
+  hint: Hint,
+  options: { readonly via?: SeenVia; readonly tenantMemo?: Map<string, Promise<RequesterTenant>> } = {},
+): Promise<Partial<Record<ObservationOutcome, number>>> {
+  const known = new Map((await deps.inventory.listResource(resourceKey)).map((entry) => [idKey(entry.connectionId), indexEntryOf(entry)]));
+  const settled = new Map(outcomes.map((o) => [idKey(o.connectionId), o.outcome]));
+  const writes: InventoryEntry[] = [];
+  const counts: Partial<Record<ObservationOutcome, number>> = {};
+  for (const connection of connections) {
+    const outcome = settled.get(connection.ref.key);
+    const seen: Observed = outcome === 'approved' || outcome === 'rejected' ? { ...connection, rawStatus: statusFor(outcome === 'approved' ? 'approve' : 'reject'), status: statusFor(outcome === 'approved' ? 'approve' : 'reject') } : connection;
+    const result = await observe(deps, seen, known.get(connection.ref.key), {
+      via: options.via ?? hint.source,
+      hint,
+      fromArm: true,
+      ...(connection.rawStatus ? { readAs: connection.rawStatus } : {}),
+      ...(options.tenantMemo ? { tenantMemo: options.tenantMemo } : {}),
+    });
+    counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
+    if (result.entry) writes.push(result.entry);
+  }
+  await recordEntries(deps, writes);
+  return counts;
 }
 
 /** A Pending connection: find or open its record, then take it one step further. */

@@ -285,8 +285,27 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`Unknown command 'proposals ${sub}'.`);
   }
   if (command === 'sweep') {
-    const report = expectOk(await api('POST', '/api/sweep', {})) as { resources: number; acted: number; errors: Array<{ resourceId: string; error: string }> };
-    console.log(`Swept ${report.resources} resource(s): ${report.acted} connection(s) acted on, ${report.errors.length} error(s).`);
+    type Report = {
+      source: string;
+      durationMs: number;
+      graphConnections: number;
+      reread: number;
+      resourcesListed: number;
+      listedTypes: string[];
+      outcomes: Record<string, number>;
+      inventory: Record<string, number>;
+      errors: Array<{ resourceId: string; error: string }>;
+    };
+    const report = expectOk(await api('POST', '/api/sweep', {})) as Report;
+    const tally = (t: Record<string, number>) => Object.entries(t).map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
+    const found =
+      report.source === 'resource-graph'
+        ? `Resource Graph reported ${report.graphConnections} connection(s), ${report.reread} read again through ARM, ${report.resourcesListed} resource(s) listed through ARM${report.listedTypes.length ? ` (${report.listedTypes.join(', ')})` : ''}`
+        : `${report.resourcesListed} resource(s) listed through ARM`;
+    console.log(`Swept in ${report.durationMs} ms: ${found}.`);
+    console.log(`  decisions: ${tally(report.outcomes)}`);
+    console.log(`  inventory: ${tally(report.inventory)}`);
+    console.log(`  ${report.errors.length} error(s)`);
     for (const e of report.errors) console.log(`  ${e.resourceId}: ${e.error}`);
     return 0;
   }

@@ -1,3 +1,4 @@
+import { idKey } from './resource-id.js';
 import type { ResourceType } from './resource-types.js';
 
 /**
@@ -15,8 +16,9 @@ export type SeenVia = (typeof SEEN_VIA)[number];
 /**
  * Who settled the connection's current status:
  *   `linkgate`  a rule or a person through Linkgate;
- *   `elsewhere` anyone else (the portal, the CLI, Azure itself when the requester holds the approval permission);
- *   `none`      nobody yet (Pending), or nothing to say (first seen Rejected or Disconnected).
+ *   `elsewhere` anyone else (the portal, the CLI, Azure itself when the requester holds the
+ *               approval permission), including connections already decided when first seen;
+ *   `none`      nobody yet (Pending).
  */
 export const DECIDED_BY = ['linkgate', 'elsewhere', 'none'] as const;
 export type DecidedBy = (typeof DECIDED_BY)[number];
@@ -54,12 +56,32 @@ export interface InventoryEntry {
   readonly outOfBandRule?: string;
 }
 
-/** What the sweep compares against what Azure reports, for every entry at once. */
+/**
+ * What the sweep compares against what Azure reports, for every entry at once, and what a
+ * rewritten entry keeps of the old one (when and how it was first seen, who created it).
+ */
 export interface InventoryIndexEntry {
   readonly status: string;
   /** Lower-case private endpoint ID (comparison key), when known. */
   readonly endpointKey?: string;
   readonly decidedBy: DecidedBy;
+  readonly firstSeenAt: Date;
+  readonly firstSeenStatus: string;
+  readonly firstSeenVia: SeenVia;
+  readonly createdBy?: string;
+}
+
+/** The comparison fields of a full entry. */
+export function indexEntryOf(entry: InventoryEntry): InventoryIndexEntry {
+  return {
+    status: entry.status,
+    ...(entry.privateEndpointId ? { endpointKey: idKey(entry.privateEndpointId) } : {}),
+    decidedBy: entry.decidedBy,
+    firstSeenAt: entry.firstSeenAt,
+    firstSeenStatus: entry.firstSeenStatus,
+    firstSeenVia: entry.firstSeenVia,
+    ...(entry.createdBy ? { createdBy: entry.createdBy } : {}),
+  };
 }
 
 export interface InventoryQuery {

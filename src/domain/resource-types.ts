@@ -26,6 +26,8 @@ export interface ResourceType {
     readonly list: 'collection' | 'parent-properties';
     readonly put: 'sync' | 'long-running';
     readonly sendsPrivateEndpoint: boolean;
+    /** Resource Graph reports the type's connections (properties.privateEndpointConnections); otherwise the sweep lists them through ARM. */
+    readonly resourceGraph: boolean;
   };
   /** provisioningState values of this type that mean a change is still being applied. */
   readonly transientProvisioningStates: readonly string[];
@@ -99,7 +101,7 @@ function toResourceType(entry: RegistryEntry): ResourceType {
     noun: entry.noun,
     apiVersion: entry.apiVersion,
     source: entry.source,
-    connections: Object.freeze({ list, put, sendsPrivateEndpoint: entry.connections.sendsPrivateEndpoint }),
+    connections: Object.freeze({ list, put, sendsPrivateEndpoint: entry.connections.sendsPrivateEndpoint, resourceGraph: entry.connections.resourceGraph }),
     transientProvisioningStates: Object.freeze([...entry.transientProvisioningStates]),
     permissions: Object.freeze({ read: Object.freeze([...entry.permissions.read]), approve: Object.freeze([...entry.permissions.approve]) }),
     quirks: Object.freeze([...entry.quirks]),

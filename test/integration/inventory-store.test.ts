@@ -158,8 +158,8 @@ describe('TableInventoryStore', () => {
     const index = await store.index();
     expect(index.size).toBe(3_000);
     const key = `${vault('kv-3')}/privateEndpointConnections/PE-120`.toLowerCase();
-    expect(index.get(key)).toEqual({ status: 'Approved', endpointKey: `/subscriptions/${SUB_B}/resourcegroups/rg/providers/microsoft.network/privateendpoints/pe-120`, decidedBy: 'linkgate' });
-    expect(index.get(`${vault('kv-0')}/privateEndpointConnections/PE-1`.toLowerCase())).toEqual({ status: 'Pending', decidedBy: 'none' });
+    expect(index.get(key)).toMatchObject({ status: 'Approved', endpointKey: `/subscriptions/${SUB_B}/resourcegroups/rg/providers/microsoft.network/privateendpoints/pe-120`, decidedBy: 'linkgate' });
+    expect(index.get(`${vault('kv-0')}/privateEndpointConnections/PE-1`.toLowerCase())).toMatchObject({ status: 'Pending', decidedBy: 'none', firstSeenStatus: expect.any(String), firstSeenAt: expect.any(Date) });
   });
 
   describe('query', () => {

@@ -23,7 +23,7 @@ const PARENT_ONLY: ResourceType = {
   namespace: 'Microsoft.RecoveryServices',
   typeSegments: ['vaults'],
   apiVersion: '2025-02-01',
-  connections: { list: 'parent-properties', put: 'long-running', sendsPrivateEndpoint: true },
+  connections: { list: 'parent-properties', put: 'long-running', sendsPrivateEndpoint: true, resourceGraph: true },
 };
 
 function fakeClient(answer: (request: PipelineRequest) => { status: number; body?: unknown }) {

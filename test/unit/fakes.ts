@@ -5,6 +5,7 @@ import type {
   Clock,
   ConnectionsPort,
   CreateResult,
+  InventoryPort,
   Logger,
   ProposalsPort,
   ReplaceResult,
@@ -29,6 +30,7 @@ import type { RequesterTenant, StoredRule } from '../../src/domain/policy/engine
 import { parseRule, type Rule } from '../../src/domain/policy/rule.js';
 import { connectionRef, parsePrivateEndpointId, resourceRef, type ConnectionRef, type ResourceRef } from '../../src/domain/resource-id.js';
 import { KEY_VAULT } from '../../src/domain/resource-types.js';
+import { indexEntryOf, type InventoryEntry, type InventoryIndexEntry, type InventoryPage, type InventoryQuery } from '../../src/domain/inventory.js';
 
 export const HOME_TENANT = '11111111-1111-4111-8111-111111111111';
 export const OTHER_TENANT = '22222222-2222-4222-8222-222222222222';
@@ -256,6 +258,9 @@ export class FakeApprovals implements ApprovalsPort {
   async listForReviewTimer() {
     return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.card?.stale === true);
   }
+  async listAll() {
+    return [...this.rows.values()];
+  }
   async listFailed() {
     return [...this.rows.values()].filter((r) => r.value.state === 'Failed');
   }
@@ -277,6 +282,36 @@ export class FakeApprovals implements ApprovalsPort {
   private nextEtag() {
     this.version += 1;
     return `W/"${this.version}"`;
+  }
+}
+
+/** The inventory in memory, keyed as the table is: by resource, then connection. */
+export class FakeInventory implements InventoryPort {
+  readonly entries = new Map<string, InventoryEntry>();
+  writes = 0;
+  async listResource(resourceKey: string): Promise<InventoryEntry[]> {
+    return [...this.entries.values()].filter((e) => e.resourceId.toLowerCase() === resourceKey);
+  }
+  async index(): Promise<Map<string, InventoryIndexEntry>> {
+    return new Map([...this.entries].map(([key, entry]) => [key, indexEntryOf(entry)]));
+  }
+  async write(entries: readonly InventoryEntry[]): Promise<void> {
+    this.writes += entries.length;
+    for (const entry of entries) this.entries.set(entry.connectionId.toLowerCase(), entry);
+  }
+  async query(query: InventoryQuery): Promise<InventoryPage> {
+    const entries = [...this.entries.values()].filter(
+      (e) =>
+        (!query.status || e.status.toLowerCase() === query.status.toLowerCase()) &&
+        (!query.type || e.resourceType === query.type.key) &&
+        (!query.resourceKey || e.resourceId.toLowerCase() === query.resourceKey) &&
+        (!query.decidedBy || e.decidedBy === query.decidedBy) &&
+        (!query.outOfBand || e.outOfBand === query.outOfBand),
+    );
+    return { entries };
+  }
+  get(connectionId: string): InventoryEntry | undefined {
+    return this.entries.get(connectionId.toLowerCase());
   }
 }
 
@@ -316,6 +351,7 @@ export function harness(overrides: Partial<WorkflowSettings> = {}, notifier?: Re
     tenants: new FakeTenants(),
     rules: new FakeRules(),
     approvals: new FakeApprovals(),
+    inventory: new FakeInventory(),
     audit: new FakeAudit(),
     clock: new FakeClock(),
     log: reviewSettings.log ?? silentLog,

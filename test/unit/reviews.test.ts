@@ -222,7 +222,9 @@ describe('reviews: changes outside Linkgate, reminders and expiry', () => {
     h.connections.setStatus_outside(ref, 'Approved');
     await h.workflow.handleHint({ ...h.hint, eventId: 'portal' });
     expect(h.notifier.lastViewOf('act-1')?.status).toMatchObject({ state: 'decided-elsewhere', status: 'Approved' });
-    expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'DecidedElsewhere', card: { shownState: 'DecidedElsewhere' } });
+    // The approval was made outside Linkgate: the review is closed and an alert card follows.
+    expect(h.notifier.posts.map((p) => p.activityId)).toEqual(['act-1', 'act-2']);
+    expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'AwaitingReview', alert: { kind: 'out-of-band' }, card: { activityId: 'act-2' } });
   });
 
   it('updates the card when the connection is deleted', async () => {

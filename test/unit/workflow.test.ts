@@ -87,14 +87,19 @@ describe('workflow: hint → decision → action → audit', () => {
     expect(h.audit.kinds(ref.id)).toContain('result:decided-elsewhere');
   });
 
-  it('closes a review that was approved in the portal on the next hint', async () => {
+  it('closes a review that was approved in the portal on the next hint, and flags the approval made outside Linkgate', async () => {
     const h = harness();
     const ref = h.connections.add('pe-ext.1', OTHER_SUB);
     await h.workflow.handleHint(h.hint);
     h.connections.setStatus_outside(ref, 'Approved');
     const result = await h.workflow.handleHint({ ...h.hint, eventId: 'evt-2' });
     expect(result.outcomes).toEqual([{ connectionId: ref.id, outcome: 'decided-elsewhere' }]);
-    expect((await h.approvals.get(ref))?.value.state).toBe('DecidedElsewhere');
+    expect(result.observed).toEqual({ 'out-of-band-flagged': 1 });
+    // No out-of-band rule matched, so the default flags it: an alert waits for a person.
+    const record = (await h.approvals.get(ref))?.value;
+    expect(record).toMatchObject({ state: 'AwaitingReview', alert: { kind: 'out-of-band' }, requiredApprovals: 1 });
+    expect(h.audit.kinds(ref.id)).toEqual(expect.arrayContaining(['result:decided-elsewhere', 'decision:out-of-band']));
+    expect(h.inventory.get(ref.id)).toMatchObject({ status: 'Approved', decidedBy: 'elsewhere', outOfBand: 'flagged', firstSeenStatus: 'Pending' });
   });
 
   it('closes a review whose connection was deleted as vanished', async () => {

@@ -24,6 +24,8 @@ import { asDate, ensureTable, isTableError } from './table-clients.js';
  *     and `cardStale` across partitions (same size argument as below);
  *   - failed records, for the retry timer (it retries those whose `nextAttemptAt` has come): a
  *     filter on `state` across partitions, same size argument;
+ *   - every record, once per sweep (to tell Linkgate's own decisions from others' and find open
+ *     records Resource Graph no longer reports): one scan, one row per connection ever decided;
  *   - resources with open records, for the sweep: a filter on `open` across partitions. The
  *     table holds one row per connection ever seen (a vault has at most 64 endpoints), so this
  *     scan stays small; an index row per open record would make it a point query if it grows.
@@ -75,6 +77,13 @@ export class TableApprovalsStore implements ApprovalsPort {
     for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) {
       out.push(fromEntity(entity));
     }
+    return out;
+  }
+
+  async listAll(): Promise<Versioned<ApprovalRecord>[]> {
+    await ensureTable(this.client);
+    const out: Versioned<ApprovalRecord>[] = [];
+    for await (const entity of this.client.listEntities<Record<string, unknown>>()) out.push(fromEntity(entity));
     return out;
   }
 

@@ -115,7 +115,7 @@ interface InventoryRow {
 }
 
 /** The columns `index` reads. */
-const INDEX_COLUMNS = ['connectionId', 'status', 'privateEndpointId', 'decidedBy'] as const;
+const INDEX_COLUMNS = ['connectionId', 'status', 'privateEndpointId', 'decidedBy', 'firstSeenAt', 'firstSeenStatus', 'firstSeenVia', 'createdBy'] as const;
 
 interface TokenBody {
   m: typeof TOKEN_MARKER;
@@ -159,6 +159,10 @@ export class TableInventoryStore implements InventoryPort {
           status: typeof row.status === 'string' ? row.status : '',
           ...(endpointKey ? { endpointKey } : {}),
           decidedBy: decidedByOf(row.decidedBy),
+          firstSeenAt: asDate(row.firstSeenAt) ?? new Date(0),
+          firstSeenStatus: typeof row.firstSeenStatus === 'string' ? row.firstSeenStatus : '',
+          firstSeenVia: SEEN_VIA.includes(row.firstSeenVia as SeenVia) ? (row.firstSeenVia as SeenVia) : 'sweep',
+          ...(typeof row.createdBy === 'string' ? { createdBy: row.createdBy } : {}),
         });
       }
     }

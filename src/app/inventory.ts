@@ -1,0 +1,250 @@
+import type { ApprovalRecord, OutOfBandAlert, Versioned } from '../domain/approval.js';
+import { isTerminal } from '../domain/approval-state-machine.js';
+import { ruleActor, systemActor } from '../domain/audit.js';
+import { endpointKeyOf, type PrivateEndpointConnection } from '../domain/connection.js';
+import type { DecidedBy, InventoryEntry, InventoryIndexEntry, OutOfBandVerdict, SeenVia } from '../domain/inventory.js';
+
+import { judgeOutOfBand, type OutOfBandJudgement, type RequesterTenant } from '../domain/policy/engine.js';
+import { idKey } from '../domain/resource-id.js';
+import { resolveReview } from '../domain/review.js';
+import type { Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
+import { audit, leaseEnd, notifyReviews, withoutUndefined, type StepDeps } from './steps.js';
+
+/**
+ * The inventory use case: what Linkgate sees of a connection is compared with what it recorded
+ * before, and only a difference is written (src/domain/inventory.ts). A connection found Approved
+ * that Linkgate did not approve is an out-of-band approval: the out-of-band rules ignore it or
+ * flag it, and a flagged one becomes an alert for a person (an approval record awaiting review
+ * with `alert`, whose card offers Reject and Keep, never Approve).
+ *
+ * What Linkgate observes comes from ARM (a hint's list, a re-read) or from Resource Graph (the
+ * sweep); Resource Graph lags ARM, so nothing is ever acted on from it: an alert is only raised
+ * after the connection was read again through ARM and judged again on what ARM said.
+ */
+
+/** What an observation needs of a connection: ARM's full reading or Resource Graph's row. */
+export type Observed = Pick<PrivateEndpointConnection, 'ref' | 'rawStatus' | 'status' | 'privateEndpoint' | 'rawPrivateEndpointId'> & {
+  readonly description?: string;
+};
+
+export interface InventoryDeps extends StepDeps {
+  readonly inventory: InventoryPort;
+  readonly rules: RulesPort;
+  readonly tenants: TenantResolver;
+  readonly settings: StepDeps['settings'] & { readonly homeTenantId: string };
+}
+
+/** How one observation came out, for the caller's counts. */
+export type ObservationOutcome =
+  | 'unchanged'
+  | 'first-seen'
+  | 'changed'
+  /** Approved outside Linkgate: ignored by a rule. */
+  | 'out-of-band-ignored'
+  /** Approved outside Linkgate and flagged; an alert was raised (from ARM data) or is owed a re-read (from the graph). */
+  | 'out-of-band-flagged'
+  /** Resource Graph says flag: read it through ARM before anything is raised. */
+  | 'needs-reread'
+  /** Could not be judged now (a transient tenant lookup failure); nothing written, the next look tries again. */
+  | 'deferred';
+
+export interface ObservationContext {
+  readonly via: SeenVia;
+  readonly hint?: Hint;
+  /** True when the observation is ARM's own reading (a flagged approval may then raise its alert at once). */
+  readonly fromArm: boolean;
+  /** The record Linkgate keeps for the connection, when the caller already read it (undefined: none; omitted: read it). */
+  readonly record?: Versioned<ApprovalRecord> | null;
+  /** The status the connection had when read, when Linkgate has just changed it (recorded as first seen). */
+  readonly readAs?: string;
+  /** Memo of tenant lookups for one sweep, so each requester subscription is looked up once. */
+  readonly tenantMemo?: Map<string, Promise<RequesterTenant>>;
+}
+
+/**
+ * Compares one connection with its inventory entry (`previous`, undefined when never seen) and
+ * returns the entry to write, if any, and what came of it. An out-of-band approval flagged from
+ * ARM's reading raises its alert here.
+ */
+export async function observe(
+  deps: InventoryDeps,
+  connection: Observed,
+  previous: InventoryIndexEntry | undefined,
+  context: ObservationContext,
+): Promise<{ readonly outcome: ObservationOutcome; readonly entry?: InventoryEntry }> {
+  const status = connection.rawStatus ?? '(none)';
+  const endpointKey = endpointKeyOf(connection as PrivateEndpointConnection);
+  const sameEndpoint = previous !== undefined && previous.endpointKey === endpointKey;
+  const unchanged = previous !== undefined && previous.status.toLowerCase() === status.toLowerCase() && sameEndpoint;
+  if (unchanged) return { outcome: 'unchanged' };
+
+  const now = deps.clock.now();
+  const record = context.record === undefined ? await deps.approvals.get(connection.ref) : (context.record ?? undefined);
+  const linkgate = decidedByLinkgate(record?.value, connection);
+  const decidedBy: DecidedBy = connection.status === 'Pending' ? 'none' : linkgate ? 'linkgate' : 'elsewhere';
+  const firstSeen = previous === undefined || !sameEndpoint;
+  const subject = context.hint?.subject ? idKey(context.hint.subject) : undefined;
+  const namedInEvent = context.hint?.callerObjectId && subject === connection.ref.key ? context.hint.callerObjectId : undefined;
+  const requestEvent = context.hint?.callerObjectId && /privateendpointconnectionproxies/i.test(context.hint.operationName ?? '') ? context.hint.callerObjectId : undefined;
+
+  let tenant: RequesterTenant | undefined;
+  try {
+    tenant = connection.privateEndpoint ? await lookupTenant(deps, connection.privateEndpoint.subscriptionId, context.tenantMemo) : { kind: 'unknown' };
+  } catch (error) {
+    deps.log.warn(`${connection.ref.id}: the requester's tenant could not be looked up (${(error as Error).message}); it is recorded at the next look.`);
+    return { outcome: 'deferred' };
+  }
+
+  const base: InventoryEntry = withoutUndefined({
+    connectionId: connection.ref.id,
+    resourceId: connection.ref.resource.id,
+    resourceType: connection.ref.resource.type.key,
+    status,
+    privateEndpointId: connection.privateEndpoint?.id ?? connection.rawPrivateEndpointId,
+    requesterSubscriptionId: connection.privateEndpoint?.subscriptionId,
+    requesterTenantId: tenant.kind === 'visible' ? tenant.tenantId.toLowerCase() : tenant.kind,
+    firstSeenAt: firstSeen ? now : previous.firstSeenAt,
+    firstSeenStatus: firstSeen ? (context.readAs ?? status) : previous.firstSeenStatus,
+    firstSeenVia: firstSeen ? context.via : previous.firstSeenVia,
+    createdBy: firstSeen ? (requestEvent ?? record?.value.requestedBy) : (previous.createdBy ?? record?.value.requestedBy),
+    statusChangedAt: now,
+    statusChangedBy: linkgate ? record?.value.decidedBy?.id : namedInEvent,
+    decidedBy,
+    decider: linkgate && record?.value.decidedBy ? `${record.value.decidedBy.type}:${record.value.decidedBy.id}` : undefined,
+  }) as InventoryEntry;
+
+  if (connection.status !== 'Approved' || linkgate) {
+    if (!firstSeen && !linkgate && connection.status !== 'Pending' && !(record && !isTerminal(record.value.state))) {
+      // A change nobody told Linkgate about, on a connection it has no open request for (an open
+      // one is reconciled, and audited, by the workflow).
+      await audit(deps, 'result', 'decided-elsewhere', systemActor('inventory'), `Status changed from ${previous?.status} to ${status} outside Linkgate.`, {
+        resourceId: connection.ref.resource.key,
+        connectionId: connection.ref.key,
+        privateEndpointId: base.privateEndpointId,
+        requesterSubscriptionId: base.requesterSubscriptionId,
+        requesterTenantId: base.requesterTenantId,
+        detail: { previousStatus: previous?.status, status, by: namedInEvent ?? null, via: context.via },
+      });
+    }
+    return { outcome: firstSeen ? 'first-seen' : 'changed', entry: base };
+  }
+
+  // Approved, and not by Linkgate: out of band.
+  if (record?.value.alert && !isTerminal(record.value.state) && sameAlertEndpoint(record.value, connection)) {
+    return { outcome: 'out-of-band-flagged', entry: { ...base, outOfBand: 'flagged', ...(record.value.alert.ruleName ? { outOfBandRule: record.value.alert.ruleName } : {}) } };
+  }
+  const { rules, hold } = await deps.rules.forDecision();
+  const judgement = judgeOutOfBand(
+    rules,
+    { resource: connection.ref.resource, connectionName: connection.ref.name, privateEndpoint: connection.privateEndpoint, requesterTenant: tenant, requestMessage: undefined },
+    deps.settings.homeTenantId,
+    hold,
+  );
+  if (judgement.verdict === 'flag' && !context.fromArm) return { outcome: 'needs-reread' };
+  const verdict: OutOfBandVerdict = judgement.verdict === 'flag' ? 'flagged' : 'ignored';
+  const entry: InventoryEntry = { ...base, outOfBand: verdict, ...(judgement.ruleName ? { outOfBandRule: judgement.ruleName } : {}) };
+  await audit(deps, 'decision', 'out-of-band', judgement.ruleName ? ruleActor(judgement.ruleName) : systemActor('default-policy'), `Approved outside Linkgate${namedInEvent ? ` by ${namedInEvent}` : ''}. ${judgement.summary}`, {
+    resourceId: connection.ref.resource.key,
+    connectionId: connection.ref.key,
+    privateEndpointId: entry.privateEndpointId,
+    requesterSubscriptionId: entry.requesterSubscriptionId,
+    requesterTenantId: entry.requesterTenantId,
+    ruleName: judgement.ruleName,
+    detail: { verdict, approvedBy: namedInEvent ?? null, description: connection.description ?? null, via: context.via, firstSeen, evaluations: judgement.evaluations },
+  });
+  if (verdict === 'flagged') await raiseAlert(deps, connection, judgement, record, { approvedBy: namedInEvent, requesterTenantId: entry.requesterTenantId });
+  return { outcome: verdict === 'flagged' ? 'out-of-band-flagged' : 'out-of-band-ignored', entry };
+}
+
+/** Linkgate set this status itself: its record says so, for the same endpoint. */
+function decidedByLinkgate(record: ApprovalRecord | undefined, connection: Observed): boolean {
+  if (!record || record.alert) return false;
+  const sameEndpoint = idKey(record.privateEndpointId) === undefined || endpointKeyOf(connection as PrivateEndpointConnection) === undefined || idKey(record.privateEndpointId) === endpointKeyOf(connection as PrivateEndpointConnection);
+  if (!sameEndpoint) return false;
+  if (connection.status === 'Approved') return record.state === 'Approved' || record.state === 'Approving';
+  if (connection.status === 'Rejected' || connection.status === 'Disconnected') return record.state === 'Rejected' || record.state === 'Rejecting';
+  return false;
+}
+
+function sameAlertEndpoint(record: ApprovalRecord, connection: Observed): boolean {
+  const recorded = idKey(record.privateEndpointId);
+  const current = endpointKeyOf(connection as PrivateEndpointConnection);
+  return recorded === undefined || current === undefined || recorded === current;
+}
+
+function lookupTenant(deps: InventoryDeps, subscriptionId: string, memo: Map<string, Promise<RequesterTenant>> | undefined): Promise<RequesterTenant> {
+  if (!memo) return deps.tenants.resolve(subscriptionId);
+  const key = subscriptionId.toLowerCase();
+  let pending = memo.get(key);
+  if (!pending) {
+    pending = deps.tenants.resolve(subscriptionId);
+    // A failure is not remembered: the next connection from the subscription tries again.
+    pending.catch(() => memo.delete(key));
+    memo.set(key, pending);
+  }
+  return pending;
+}
+
+/**
+ * A flagged out-of-band approval becomes a record awaiting review with its alert, in the
+ * conversation the flag rule names (or the review default), and its card is posted. The record
+ * replaces a terminal one (a closed earlier request under the same name) or an open one the
+ * workflow has just closed; one that is still open and not an alert is left to the workflow.
+ */
+export async function raiseAlert(
+  deps: InventoryDeps,
+  connection: Observed,
+  judgement: OutOfBandJudgement,
+  existing: Versioned<ApprovalRecord> | undefined,
+  known: { readonly approvedBy?: string; readonly requesterTenantId?: string },
+): Promise<Versioned<ApprovalRecord> | undefined> {
+  const now = deps.clock.now();
+  const review = resolveReview(judgement.review, deps.settings.reviewDefaults, now);
+  const alert: OutOfBandAlert = withoutUndefined({
+    kind: 'out-of-band' as const,
+    approvedBy: known.approvedBy,
+    description: connection.description,
+    observedAt: now,
+    ruleName: judgement.ruleName,
+    summary: judgement.summary,
+  });
+  const record: ApprovalRecord = withoutUndefined({
+    connection: connection.ref,
+    state: 'AwaitingReview' as const,
+    generation: existing ? existing.value.generation + (existing.value.state === 'DecidedElsewhere' ? 0 : 1) : 1,
+    privateEndpointId: connection.privateEndpoint?.id ?? connection.rawPrivateEndpointId,
+    requesterSubscriptionId: connection.privateEndpoint?.subscriptionId,
+    requesterTenantId: known.requesterTenantId,
+    requestedBy: existing?.value.requestedBy,
+    ruleName: judgement.ruleName,
+    decisionSummary: judgement.summary,
+    reviewConversationId: review.reviewConversationId,
+    approvers: review.approvers,
+    // One rejection ends an alert; keeping it is one person's call too.
+    requiredApprovals: 1,
+    remindAt: review.remindAt,
+    alert,
+    attempts: 0,
+    detectedAt: existing?.value.detectedAt ?? now,
+    updatedAt: now,
+    ...(review.reviewConversationId ? { card: { claimUntil: leaseEnd(deps) } } : {}),
+  }) as ApprovalRecord;
+  if (existing && !isTerminal(existing.value.state)) {
+    deps.log.warn(`${connection.ref.id}: approved outside Linkgate while its request is still open; the workflow reconciles it first.`);
+    return undefined;
+  }
+  const written = existing ? await deps.approvals.replace(record, existing.etag) : await deps.approvals.create(record);
+  if (written.kind !== 'created' && written.kind !== 'replaced') return undefined; // another instance raised it
+  if (!review.reviewConversationId) {
+    deps.log.error(`${connection.ref.id} was approved outside Linkgate and flagged, but no review conversation is configured (LINKGATE_REVIEW_CONVERSATION): nobody was told.`);
+    return written.record;
+  }
+  await notifyReviews(deps, 'awaitingReview', written.record);
+  return written.record;
+}
+
+/** Writes what changed, in one call (the store batches per resource). */
+export async function recordEntries(deps: Pick<InventoryDeps, 'inventory' | 'log'>, entries: readonly InventoryEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await deps.inventory.write(entries);
+}
