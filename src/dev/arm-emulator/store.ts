@@ -73,13 +73,31 @@ export class ResourceStore {
   private readonly subscriptions = new Map<string, EmulatorSubscription>();
   private readonly resources = new Map<string, StoredResource>();
   private readonly connections = new Map<string, StoredConnection>();
+  /** Connections by resource key, in creation order, so a resource's connections are found without a scan. */
+  private readonly connectionsByResource = new Map<string, Map<string, StoredConnection>>();
   private readonly operations = new Map<string, AsyncOperation>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private changes = 0;
 
   constructor(private readonly options: StoreOptions) {}
 
+  /** Grows with every change to subscriptions, resources or connections, so readers can tell a stale copy. */
+  get revision(): number {
+    return this.changes;
+  }
+
   addSubscription(subscription: EmulatorSubscription): void {
     this.subscriptions.set(idKey(subscription.subscriptionId), { ...subscription });
+    this.changes += 1;
+  }
+
+  listSubscriptions(): EmulatorSubscription[] {
+    return [...this.subscriptions.values()];
+  }
+
+  /** Every resource of every type, in creation order. */
+  allResources(): StoredResource[] {
+    return [...this.resources.values()];
   }
 
   getSubscription(subscriptionId: string): EmulatorSubscription | undefined {
@@ -105,6 +123,7 @@ export class ResourceStore {
     const existing = this.resources.get(idKey(id));
     const resource = storedResource(fixture.type, id, spec, existing);
     this.resources.set(idKey(id), resource);
+    this.changes += 1;
     return { resource, created: existing === undefined };
   }
 
@@ -137,7 +156,9 @@ export class ResourceStore {
     for (const connection of this.listConnections(idKey(resource.id))) {
       this.connections.delete(idKey(connection.id));
     }
+    this.connectionsByResource.delete(idKey(resource.id));
     this.resources.delete(idKey(resource.id));
+    this.changes += 1;
   }
 
   /** Creates or replaces a vault. Vault names are global in Azure (they form the vault URI), hence the clash check. */
@@ -156,6 +177,7 @@ export class ResourceStore {
       publicNetworkAccess: spec.publicNetworkAccess ?? 'Disabled',
     };
     this.resources.set(idKey(id), vault);
+    this.changes += 1;
     return { vault, created: existing === undefined };
   }
 
@@ -181,9 +203,13 @@ export class ResourceStore {
     this.deleteResource(vault);
   }
 
+  /**
+   * A new connection, Pending unless `status` says otherwise (seeding connections that were decided before
+   * anyone watched); its provisioning is complete either way.
+   */
   addConnection(
     vault: StoredResource,
-    input: { name: string; privateEndpointId: string; description: string },
+    input: { name: string; privateEndpointId: string; description: string; status?: ConnectionStatus },
   ): StoredConnection {
     validateDescription(input.description);
     const id = connectionId(vault.id, input.name);
@@ -197,12 +223,18 @@ export class ResourceStore {
       name: input.name,
       location: vault.location,
       privateEndpointId: input.privateEndpointId,
-      status: 'Pending',
+      status: input.status ?? 'Pending',
       description: input.description,
-      provisioningState: 'Succeeded',
+      // A new request shows Succeeded, as the providers do; a seeded decision shows the state it settled in.
+      provisioningState: input.status === undefined ? 'Succeeded' : requireFixture(vault.type).applied,
       etag: newEtag(),
     };
     this.connections.set(idKey(id), connection);
+    const resourceKey = idKey(vault.id);
+    const ofResource = this.connectionsByResource.get(resourceKey) ?? new Map<string, StoredConnection>();
+    ofResource.set(idKey(id), connection);
+    this.connectionsByResource.set(resourceKey, ofResource);
+    this.changes += 1;
     return connection;
   }
 
@@ -211,8 +243,8 @@ export class ResourceStore {
   }
 
   listConnections(resourceKey?: string): StoredConnection[] {
-    const all = [...this.connections.values()];
-    return resourceKey === undefined ? all : all.filter((connection) => connection.resourceKey === resourceKey);
+    if (resourceKey === undefined) return [...this.connections.values()];
+    return [...(this.connectionsByResource.get(resourceKey)?.values() ?? [])];
   }
 
   /**
@@ -234,6 +266,7 @@ export class ResourceStore {
     const fixture = requireFixture(connection.resourceType);
     connection.provisioningState = fixture.applying(change.status);
     connection.etag = newEtag();
+    this.changes += 1;
     const operation = this.startOperation(connection, fixture.put === 'ok' ? 0 : this.options.provisioningDelayMs);
     if (fixture.put === 'ok') this.completeOperation(operation, connection);
     connection.latestOperation = operation.name;
@@ -242,6 +275,8 @@ export class ResourceStore {
 
   removeConnection(connection: StoredConnection): void {
     this.connections.delete(idKey(connection.id));
+    this.connectionsByResource.get(connection.resourceKey)?.delete(idKey(connection.id));
+    this.changes += 1;
   }
 
   getOperation(name: string): AsyncOperation | undefined {
@@ -348,6 +383,7 @@ export class ResourceStore {
     if (current === connection && connection.latestOperation === operation.name) {
       connection.provisioningState = requireFixture(connection.resourceType).applied;
       connection.etag = newEtag();
+      this.changes += 1;
     }
   }
 }
