@@ -75,6 +75,8 @@ export class ResourceStore {
   private readonly connections = new Map<string, StoredConnection>();
   /** Connections by resource key, in creation order, so a resource's connections are found without a scan. */
   private readonly connectionsByResource = new Map<string, Map<string, StoredConnection>>();
+  /** Resources by lower-case `type/name`, since vault names are global and requests name resources without their group. */
+  private readonly resourcesByName = new Map<string, Map<string, StoredResource>>();
   private readonly operations = new Map<string, AsyncOperation>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private changes = 0;
@@ -122,9 +124,18 @@ export class ResourceStore {
     const id = resourceId(spec.subscriptionId, spec.resourceGroup, fixture.type, spec.name);
     const existing = this.resources.get(idKey(id));
     const resource = storedResource(fixture.type, id, spec, existing);
-    this.resources.set(idKey(id), resource);
-    this.changes += 1;
+    this.setResource(resource);
     return { resource, created: existing === undefined };
+  }
+
+  private setResource(resource: StoredResource): void {
+    const key = idKey(resource.id);
+    this.resources.set(key, resource);
+    const byName = nameKey(resource.type, resource.name);
+    const named = this.resourcesByName.get(byName) ?? new Map<string, StoredResource>();
+    named.set(key, resource);
+    this.resourcesByName.set(byName, named);
+    this.changes += 1;
   }
 
   getResource(type: string, subscriptionId: string, resourceGroup: string, name: string): StoredResource | undefined {
@@ -136,9 +147,7 @@ export class ResourceStore {
   }
 
   findResourceByName(type: string, name: string): StoredResource[] {
-    const wanted = name.toLowerCase();
-    const typeKey = requireFixture(type).type.toLowerCase();
-    return [...this.resources.values()].filter((r) => r.type.toLowerCase() === typeKey && r.name.toLowerCase() === wanted);
+    return [...(this.resourcesByName.get(nameKey(requireFixture(type).type, name))?.values() ?? [])];
   }
 
   listResources(type: string, subscriptionId: string, resourceGroup?: string): StoredResource[] {
@@ -158,6 +167,7 @@ export class ResourceStore {
     }
     this.connectionsByResource.delete(idKey(resource.id));
     this.resources.delete(idKey(resource.id));
+    this.resourcesByName.get(nameKey(resource.type, resource.name))?.delete(idKey(resource.id));
     this.changes += 1;
   }
 
@@ -176,8 +186,7 @@ export class ResourceStore {
       enableRbacAuthorization: spec.enableRbacAuthorization ?? true,
       publicNetworkAccess: spec.publicNetworkAccess ?? 'Disabled',
     };
-    this.resources.set(idKey(id), vault);
-    this.changes += 1;
+    this.setResource(vault);
     return { vault, created: existing === undefined };
   }
 
@@ -213,7 +222,8 @@ export class ResourceStore {
   ): StoredConnection {
     validateDescription(input.description);
     const id = connectionId(vault.id, input.name);
-    if (this.connections.has(idKey(id))) {
+    const key = idKey(id);
+    if (this.connections.has(key)) {
       throw new ArmError(409, 'Conflict', `The private endpoint connection '${input.name}' already exists.`);
     }
     const connection: StoredConnection = {
@@ -229,11 +239,10 @@ export class ResourceStore {
       provisioningState: input.status === undefined ? 'Succeeded' : requireFixture(vault.type).applied,
       etag: newEtag(),
     };
-    this.connections.set(idKey(id), connection);
-    const resourceKey = idKey(vault.id);
-    const ofResource = this.connectionsByResource.get(resourceKey) ?? new Map<string, StoredConnection>();
-    ofResource.set(idKey(id), connection);
-    this.connectionsByResource.set(resourceKey, ofResource);
+    this.connections.set(key, connection);
+    const ofResource = this.connectionsByResource.get(connection.resourceKey) ?? new Map<string, StoredConnection>();
+    ofResource.set(key, connection);
+    this.connectionsByResource.set(connection.resourceKey, ofResource);
     this.changes += 1;
     return connection;
   }
@@ -386,6 +395,10 @@ export class ResourceStore {
       this.changes += 1;
     }
   }
+}
+
+function nameKey(type: string, name: string): string {
+  return `${type.toLowerCase()}/${name.toLowerCase()}`;
 }
 
 export function validateVaultName(name: string): void {
