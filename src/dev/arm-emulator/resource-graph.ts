@@ -12,7 +12,7 @@ import {
   RESOURCE_QUERY_COLUMNS,
   type GraphQuery,
 } from './resource-graph-query.js';
-import type { ResourceStore } from './store.js';
+import type { ResourceStore, StoredResource } from './store.js';
 import { formatResetsAfter, type QueryQuota } from './throttling.js';
 
 /**
@@ -49,12 +49,24 @@ interface IndexedResource {
   subscriptionId: string;
   subscriptionKey: string;
   properties: Record<string, unknown>;
+  /** The connection query's rows by expand limit, filled on first use. */
+  expanded: Map<number, ExpandedRows>;
 }
+
+interface ExpandedRows {
+  rows: Row[];
+  /** Whether every row's id lies under the resource's ID, which lets rows be ordered resource by resource. */
+  underResource: boolean;
+}
+
+const CONNECTION_SEGMENT = '/privateEndpointConnections/';
 
 interface Snapshot {
   takenAtMs: number;
   revision: number;
   resources: IndexedResource[];
+  /** Each resource with the store revision it was indexed at, so the next snapshot renders only what changed. */
+  byKey: Map<string, { revision: number; indexed: IndexedResource }>;
   /** Sorted answers by query and scope, so paging through a large answer sorts it once. */
   answers: Map<string, Row[]>;
 }
@@ -153,29 +165,51 @@ export class ResourceGraph {
     const cached = snapshot.answers.get(answerKey);
     if (cached) return cached;
     const types = new Set(query.types.map((t) => t.toLowerCase()));
-    const rows: Row[] = [];
-    for (const resource of snapshot.resources) {
-      if (!types.has(resource.type) || !scope.has(resource.subscriptionKey)) continue;
-      if (query.kind === 'resources') {
-        rows.push({ id: resource.id, type: resource.type, subscriptionId: resource.subscriptionId });
-        continue;
-      }
-      for (const connection of mvExpand(resource.properties['privateEndpointConnections'], query.expandLimit)) {
-        if (!isNotEmpty(connection)) continue;
-        rows.push({
-          id: toKqlString(path(connection, 'id')),
-          resourceId: resource.id,
-          type: resource.type,
-          subscriptionId: resource.subscriptionId,
-          status: toKqlString(path(connection, 'properties', 'privateLinkServiceConnectionState', 'status')),
-          privateEndpointId: toKqlString(path(connection, 'properties', 'privateEndpoint', 'id')),
-        });
+    const matching = snapshot.resources.filter((r) => types.has(r.type) && scope.has(r.subscriptionKey));
+    let rows: Row[];
+    if (query.kind === 'resources') {
+      rows = matching.map((r) => ({ id: r.id, type: r.type, subscriptionId: r.subscriptionId })).sort(byId);
+    } else {
+      const parts = matching.map((resource) => ({ resource, expanded: this.connectionRows(resource, query.expandLimit) }));
+      if (parts.every((part) => part.expanded.underResource)) {
+        // Every connection ID extends its resource's ID by `/privateEndpointConnections/`, so ordering the
+        // resources by that prefix and each resource's rows among themselves orders all rows by id.
+        const keyed = parts.map((part) => ({ key: `${part.resource.id}${CONNECTION_SEGMENT}`, rows: part.expanded.rows }));
+        rows = keyed.sort((a, b) => ordinal(a.key, b.key)).flatMap((part) => part.rows);
+      } else {
+        rows = parts.flatMap((part) => part.expanded.rows).sort(byId);
       }
     }
-    rows.sort((a, b) => ordinal(a['id'] ?? '', b['id'] ?? ''));
     snapshot.answers.set(answerKey, rows);
     return rows;
   }
+
+  /**
+   * The connection query's rows for one indexed resource, ordered by id. They are kept with the resource,
+   * so a snapshot that re-indexes only what changed also expands only what changed.
+   */
+  private connectionRows(resource: IndexedResource, limit: number): ExpandedRows {
+    const known = resource.expanded.get(limit);
+    if (known) return known;
+    const rows: Row[] = [];
+    for (const connection of mvExpand(resource.properties['privateEndpointConnections'], limit)) {
+      if (!isNotEmpty(connection)) continue;
+      rows.push({
+        id: toKqlString(path(connection, 'id')),
+        resourceId: resource.id,
+        type: resource.type,
+        subscriptionId: resource.subscriptionId,
+        status: toKqlString(path(connection, 'properties', 'privateLinkServiceConnectionState', 'status')),
+        privateEndpointId: toKqlString(path(connection, 'properties', 'privateEndpoint', 'id')),
+      });
+    }
+    rows.sort(byId);
+    const prefix = `${resource.id}${CONNECTION_SEGMENT}`;
+    const expanded = { rows, underResource: rows.every((row) => (row['id'] ?? '').startsWith(prefix)) };
+    resource.expanded.set(limit, expanded);
+    return expanded;
+  }
+
 
   /** Without a lag the index follows every change to the store; with one it is renewed once older than the lag. */
   private current(): Snapshot {
@@ -190,20 +224,31 @@ export class ResourceGraph {
 
   private takeSnapshot(): Snapshot {
     const { store } = this.options;
-    const resources = store.allResources().map((resource): IndexedResource => {
-      const wire = store.resourceToWire(resource);
-      const properties = { ...(isRecord(wire['properties']) ? wire['properties'] : {}) };
-      // Resource Graph indexes some types at an API version older than their connections.
-      if (fixtureFor(resource.type)?.graphReportsConnections === false) delete properties['privateEndpointConnections'];
-      return {
-        id: String(wire['id']),
-        type: String(wire['type']).toLowerCase(),
-        subscriptionId: resource.subscriptionId,
-        subscriptionKey: idKey(resource.subscriptionId),
-        properties,
-      };
+    const previous = this.snapshot as Snapshot | undefined;
+    const byKey: Snapshot['byKey'] = new Map();
+    const resources = store.resourceEntries().map(({ key, resource, revision }) => {
+      const known = previous?.byKey.get(key);
+      const indexed = known && known.revision === revision ? known.indexed : this.index(resource);
+      byKey.set(key, { revision, indexed });
+      return indexed;
     });
-    return { takenAtMs: this.options.now().getTime(), revision: store.revision, resources, answers: new Map() };
+    return { takenAtMs: this.options.now().getTime(), revision: store.revision, resources, byKey, answers: new Map() };
+  }
+
+  /** A resource as its GET renders it, less what Resource Graph does not report for its type. */
+  private index(resource: StoredResource): IndexedResource {
+    const wire = this.options.store.resourceToWire(resource);
+    const properties = { ...(isRecord(wire['properties']) ? wire['properties'] : {}) };
+    // Resource Graph indexes some types at an API version older than their connections.
+    if (fixtureFor(resource.type)?.graphReportsConnections === false) delete properties['privateEndpointConnections'];
+    return {
+      id: String(wire['id']),
+      type: String(wire['type']).toLowerCase(),
+      subscriptionId: resource.subscriptionId,
+      subscriptionKey: idKey(resource.subscriptionId),
+      properties,
+      expanded: new Map(),
+    };
   }
 
   private supportInfo(req: GraphRequest): string {
@@ -334,6 +379,10 @@ function toKqlString(value: unknown): string {
   if (typeof value === 'string') return value;
   if (typeof value === 'object') return JSON.stringify(value);
   return String(value);
+}
+
+function byId(a: Row, b: Row): number {
+  return ordinal(a['id'] ?? '', b['id'] ?? '');
 }
 
 function ordinal(a: string, b: string): number {

@@ -80,6 +80,8 @@ export class ResourceStore {
   private readonly operations = new Map<string, AsyncOperation>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private changes = 0;
+  /** The store revision at which each resource, or one of its connections, last changed. */
+  private readonly resourceChanges = new Map<string, number>();
 
   constructor(private readonly options: StoreOptions) {}
 
@@ -97,9 +99,14 @@ export class ResourceStore {
     return [...this.subscriptions.values()];
   }
 
-  /** Every resource of every type, in creation order. */
-  allResources(): StoredResource[] {
-    return [...this.resources.values()];
+  /** Every resource of every type by its key, in creation order, with the revision it last changed at. */
+  resourceEntries(): { key: string; resource: StoredResource; revision: number }[] {
+    return [...this.resources].map(([key, resource]) => ({ key, resource, revision: this.resourceChanges.get(key) ?? 0 }));
+  }
+
+  private changed(resourceKey: string): void {
+    this.changes += 1;
+    this.resourceChanges.set(resourceKey, this.changes);
   }
 
   getSubscription(subscriptionId: string): EmulatorSubscription | undefined {
@@ -135,7 +142,7 @@ export class ResourceStore {
     const named = this.resourcesByName.get(byName) ?? new Map<string, StoredResource>();
     named.set(key, resource);
     this.resourcesByName.set(byName, named);
-    this.changes += 1;
+    this.changed(key);
   }
 
   getResource(type: string, subscriptionId: string, resourceGroup: string, name: string): StoredResource | undefined {
@@ -168,7 +175,7 @@ export class ResourceStore {
     this.connectionsByResource.delete(idKey(resource.id));
     this.resources.delete(idKey(resource.id));
     this.resourcesByName.get(nameKey(resource.type, resource.name))?.delete(idKey(resource.id));
-    this.changes += 1;
+    this.changed(idKey(resource.id));
   }
 
   /** Creates or replaces a vault. Vault names are global in Azure (they form the vault URI), hence the clash check. */
@@ -243,7 +250,7 @@ export class ResourceStore {
     const ofResource = this.connectionsByResource.get(connection.resourceKey) ?? new Map<string, StoredConnection>();
     ofResource.set(key, connection);
     this.connectionsByResource.set(connection.resourceKey, ofResource);
-    this.changes += 1;
+    this.changed(connection.resourceKey);
     return connection;
   }
 
@@ -275,7 +282,7 @@ export class ResourceStore {
     const fixture = requireFixture(connection.resourceType);
     connection.provisioningState = fixture.applying(change.status);
     connection.etag = newEtag();
-    this.changes += 1;
+    this.changed(connection.resourceKey);
     const operation = this.startOperation(connection, fixture.put === 'ok' ? 0 : this.options.provisioningDelayMs);
     if (fixture.put === 'ok') this.completeOperation(operation, connection);
     connection.latestOperation = operation.name;
@@ -285,7 +292,7 @@ export class ResourceStore {
   removeConnection(connection: StoredConnection): void {
     this.connections.delete(idKey(connection.id));
     this.connectionsByResource.get(connection.resourceKey)?.delete(idKey(connection.id));
-    this.changes += 1;
+    this.changed(connection.resourceKey);
   }
 
   getOperation(name: string): AsyncOperation | undefined {
@@ -392,7 +399,7 @@ export class ResourceStore {
     if (current === connection && connection.latestOperation === operation.name) {
       connection.provisioningState = requireFixture(connection.resourceType).applied;
       connection.etag = newEtag();
-      this.changes += 1;
+      this.changed(connection.resourceKey);
     }
   }
 }
