@@ -11,6 +11,7 @@ import type {
   EmulatorSubscription,
   EventSchema,
   FaultSpec,
+  SeedConnectionInput,
   SimulateRequestInput,
 } from './types.js';
 
@@ -46,6 +47,15 @@ const ACTIONS: Readonly<Record<string, ControlAction>> = {
     status: 200,
     body: { value: emulator.listConnections(url.searchParams.get('resourceId') ?? url.searchParams.get('vaultId') ?? undefined) },
   }),
+  'POST /_emulator/connections/seed': async (emulator, body) => ({
+    status: 201,
+    body: emulator.seedConnection(requireObject(body, 'The request body') as unknown as SeedConnectionInput),
+  }),
+  'POST /_emulator/graph/refresh': async (emulator) => {
+    emulator.refreshResourceGraph();
+    return { status: 200, body: { refreshed: true } };
+  },
+  'GET /_emulator/throttling': async (emulator) => ({ status: 200, body: emulator.throttleStats() }),
   'GET /_emulator/calls': async (emulator) => ({ status: 200, body: { value: emulator.calls } }),
   'GET /_emulator/deliveries': async (emulator) => ({ status: 200, body: { value: emulator.deliveries } }),
   'POST /_emulator/faults': async (emulator, body) => {

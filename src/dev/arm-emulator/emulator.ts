@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { badRequest, notFound } from './arm-error.js';
 import { createArmRoutes, KEY_VAULT_API_VERSIONS, parseStatus } from './arm-handlers.js';
 import { createServerCertificate, type ServerCertificate } from './certificate.js';
+import { ResourceGraph } from './resource-graph.js';
+import { ArmBudgets, QueryQuota, type ArmThrottlingSettings, type QuotaSettings } from './throttling.js';
 import { createControlListener } from './control.js';
 import { buildResourceEvent, operationsFor, type ResourceEvent, type ResourceEventSpec } from './events.js';
 import { FaultQueue } from './faults.js';
@@ -33,7 +35,9 @@ import {
   type EmulatorSubscription,
   type EventSchema,
   type FaultSpec,
+  type SeedConnectionInput,
   type SimulateRequestInput,
+  type ThrottleStats,
   type VaultResource,
 } from './types.js';
 import { WebhookPublisher } from './webhook-publisher.js';
@@ -54,7 +58,13 @@ interface Settings {
   pageSize: number;
   eventSchema: EventSchema;
   now: () => Date;
+  resourceGraphLagMs: number;
+  resourceGraphQuota: QuotaSettings;
+  armThrottling: ArmThrottlingSettings | undefined;
 }
+
+/** Resource Graph's default per-user quota (docs: "Guidance for throttled requests in Azure Resource Graph"). */
+const DEFAULT_GRAPH_QUOTA: QuotaSettings = { queries: 15, windowMs: 5_000 };
 
 export async function startArmEmulator(opts: ArmEmulatorOptions = {}): Promise<ArmEmulator> {
   const settings = normaliseOptions(opts);
@@ -69,7 +79,11 @@ class EmulatorRuntime implements ArmEmulator {
   private readonly store: ResourceStore;
   private readonly faults = new FaultQueue();
   private readonly publisher: WebhookPublisher;
+  private readonly graph: ResourceGraph;
+  private readonly graphQuota: QueryQuota;
+  private readonly budgets: ArmBudgets;
   private readonly server: https.Server;
+  private seeded = 0;
   private baseUrl = '';
   private closing: Promise<void> | undefined;
 
@@ -94,12 +108,17 @@ class EmulatorRuntime implements ArmEmulator {
       now,
       publish: (events) => void this.publisher.publish(events),
     });
+    this.graphQuota = new QueryQuota(settings.resourceGraphQuota);
+    this.graph = new ResourceGraph({ store: this.store, now, lagMs: settings.resourceGraphLagMs, quota: this.graphQuota });
+    this.budgets = new ArmBudgets(settings.armThrottling);
     const listener = createRequestListener({
       routes,
       store: this.store,
       faults: this.faults,
       calls: this.calls,
       control: createControlListener(this),
+      graph: this.graph,
+      budgets: this.budgets,
       now,
       defaultTenantId: DEFAULT_TENANT_ID,
     });
@@ -207,6 +226,38 @@ class EmulatorRuntime implements ArmEmulator {
     if (input.eventsLost === true) return snapshot;
     await this.publisher.publish(this.requestEvents(vault, connection, this.requester(input, fromSubscription), fromSubscription));
     return snapshot;
+  }
+
+  seedConnection(seedInput: SeedConnectionInput): ConnectionResource {
+    const input = requireObject(seedInput, 'The connection');
+    const resourceIdText = requiredString(input, 'resourceId');
+    const resource = this.store.getResourceByKey(idKey(resourceIdText));
+    if (!resource) {
+      throw notFound('ResourceNotFound', `Resource '${resourceIdText}' was not found. Create it with createVault or createResource first.`);
+    }
+    const fromSubscription = requiredString(input, 'fromSubscription');
+    this.seeded += 1;
+    const endpointName = optionalString(input, 'endpointName') ?? `pe-seed-${this.seeded}`;
+    if (!ENDPOINT_NAME_PATTERN.test(endpointName)) {
+      throw badRequest('InvalidInput', `'endpointName' '${endpointName}' is not a valid private endpoint name.`);
+    }
+    const connection = this.store.addConnection(resource, {
+      name: `${endpointName}.${randomUUID()}`,
+      privateEndpointId: privateEndpointId(fromSubscription, DEFAULT_REQUESTER_RESOURCE_GROUP, endpointName),
+      description: optionalString(input, 'description') ?? '',
+      status: parseStatus(input['status']),
+    });
+    return this.store.connectionToWire(connection);
+  }
+
+  refreshResourceGraph(): void {
+    this.graph.refresh();
+  }
+
+  throttleStats(): ThrottleStats {
+    const arm = this.budgets.counts;
+    const graph = this.graphQuota.counts;
+    return { throttled: arm.throttled, unhonoured: arm.unhonoured, graphThrottled: graph.throttled, graphUnhonoured: graph.unhonoured };
   }
 
   async setConnectionStatus(
@@ -424,7 +475,16 @@ function normaliseOptions(opts: ArmEmulatorOptions): Settings {
     pageSize: opts.pageSize ?? 10,
     eventSchema: opts.eventSchema ?? 'EventGridSchema',
     now: opts.now ?? (() => new Date()),
+    resourceGraphLagMs: opts.resourceGraphLagMs ?? 0,
+    resourceGraphQuota: opts.resourceGraphQuota ?? DEFAULT_GRAPH_QUOTA,
+    armThrottling: opts.armThrottling,
   };
+  if (!Number.isFinite(settings.resourceGraphLagMs) || settings.resourceGraphLagMs < 0) {
+    throw new RangeError(`resourceGraphLagMs must be a non-negative number, got ${settings.resourceGraphLagMs}.`);
+  }
+  if (!Number.isInteger(settings.resourceGraphQuota.queries) || settings.resourceGraphQuota.queries < 1) {
+    throw new RangeError(`resourceGraphQuota.queries must be a positive integer, got ${settings.resourceGraphQuota.queries}.`);
+  }
   if (!Number.isInteger(settings.port) || settings.port < 0 || settings.port > 65_535) {
     throw new RangeError(`port must be an integer between 0 and 65535, got ${settings.port}.`);
   }

@@ -21,7 +21,9 @@ export type {
   EventSchema,
   FaultSpec,
   PrivateLinkServiceConnectionState,
+  SeedConnectionInput,
   SimulateRequestInput,
+  ThrottleStats,
   VaultConnectionItem,
   VaultResource,
 } from './types.js';

@@ -33,6 +33,12 @@ export interface ResourceFixture {
   readonly etag: boolean;
   /** Whether a request raises privateEndpointConnectionProxies/validate/action before the proxy write. */
   readonly proxyValidate: boolean;
+  /**
+   * Whether Resource Graph reports the resource's `properties.privateEndpointConnections`. Resource Graph
+   * indexes each type at an API version of its own choosing; where that version predates the connections
+   * property, the resource is listed but a query over its connections finds none.
+   */
+  readonly graphReportsConnections: boolean;
   /** The resource's own properties beside privateEndpointConnections. */
   readonly properties: (resource: { name: string; location: string; tenantId: string }) => Record<string, unknown>;
 }
@@ -51,6 +57,7 @@ export const RESOURCE_FIXTURES: readonly ResourceFixture[] = [
     applied: 'Succeeded',
     etag: true,
     proxyValidate: true,
+    graphReportsConnections: true,
     properties: () => ({}),
   },
   {
@@ -64,6 +71,7 @@ export const RESOURCE_FIXTURES: readonly ResourceFixture[] = [
     applied: 'Succeeded',
     etag: false,
     proxyValidate: false,
+    graphReportsConnections: true,
     properties: ({ name, location }) => ({
       primaryEndpoints: { blob: `https://${name}.blob.core.windows.net/` },
       primaryLocation: location,
@@ -82,6 +90,7 @@ export const RESOURCE_FIXTURES: readonly ResourceFixture[] = [
     applied: 'Ready',
     etag: false,
     proxyValidate: true,
+    graphReportsConnections: true,
     properties: ({ name }) => ({ fullyQualifiedDomainName: `${name}.database.windows.net`, state: 'Ready', publicNetworkAccess: 'Disabled' }),
   },
   {
@@ -95,6 +104,7 @@ export const RESOURCE_FIXTURES: readonly ResourceFixture[] = [
     applied: 'Succeeded',
     etag: false,
     proxyValidate: true,
+    graphReportsConnections: true,
     properties: ({ name }) => ({ documentEndpoint: `https://${name}.documents.azure.com:443/`, provisioningState: 'Succeeded' }),
   },
   {
@@ -108,6 +118,7 @@ export const RESOURCE_FIXTURES: readonly ResourceFixture[] = [
     applied: 'Succeeded',
     etag: false,
     proxyValidate: true,
+    graphReportsConnections: true,
     properties: ({ name }) => ({ defaultHostName: `${name}.azurewebsites.net`, state: 'Running' }),
   },
   {
@@ -121,6 +132,7 @@ export const RESOURCE_FIXTURES: readonly ResourceFixture[] = [
     applied: 'Succeeded',
     etag: false,
     proxyValidate: true,
+    graphReportsConnections: true,
     properties: ({ name }) => ({ loginServer: `${name.toLowerCase()}.azurecr.io`, provisioningState: 'Succeeded' }),
   },
   {
@@ -134,6 +146,7 @@ export const RESOURCE_FIXTURES: readonly ResourceFixture[] = [
     applied: 'Succeeded',
     etag: false,
     proxyValidate: true,
+    graphReportsConnections: false,
     properties: ({ name }) => ({ fullyQualifiedDomainName: `${name}.postgres.database.azure.com`, state: 'Ready' }),
   },
   {
@@ -147,6 +160,7 @@ export const RESOURCE_FIXTURES: readonly ResourceFixture[] = [
     applied: 'Succeeded',
     etag: true,
     proxyValidate: false,
+    graphReportsConnections: true,
     properties: ({ name }) => ({ alias: `${name}.00000000-0000-0000-0000-000000000000.westeurope.azure.privatelinkservice`, provisioningState: 'Succeeded' }),
   },
 ];

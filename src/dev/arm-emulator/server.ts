@@ -11,7 +11,9 @@ import { faultBody, type FaultQueue } from './faults.js';
 import { headerValue, parseJsonBody, readBody, writeResponse } from './http-io.js';
 import { bearerToken, identityFromBearer, type CallerIdentity } from './identity.js';
 import { matchRoute, pathSegments, type Route, type RouteMatch } from './router.js';
+import { RESOURCE_GRAPH_API_VERSIONS, RESOURCE_GRAPH_PATH, type ResourceGraph } from './resource-graph.js';
 import type { ResourceStore } from './store.js';
+import type { ArmBudgets } from './throttling.js';
 import type { CallRecord } from './types.js';
 
 /** Handles `/_emulator/...`; it answers the request itself. */
@@ -23,6 +25,8 @@ export interface ServerDeps {
   faults: FaultQueue;
   calls: CallRecord[];
   control: ControlListener;
+  graph: ResourceGraph;
+  budgets: ArmBudgets;
   now: () => Date;
   defaultTenantId: string;
 }
@@ -35,26 +39,19 @@ interface RequestMeta {
   clientRequestId: string;
   body: unknown;
   rawBody: string;
+  /** Resource Graph answers carry its own quota headers, not ARM's budgets. */
+  isGraph: boolean;
+  /** Set once the request has been charged to a bucket. */
+  rateLimitHeaders?: Record<string, string>;
 }
 
 const CONTROL_PREFIX = '/_emulator';
-/** ARM's per-subscription budgets; the emulator only counts down, it never throttles on its own. */
-const READ_BUDGET = 12_000;
-const WRITE_BUDGET = 1_200;
 
 export function createRequestListener(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const budgets = new Map<string, { reads: number; writes: number }>();
-
+  /** Requests that were never charged (an injected fault, no token) still count down an unthrottled budget. */
   const rateLimitHeaders = (meta: RequestMeta): Record<string, string> => {
-    const key = (pathSegments(meta.url.pathname)[1] ?? 'tenant').toLowerCase();
-    const budget = budgets.get(key) ?? { reads: READ_BUDGET, writes: WRITE_BUDGET };
-    budgets.set(key, budget);
-    if (meta.method === 'GET' || meta.method === 'HEAD') {
-      budget.reads = Math.max(0, budget.reads - 1);
-      return { 'x-ms-ratelimit-remaining-subscription-reads': String(budget.reads) };
-    }
-    budget.writes = Math.max(0, budget.writes - 1);
-    return { 'x-ms-ratelimit-remaining-subscription-writes': String(budget.writes) };
+    if (meta.isGraph) return {};
+    return meta.rateLimitHeaders ?? deps.budgets.count(requestKind(meta.method), budgetScope(meta.url));
   };
 
   const respond = (res: ServerResponse, meta: RequestMeta, result: ArmResult): void => {
@@ -111,6 +108,9 @@ async function serveArm(deps: ServerDeps, req: IncomingMessage, meta: RequestMet
     return { status: fault.status, body: faultBody(fault), headers };
   }
   const token = requireBearer(req);
+  if (meta.isGraph) return serveGraph(deps, meta, token);
+  const throttled = chargeArm(deps, meta, token);
+  if (throttled) return throttled;
   const match = requireRoute(deps.routes, meta);
   const apiVersion = requireApiVersion(meta.url, match.route.apiVersions);
   const handler = match.route.methods[meta.method];
@@ -120,6 +120,52 @@ async function serveArm(deps: ServerDeps, req: IncomingMessage, meta: RequestMet
   const caller = identityFromBearer(token, subscription?.tenantId ?? deps.defaultTenantId);
   assertSubscriptionAccessible(subscription, subscriptionId, caller, actionName(match.route.resourceType, meta.method));
   return handler(armRequest(req, meta, match, apiVersion, caller));
+}
+
+/** Resource Graph: its own api-versions, POST only, and its own quota instead of ARM's buckets. */
+function serveGraph(deps: ServerDeps, meta: RequestMeta, token: string): ArmResult {
+  requireApiVersion(meta.url, RESOURCE_GRAPH_API_VERSIONS);
+  if (meta.method !== 'POST') {
+    throw new ArmError(405, 'MethodNotAllowed', `The requested resource does not support http method '${meta.method}'. Allowed: POST.`, { Allow: 'POST' });
+  }
+  const caller = identityFromBearer(token, deps.defaultTenantId);
+  return deps.graph.handle({ rawBody: meta.rawBody, caller, correlationId: meta.correlationId });
+}
+
+/**
+ * Takes a token from the caller's read or write bucket for the subscription in the path (or the tenant);
+ * an empty bucket is a 429 the way ARM gives it.
+ */
+function chargeArm(deps: ServerDeps, meta: RequestMeta, token: string): ArmResult | undefined {
+  const kind = requestKind(meta.method);
+  const scope = budgetScope(meta.url);
+  const caller = identityFromBearer(token, deps.defaultTenantId);
+  const charge = deps.budgets.charge(kind, caller.objectId, scope, deps.now().getTime());
+  meta.rateLimitHeaders = charge.headers;
+  if (charge.retryAfterSeconds === undefined) return undefined;
+  const seconds = charge.retryAfterSeconds;
+  return {
+    status: 429,
+    headers: { 'Retry-After': String(seconds) },
+    body: {
+      error: {
+        code: 'SubscriptionRequestsThrottled',
+        message:
+          `Number of '${kind}' requests for subscription '${scope}' actor '${caller.objectId}' exceeded. ` +
+          `Please try after '${seconds}' seconds after additional tokens are available.`,
+      },
+    },
+  };
+}
+
+function requestKind(method: string): 'read' | 'write' {
+  return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+}
+
+/** The subscription a request is charged to, or `tenant` for requests outside any subscription. */
+function budgetScope(url: URL): string {
+  const segments = pathSegments(url.pathname);
+  return segments[0]?.toLowerCase() === 'subscriptions' && segments[1] ? segments[1] : 'tenant';
 }
 
 function armRequest(
@@ -154,6 +200,7 @@ function requestMeta(req: IncomingMessage, url: URL): RequestMeta {
     clientRequestId: headerValue(req.headers['x-ms-client-request-id']) ?? randomUUID(),
     body: undefined,
     rawBody: '',
+    isGraph: url.pathname.replace(/\/+$/, '').toLowerCase() === RESOURCE_GRAPH_PATH,
   };
 }
 

@@ -73,13 +73,40 @@ export class ResourceStore {
   private readonly subscriptions = new Map<string, EmulatorSubscription>();
   private readonly resources = new Map<string, StoredResource>();
   private readonly connections = new Map<string, StoredConnection>();
+  /** Connections by resource key, in creation order, so a resource's connections are found without a scan. */
+  private readonly connectionsByResource = new Map<string, Map<string, StoredConnection>>();
+  /** Resources by lower-case `type/name`, since vault names are global and requests name resources without their group. */
+  private readonly resourcesByName = new Map<string, Map<string, StoredResource>>();
   private readonly operations = new Map<string, AsyncOperation>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private changes = 0;
+  /** The store revision at which each resource, or one of its connections, last changed. */
+  private readonly resourceChanges = new Map<string, number>();
 
   constructor(private readonly options: StoreOptions) {}
 
+  /** Grows with every change to subscriptions, resources or connections, so readers can tell a stale copy. */
+  get revision(): number {
+    return this.changes;
+  }
+
   addSubscription(subscription: EmulatorSubscription): void {
     this.subscriptions.set(idKey(subscription.subscriptionId), { ...subscription });
+    this.changes += 1;
+  }
+
+  listSubscriptions(): EmulatorSubscription[] {
+    return [...this.subscriptions.values()];
+  }
+
+  /** Every resource of every type by its key, in creation order, with the revision it last changed at. */
+  resourceEntries(): { key: string; resource: StoredResource; revision: number }[] {
+    return [...this.resources].map(([key, resource]) => ({ key, resource, revision: this.resourceChanges.get(key) ?? 0 }));
+  }
+
+  private changed(resourceKey: string): void {
+    this.changes += 1;
+    this.resourceChanges.set(resourceKey, this.changes);
   }
 
   getSubscription(subscriptionId: string): EmulatorSubscription | undefined {
@@ -104,8 +131,18 @@ export class ResourceStore {
     const id = resourceId(spec.subscriptionId, spec.resourceGroup, fixture.type, spec.name);
     const existing = this.resources.get(idKey(id));
     const resource = storedResource(fixture.type, id, spec, existing);
-    this.resources.set(idKey(id), resource);
+    this.setResource(resource);
     return { resource, created: existing === undefined };
+  }
+
+  private setResource(resource: StoredResource): void {
+    const key = idKey(resource.id);
+    this.resources.set(key, resource);
+    const byName = nameKey(resource.type, resource.name);
+    const named = this.resourcesByName.get(byName) ?? new Map<string, StoredResource>();
+    named.set(key, resource);
+    this.resourcesByName.set(byName, named);
+    this.changed(key);
   }
 
   getResource(type: string, subscriptionId: string, resourceGroup: string, name: string): StoredResource | undefined {
@@ -117,9 +154,7 @@ export class ResourceStore {
   }
 
   findResourceByName(type: string, name: string): StoredResource[] {
-    const wanted = name.toLowerCase();
-    const typeKey = requireFixture(type).type.toLowerCase();
-    return [...this.resources.values()].filter((r) => r.type.toLowerCase() === typeKey && r.name.toLowerCase() === wanted);
+    return [...(this.resourcesByName.get(nameKey(requireFixture(type).type, name))?.values() ?? [])];
   }
 
   listResources(type: string, subscriptionId: string, resourceGroup?: string): StoredResource[] {
@@ -137,7 +172,10 @@ export class ResourceStore {
     for (const connection of this.listConnections(idKey(resource.id))) {
       this.connections.delete(idKey(connection.id));
     }
+    this.connectionsByResource.delete(idKey(resource.id));
     this.resources.delete(idKey(resource.id));
+    this.resourcesByName.get(nameKey(resource.type, resource.name))?.delete(idKey(resource.id));
+    this.changed(idKey(resource.id));
   }
 
   /** Creates or replaces a vault. Vault names are global in Azure (they form the vault URI), hence the clash check. */
@@ -155,7 +193,7 @@ export class ResourceStore {
       enableRbacAuthorization: spec.enableRbacAuthorization ?? true,
       publicNetworkAccess: spec.publicNetworkAccess ?? 'Disabled',
     };
-    this.resources.set(idKey(id), vault);
+    this.setResource(vault);
     return { vault, created: existing === undefined };
   }
 
@@ -181,13 +219,18 @@ export class ResourceStore {
     this.deleteResource(vault);
   }
 
+  /**
+   * A new connection, Pending unless `status` says otherwise (seeding connections that were decided before
+   * anyone watched); its provisioning is complete either way.
+   */
   addConnection(
     vault: StoredResource,
-    input: { name: string; privateEndpointId: string; description: string },
+    input: { name: string; privateEndpointId: string; description: string; status?: ConnectionStatus },
   ): StoredConnection {
     validateDescription(input.description);
     const id = connectionId(vault.id, input.name);
-    if (this.connections.has(idKey(id))) {
+    const key = idKey(id);
+    if (this.connections.has(key)) {
       throw new ArmError(409, 'Conflict', `The private endpoint connection '${input.name}' already exists.`);
     }
     const connection: StoredConnection = {
@@ -197,12 +240,17 @@ export class ResourceStore {
       name: input.name,
       location: vault.location,
       privateEndpointId: input.privateEndpointId,
-      status: 'Pending',
+      status: input.status ?? 'Pending',
       description: input.description,
-      provisioningState: 'Succeeded',
+      // A new request shows Succeeded, as the providers do; a seeded decision shows the state it settled in.
+      provisioningState: input.status === undefined ? 'Succeeded' : requireFixture(vault.type).applied,
       etag: newEtag(),
     };
-    this.connections.set(idKey(id), connection);
+    this.connections.set(key, connection);
+    const ofResource = this.connectionsByResource.get(connection.resourceKey) ?? new Map<string, StoredConnection>();
+    ofResource.set(key, connection);
+    this.connectionsByResource.set(connection.resourceKey, ofResource);
+    this.changed(connection.resourceKey);
     return connection;
   }
 
@@ -211,8 +259,8 @@ export class ResourceStore {
   }
 
   listConnections(resourceKey?: string): StoredConnection[] {
-    const all = [...this.connections.values()];
-    return resourceKey === undefined ? all : all.filter((connection) => connection.resourceKey === resourceKey);
+    if (resourceKey === undefined) return [...this.connections.values()];
+    return [...(this.connectionsByResource.get(resourceKey)?.values() ?? [])];
   }
 
   /**
@@ -234,6 +282,7 @@ export class ResourceStore {
     const fixture = requireFixture(connection.resourceType);
     connection.provisioningState = fixture.applying(change.status);
     connection.etag = newEtag();
+    this.changed(connection.resourceKey);
     const operation = this.startOperation(connection, fixture.put === 'ok' ? 0 : this.options.provisioningDelayMs);
     if (fixture.put === 'ok') this.completeOperation(operation, connection);
     connection.latestOperation = operation.name;
@@ -242,6 +291,8 @@ export class ResourceStore {
 
   removeConnection(connection: StoredConnection): void {
     this.connections.delete(idKey(connection.id));
+    this.connectionsByResource.get(connection.resourceKey)?.delete(idKey(connection.id));
+    this.changed(connection.resourceKey);
   }
 
   getOperation(name: string): AsyncOperation | undefined {
@@ -348,8 +399,13 @@ export class ResourceStore {
     if (current === connection && connection.latestOperation === operation.name) {
       connection.provisioningState = requireFixture(connection.resourceType).applied;
       connection.etag = newEtag();
+      this.changed(connection.resourceKey);
     }
   }
+}
+
+function nameKey(type: string, name: string): string {
+  return `${type.toLowerCase()}/${name.toLowerCase()}`;
 }
 
 export function validateVaultName(name: string): void {

@@ -29,6 +29,42 @@ export interface ArmEmulatorOptions {
   /** Schema used by `subscribe` when none is given (default EventGridSchema). */
   eventSchema?: EventSchema;
   now?: () => Date;
+  /**
+   * How far Resource Graph lags ARM (default 0: it answers from the live store). With a lag it answers from
+   * a copy of the store, taken at start and renewed by the first query after the copy is older than the lag
+   * (or by `refreshResourceGraph()`).
+   */
+  resourceGraphLagMs?: number;
+  /** Resource Graph queries each caller may send per window (default 15 per 5 seconds). */
+  resourceGraphQuota?: { queries: number; windowMs: number };
+  /**
+   * ARM's token buckets per principal and subscription (Azure: reads 250 refilled at 25/s, writes 200 at
+   * 10/s). A kind left out is not throttled, only counted down in its remaining-requests header.
+   */
+  armThrottling?: {
+    reads?: { capacity: number; refillPerSecond: number };
+    writes?: { capacity: number; refillPerSecond: number };
+  };
+}
+
+/** A connection made before anyone watched: added in its final state, with no events. */
+export interface SeedConnectionInput {
+  /** The resource (any served type) the connection is on, as created with createVault or createResource. */
+  resourceId: string;
+  status: ConnectionStatus;
+  /** The requester's subscription, where the private endpoint lives. */
+  fromSubscription: string;
+  /** Default: `pe-` and a counter, unique within the emulator. */
+  endpointName?: string;
+  description?: string;
+}
+
+/** 429s given, and requests that came back before the Retry-After they were given had passed. */
+export interface ThrottleStats {
+  throttled: number;
+  unhonoured: number;
+  graphThrottled: number;
+  graphUnhonoured: number;
 }
 
 /** Key Vault's states; other providers use their own (SQL: Approving, Rejecting, Dropping, Ready). */
@@ -191,7 +227,16 @@ export interface ArmEmulator {
   subscribe(webhookUrl: string, opts?: { schema?: EventSchema }): Promise<void>;
   /** The next matching ARM requests get this answer instead of normal handling. */
   injectFault(f: FaultSpec): void;
-  /** Every ARM request served (the `/_emulator/` control surface is not recorded). */
+  /**
+   * Adds a connection in the given status with its provisioning complete and publishes no event, in
+   * constant time, for seeding many connections at once.
+   */
+  seedConnection(input: SeedConnectionInput): ConnectionResource;
+  /** Lets Resource Graph catch up with ARM now, whatever its lag. */
+  refreshResourceGraph(): void;
+  /** ARM's bucket throttling and Resource Graph's quota, counted since start. */
+  throttleStats(): ThrottleStats;
+  /** Every ARM and Resource Graph request served (the `/_emulator/` control surface is not recorded). */
   readonly calls: ReadonlyArray<CallRecord>;
   /** Every webhook delivery attempt, handshakes included. */
   readonly deliveries: ReadonlyArray<DeliveryRecord>;
