@@ -59,6 +59,22 @@ export interface ObservationContext {
   readonly readAs?: string;
   /** Memo of tenant lookups for one sweep, so each requester subscription is looked up once. */
   readonly tenantMemo?: Map<string, Promise<RequesterTenant>>;
+  /** The rules and hold, read once for many observations (a sweep, a hint's resource). */
+  readonly policy?: () => Promise<Policy>;
+}
+
+export type Policy = Awaited<ReturnType<RulesPort['forDecision']>>;
+
+/** Reads the rules once, on first need, for a batch of observations. */
+export function policyOnce(rules: RulesPort): () => Promise<Policy> {
+  let read: Promise<Policy> | undefined;
+  return () => {
+    read ??= rules.forDecision();
+    read.catch(() => {
+      read = undefined;
+    });
+    return read;
+  };
 }
 
 /**
@@ -133,7 +149,7 @@ export async function observe(
   if (record?.value.alert && !isTerminal(record.value.state) && sameAlertEndpoint(record.value, connection)) {
     return { outcome: 'out-of-band-flagged', entry: { ...base, outOfBand: 'flagged', ...(record.value.alert.ruleName ? { outOfBandRule: record.value.alert.ruleName } : {}) } };
   }
-  const { rules, hold } = await deps.rules.forDecision();
+  const { rules, hold } = await (context.policy ?? (() => deps.rules.forDecision()))();
   const judgement = judgeOutOfBand(
     rules,
     { resource: connection.ref.resource, connectionName: connection.ref.name, privateEndpoint: connection.privateEndpoint, requesterTenant: tenant, requestMessage: undefined },

@@ -7,7 +7,7 @@ import type { InventoryEntry, InventoryIndexEntry } from '../domain/inventory.js
 import type { RequesterTenant } from '../domain/policy/engine.js';
 import { idKey, type ConnectionRef, type ResourceRef } from '../domain/resource-id.js';
 import type { ResourceType } from '../domain/resource-types.js';
-import { observe, type ObservationOutcome, type Observed } from './inventory.js';
+import { observe, policyOnce, type ObservationOutcome, type Observed } from './inventory.js';
 import { mapLimit } from './map-limit.js';
 import type { ConnectionGraph, ConnectionsPort, GraphConnection, GraphScope, ResourceDirectory } from './ports.js';
 import { audit } from './steps.js';
@@ -68,6 +68,13 @@ export interface SweepReport {
   readonly errors: ReadonlyArray<{ readonly resourceId: string; readonly error: string }>;
 }
 
+/** A resource with this many candidates is listed instead of read connection by connection. */
+const LIST_FROM = 2;
+/** Inventory entries written together (the store sends them per resource in transactions of up to 100). */
+const WRITE_BATCH = 500;
+/** Comparisons with the inventory in flight at once (Table Storage work, not ARM reads). */
+const OBSERVE_CONCURRENCY = 16;
+
 interface Candidate {
   readonly ref: ConnectionRef;
   readonly record: Versioned<ApprovalRecord> | undefined;
@@ -87,6 +94,7 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
     tally[key] = (tally[key] ?? 0) + by;
   };
   const tenantMemo = new Map<string, Promise<RequesterTenant>>();
+  const policy = policyOnce(deps.rules);
 
   // 1. Where the connections are: the graph for the types it reports, ARM listings for the rest.
   const graphTypes = settings.source === 'resource-graph' ? settings.types.filter((t) => t.connections.resourceGraph) : [];
@@ -117,8 +125,12 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
   const now = clock.now();
 
   // 3. The graph's rows: nominate for an ARM read, or compare with the inventory.
-  const candidates = new Map<string, Candidate>();
-  const writes: InventoryEntry[] = [];
+  const candidates = new Map<string, Candidate[]>();
+  const nominate = (candidate: Candidate) => {
+    const key = candidate.ref.resource.key;
+    candidates.set(key, [...(candidates.get(key) ?? []), candidate]);
+  };
+  const toObserve: { row: GraphConnection; record: Versioned<ApprovalRecord> | undefined }[] = [];
   const inGraph = new Set<string>();
   for (const row of rows) {
     const key = row.ref.key;
@@ -126,54 +138,68 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
     const record = recordOf.get(key);
     const open = record !== undefined && !isTerminal(record.value.state);
     if (open && waitsAsItIs(record.value, row, now)) {
-      if (!index.has(key)) await observeRow(row, record ?? null);
-      continue;
+      if (!index.has(key)) toObserve.push({ row, record });
+    } else if (row.status === 'Pending' || open) {
+      nominate({ ref: row.ref, record });
+    } else {
+      toObserve.push({ row, record });
     }
-    if (row.status === 'Pending' || open) {
-      candidates.set(key, { ref: row.ref, record });
-      continue;
-    }
-    const result = await observeRow(row, record ?? null);
-    if (result === 'needs-reread') candidates.set(key, { ref: row.ref, record });
   }
   // Open records the graph no longer reports: gone, or too new for the graph; ARM says which.
   for (const record of records) {
     const { connection } = record.value;
     if (isTerminal(record.value.state) || inGraph.has(connection.key) || listed.has(connection.resource.key)) continue;
-    if (graphAnswered && graphTypes.includes(connection.resource.type)) candidates.set(connection.key, { ref: connection, record });
+    if (graphAnswered && graphTypes.includes(connection.resource.type)) nominate({ ref: connection, record });
     else listed.set(connection.resource.key, connection.resource);
   }
+  // A resource with several candidates is listed once (its list usually fits one page) rather
+  // than read connection by connection; its other connections are then observed from that list.
+  const perConnection: Candidate[] = [];
+  for (const [key, list] of candidates) {
+    if (list.length >= LIST_FROM) listed.set(key, (list[0] as Candidate).ref.resource);
+    else perConnection.push(...list);
+  }
+  const observeFromGraph = toObserve.filter(({ row }) => !listed.has(row.ref.resource.key));
 
-  // 4. ARM: each candidate read again and taken through the same steps as a hint's.
-  const reread = [...candidates.values()];
-  await mapLimit(reread, settings.concurrency, async (candidate) => {
-    try {
-      await rereadCandidate(candidate);
-    } catch (error) {
-      errors.push({ resourceId: candidate.ref.id, error: (error as Error).message });
-      log.error(`Sweep of ${candidate.ref.id} failed: ${(error as Error).message}`);
+  // 4. ARM reads (paced by ARM's read bucket) and the inventory's comparisons (Table Storage) at once.
+  const writes: InventoryEntry[] = [];
+  const flagged: Candidate[] = [];
+  const flush = async (all: boolean) => {
+    while (writes.length >= (all ? 1 : WRITE_BATCH)) {
+      const batch = writes.splice(0, WRITE_BATCH);
+      try {
+        await deps.inventory.write(batch);
+      } catch (error) {
+        errors.push({ resourceId: 'inventory', error: (error as Error).message });
+        log.error(`The sweep could not record ${batch.length} inventory change(s): ${(error as Error).message}; the next sweep finds them again.`);
+      }
     }
-  });
+  };
   const results: HintResult[] = [];
-  await mapLimit([...listed.values()], settings.concurrency, async (resource) => {
-    try {
-      results.push(await handleHint(deps, { resource, source: 'sweep' }));
-    } catch (error) {
-      // One resource failing must not stop the others; the next sweep tries again.
-      errors.push({ resourceId: resource.id, error: (error as Error).message });
-      log.error(`Sweep of ${resource.id} failed: ${(error as Error).message}`);
-    }
-  });
+  const armWork = async () => {
+    await mapLimit(perConnection, settings.concurrency, (candidate) => guarded(candidate.ref.id, () => rereadCandidate(candidate)));
+    await mapLimit([...listed.values()], settings.concurrency, (resource) =>
+      guarded(resource.id, async () => {
+        results.push(await handleHint(deps, { resource, source: 'sweep' }, { via: 'sweep', tenantMemo, policy }));
+      }),
+    );
+  };
+  const tableWork = async () => {
+    await mapLimit(observeFromGraph, OBSERVE_CONCURRENCY, async ({ row, record }) => {
+      const outcome = await observeRow(row, record ?? null);
+      if (outcome === 'needs-reread') flagged.push({ ref: row.ref, record });
+      await flush(false);
+    });
+  };
+  await Promise.all([armWork(), tableWork()]);
+  // Approvals the graph says were made outside Linkgate and the rules flag: ARM has the last word.
+  await mapLimit(flagged, settings.concurrency, (candidate) => guarded(candidate.ref.id, () => rereadCandidate(candidate)));
+  await flush(true);
   for (const result of results) {
     for (const { outcome } of result.outcomes) count(outcomes, outcome);
     for (const [outcome, n] of Object.entries(result.observed ?? {})) count(inventory, outcome as ObservationOutcome, n);
   }
-  try {
-    await deps.inventory.write(writes);
-  } catch (error) {
-    errors.push({ resourceId: 'inventory', error: (error as Error).message });
-    log.error(`The sweep could not record ${writes.length} inventory change(s): ${(error as Error).message}; the next sweep finds them again.`);
-  }
+  const reread = [...perConnection, ...flagged];
 
   const report: SweepReport = {
     source: settings.source,
@@ -194,9 +220,19 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
   log.info(summary);
   return report;
 
+  /** One resource or connection failing must not stop the others; the next sweep tries again. */
+  async function guarded(id: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      errors.push({ resourceId: id, error: (error as Error).message });
+      log.error(`Sweep of ${id} failed: ${(error as Error).message}`);
+    }
+  }
+
   async function observeRow(row: Observed, record: Versioned<ApprovalRecord> | null): Promise<ObservationOutcome> {
     try {
-      const result = await observe(deps, row, index.get(row.ref.key), { via: 'resource-graph', fromArm: false, record, tenantMemo });
+      const result = await observe(deps, row, index.get(row.ref.key), { via: 'resource-graph', fromArm: false, record, tenantMemo, policy });
       if (result.outcome !== 'needs-reread') count(inventory, result.outcome);
       if (result.entry) writes.push(result.entry);
       return result.outcome;
@@ -220,7 +256,7 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
     if (!connection) return;
     const seen = settledView(connection, outcome);
     const previous: InventoryIndexEntry | undefined = index.get(ref.key);
-    const result = await observe(deps, seen, previous, { via: 'resource-graph', hint, fromArm: true, tenantMemo, ...(connection.rawStatus ? { readAs: connection.rawStatus } : {}) });
+    const result = await observe(deps, seen, previous, { via: 'resource-graph', hint, fromArm: true, tenantMemo, policy, ...(connection.rawStatus ? { readAs: connection.rawStatus } : {}) });
     count(inventory, result.outcome);
     if (result.entry) writes.push(result.entry);
   }

@@ -8,7 +8,7 @@ import { effectiveQuorum, resolveReview } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
 import type { Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
-import { observe, recordEntries, type ObservationOutcome, type Observed } from './inventory.js';
+import { observe, policyOnce, recordEntries, type ObservationOutcome, type Observed, type Policy } from './inventory.js';
 import { indexEntryOf, type InventoryEntry, type SeenVia } from '../domain/inventory.js';
 import {
   act,
@@ -67,7 +67,7 @@ export function createWorkflow(deps: WorkflowDeps): Workflow {
 }
 
 /** Looks again at one resource: decides its Pending connections and reconciles its open records. */
-export async function handleHint(deps: WorkflowDeps, hint: Hint): Promise<HintResult> {
+export async function handleHint(deps: WorkflowDeps, hint: Hint, observation: ObserveOptions = {}): Promise<HintResult> {
   if (hint.source === 'event') {
     await audit(deps, 'hint', 'received', systemActor('resourceEvents'), `${hint.eventType ?? 'event'} ${hint.operationName ?? ''}`.trim(), {
       ...hintAuditKey(hint, deps.clock.now()),
@@ -97,8 +97,15 @@ export async function handleHint(deps: WorkflowDeps, hint: Hint): Promise<HintRe
       deps.log.warn(`Connection ${c.ref.id} reports status '${c.rawStatus}', which Linkgate does not understand; it is left alone.`);
     }
   }
-  const observed = current ? await observeAll(deps, hint.resource.key, current, outcomes, hint) : undefined;
+  const observed = current ? await observeAll(deps, hint.resource.key, current, outcomes, hint, observation) : undefined;
   return { resourceId: hint.resource.id, resourceFound: current !== undefined, outcomes, ...(observed ? { observed } : {}) };
+}
+
+/** How a batch of observations shares its lookups (the sweep's). */
+export interface ObserveOptions {
+  readonly via?: SeenVia;
+  readonly tenantMemo?: Map<string, Promise<RequesterTenant>>;
+  readonly policy?: () => Promise<Policy>;
 }
 
 /**
@@ -112,12 +119,13 @@ export async function observeAll(
   connections: readonly (Observed & Partial<PrivateEndpointConnection>)[],
   outcomes: readonly { connectionId: string; outcome: ConnectionOutcome }[],
   hint: Hint,
-  options: { readonly via?: SeenVia; readonly tenantMemo?: Map<string, Promise<RequesterTenant>> } = {},
+  options: ObserveOptions = {},
 ): Promise<Partial<Record<ObservationOutcome, number>>> {
   const known = new Map((await deps.inventory.listResource(resourceKey)).map((entry) => [idKey(entry.connectionId), indexEntryOf(entry)]));
   const settled = new Map(outcomes.map((o) => [idKey(o.connectionId), o.outcome]));
   const writes: InventoryEntry[] = [];
   const counts: Partial<Record<ObservationOutcome, number>> = {};
+  const policy = options.policy ?? policyOnce(deps.rules);
   for (const connection of connections) {
     const outcome = settled.get(connection.ref.key);
     const seen: Observed = outcome === 'approved' || outcome === 'rejected' ? { ...connection, rawStatus: statusFor(outcome === 'approved' ? 'approve' : 'reject'), status: statusFor(outcome === 'approved' ? 'approve' : 'reject') } : connection;
@@ -127,6 +135,7 @@ export async function observeAll(
       fromArm: true,
       ...(connection.rawStatus ? { readAs: connection.rawStatus } : {}),
       ...(options.tenantMemo ? { tenantMemo: options.tenantMemo } : {}),
+      policy,
     });
     counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
     if (result.entry) writes.push(result.entry);

@@ -101,10 +101,11 @@ describe('sweep through Resource Graph', () => {
     // Home requests are approved (one PUT each); others wait for review.
     expect(h.arm.puts.map((p) => p.id).sort()).toEqual(pending.filter((c) => c.sub === HOME_SUB).map((c) => c.id).sort());
     expect(first.outcomes).toEqual({ approved: pending.filter((c) => c.sub === HOME_SUB).length, 'awaiting-review': pending.filter((c) => c.sub === OTHER_SUB).length });
-    // Only the Pending and the flagged approvals were read again through ARM.
+    // Every vault has two Pending connections, so each is listed once rather than read connection by connection.
     const externalApproved = seeded.filter((c) => c.status === 'Approved' && c.sub === OTHER_SUB);
-    expect(first.reread).toBe(pending.length + externalApproved.length);
-    expect(h.arm.lists).toBe(0);
+    expect(first.resourcesListed).toBe(VAULTS.length);
+    expect(h.arm.lists).toBe(VAULTS.length);
+    expect(first.reread).toBe(0);
     // Every connection is in the inventory once, with its state as first seen.
     expect(h.inventory.entries.size).toBe(seeded.length);
     for (const c of seeded) expect(h.inventory.get(c.id)?.firstSeenStatus).toBe(c.status);
@@ -119,12 +120,15 @@ describe('sweep through Resource Graph', () => {
     const writesBefore = h.inventory.writes;
     const putsBefore = h.arm.puts.length;
     const getsBefore = h.arm.gets;
+    const listsBefore = h.arm.lists;
     const second = await runSweep(h.deps);
     expect(h.arm.puts.length).toBe(putsBefore);
     expect(h.inventory.writes).toBe(writesBefore);
     // Reviews and alerts that wait for a person are not read again; only the summary is written.
     expect(h.arm.gets).toBe(getsBefore);
+    expect(h.arm.lists).toBe(listsBefore);
     expect(second.reread).toBe(0);
+    expect(second.resourcesListed).toBe(0);
     expect(h.audit.entries.length).toBe(auditBefore + 1);
     expect(h.audit.entries.at(-1)?.kind).toBe('sweep');
   });
@@ -139,6 +143,17 @@ describe('sweep through Resource Graph', () => {
     expect(report.reread).toBe(1);
     expect(h.arm.puts).toHaveLength(0);
     expect(h.inventory.get(ref.id)).toMatchObject({ status: 'Rejected', firstSeenStatus: 'Rejected' });
+  });
+
+  it('reads a single candidate connection by itself instead of listing its resource', async () => {
+    const h = sweepHarness();
+    const lone = h.arm.add('pe-lone.c', OTHER_SUB, 'please', 'Pending', VAULTS[5]);
+    for (let i = 0; i < 5; i += 1) h.arm.add(`pe-old-${i}.c`, OTHER_SUB, 'please', 'Rejected', VAULTS[5]);
+    const report = await runSweep(h.deps);
+    expect(report).toMatchObject({ reread: 1, resourcesListed: 0, outcomes: { 'awaiting-review': 1 }, inventory: { 'first-seen': 6 } });
+    expect(h.arm.lists).toBe(0);
+    expect(h.arm.gets).toBe(1);
+    expect((await h.approvals.get(lone))?.value.state).toBe('AwaitingReview');
   });
 
   it('raises an alert only after ARM confirms an approval the graph reports', async () => {
