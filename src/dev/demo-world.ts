@@ -72,6 +72,16 @@ export const DEMO_RULES: Rule[] = [
     action: 'review',
     conditions: {},
   },
+  {
+    name: 'out-of-band-in-tenant',
+    description: 'Approvals made outside Linkgate for our own endpoints need no alert; any other is flagged (the default).',
+    priority: 10,
+    enabled: true,
+    mode: 'enforce',
+    action: 'ignore',
+    appliesTo: 'out-of-band',
+    conditions: { requesterTenant: ['home'] },
+  },
 ];
 
 /** People of the demo. Object IDs are what Entra would put in `aadObjectId`. */
