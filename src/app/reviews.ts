@@ -51,22 +51,21 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
   if (!record) return { outcome: 'unknown', view: placeholder(deps, ref.id, 'Linkgate has no record of this request; nothing was changed.') };
 
   const audience = audienceFor(record.value, action.user.id);
-  if (action.generation !== record.value.generation) {
-    return { outcome: 'stale', view: viewOf(deps, record.value, audience, 'This card was for an earlier request on this connection; it shows the current one.') };
-  }
-  if (action.verb === 'refresh') return { outcome: 'refreshed', view: viewOf(deps, record.value, audience) };
-  const verb = action.verb;
-
   // Nothing approves an out-of-band alert, whatever card the click came from and whatever state
   // the record is in; and only an alert can be kept.
-  if ((record.value.alert && verb === 'approve') || (!record.value.alert && verb === 'keep')) {
-    const refused = checkHumanDecision(record.value, action.user.id, verb, action.comment);
+  if ((record.value.alert && action.verb === 'approve') || (!record.value.alert && action.verb === 'keep')) {
+    const refused = checkHumanDecision(record.value, action.user.id, action.verb, action.comment);
     if (!refused.ok) {
       await auditNotAllowed(deps, record.value, action, refused.reason, refused.message);
       return { outcome: 'not-allowed', view: viewOf(deps, record.value, audience, refused.message) };
     }
   }
 
+  if (action.generation !== record.value.generation) {
+    return { outcome: 'stale', view: viewOf(deps, record.value, audience, 'This card was for an earlier request on this connection; it shows the current one.') };
+  }
+  if (action.verb === 'refresh') return { outcome: 'refreshed', view: viewOf(deps, record.value, audience) };
+  const verb = action.verb;
   if (record.value.state !== 'AwaitingReview') {
     const settled = await waitWhileInFlight(deps, record);
     return { outcome: isTerminal(settled.value.state) ? 'already-decided' : 'in-progress', view: viewOf(deps, settled.value, audienceFor(settled.value, action.user.id)) };
@@ -220,6 +219,10 @@ async function keepAlert(deps: ReviewDeps, initial: Versioned<ApprovalRecord>, a
   const comment = action.comment?.trim() ? truncate(action.comment.trim(), 500) : undefined;
   const signal = AbortSignal.timeout(deps.clickBudgetMs);
   const connection = await deps.connections.get(ref, { signal });
+  // A decision may have landed while the connection was read: then this click came second.
+  const current = await deps.approvals.get(ref);
+  if (current?.value.state !== 'AwaitingReview' || current.value.generation !== action.generation) return keepCameSecond(deps, current ?? record, action);
+  record = current;
   if (!connection || connection.status !== undecidedStatus(record.value) || !sameEndpoint(record.value, connection)) {
     const found = connection && sameEndpoint(record.value, connection) ? connection : undefined;
     await foundElsewhere(deps, record, found);
@@ -254,6 +257,11 @@ async function keepAlert(deps: ReviewDeps, initial: Versioned<ApprovalRecord>, a
     }
     record = fresh;
   }
+  return keepCameSecond(deps, record, action);
+}
+
+/** Someone else decided first: say so in the audit, and show the clicker what won. */
+async function keepCameSecond(deps: ReviewDeps, record: Versioned<ApprovalRecord>, action: CardAction): Promise<CardActionResult> {
   const settled = await waitWhileInFlight(deps, record);
   await deps.audit.append({
     kind: 'human',
