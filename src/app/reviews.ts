@@ -94,7 +94,7 @@ async function decide(deps: ReviewDeps, initial: Versioned<ApprovalRecord>, acti
     summary:
       action.verb === 'approve' && quorum > 1
         ? `Approval by ${action.user.name}, one of the ${quorum} different approvals this request needs${comment ? `: ${comment}` : ''}`
-        : `${verb} by ${action.user.name}${comment ? `${record.value.alert ? ' (disconnecting a connection approved outside Linkgate)' : ''}: ${comment}` : ''}`,
+        : `${verb} by ${action.user.name}${record.value.alert ? ' (disconnecting a connection approved outside Linkgate)' : ''}${comment ? `: ${comment}` : ''}`,
     ...auditContext(record.value),
     detail: { comment: comment ?? null, tenantId: action.user.tenantId ?? null, requiredApprovals: quorum, approvalsBefore: countedApprovals(record.value).map((vote) => vote.id) },
   });
