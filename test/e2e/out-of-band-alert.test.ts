@@ -32,7 +32,12 @@ describe('out-of-band alert through the local stack and the Teams emulator', () 
       message: `${endpointName} please`,
       eventsLost: true,
     });
-    const connection = await stack.emulator!.setConnectionStatus(created.id, 'Approved', 'approved in the portal');
+    await stack.emulator!.setConnectionStatus(created.id, 'Approved', 'approved in the portal');
+    // Detection sees the approval once Azure has applied it (provisioning final, its last ETag).
+    const connection = await eventually(async () => {
+      const current = stack.emulator!.getConnection(created.id);
+      return current?.properties.provisioningState === 'Succeeded' ? current : undefined;
+    }, 'the portal approval to be applied');
     const ref = parseConnectionId(connection.id);
     const now = new Date();
     const record: ApprovalRecord = {
