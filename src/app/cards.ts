@@ -220,6 +220,17 @@ export function modelOf(record: ApprovalRecord, homeTenantId: string): ReviewCar
     approvals: countedApprovals(record).map((vote) => ({ id: vote.id, name: vote.name, at: vote.at })),
     requesterUnknown: !record.requestedBy,
     ...(record.failure ? { failure: record.failure } : {}),
+    ...(record.alert
+      ? {
+          alert: withoutUndefined({
+            approvedBy: record.alert.approvedBy,
+            description: record.alert.description,
+            observedAt: record.alert.observedAt,
+            ruleName: record.alert.ruleName,
+            summary: record.alert.summary,
+          }),
+        }
+      : {}),
   };
 }
 
@@ -235,6 +246,8 @@ export function statusOf(record: ApprovalRecord): ReviewStatus {
       return { state: 'approved', by, at: record.updatedAt, ...comment };
     case 'Rejected':
       return { state: 'rejected', by, at: record.updatedAt, ...comment };
+    case 'Kept':
+      return { state: 'kept', by, at: record.updatedAt, ...comment };
     case 'DecidedElsewhere':
       return { state: 'decided-elsewhere', status: record.observedStatus ?? 'changed', at: record.updatedAt };
     case 'Vanished':

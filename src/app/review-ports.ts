@@ -50,12 +50,25 @@ export interface ReviewCardModel {
   readonly requesterUnknown?: boolean;
   /** Present when Linkgate gave up acting by itself and a person must decide. */
   readonly failure?: { readonly during: string; readonly attempts: number; readonly error: string; readonly at: Date };
+  /**
+   * Present when the connection was approved outside Linkgate and a rule flagged it: the card is
+   * an alert, and approvers may only reject (disconnect) or keep it.
+   */
+  readonly alert?: {
+    /** Object ID of whoever approved, when Azure's events named them. */
+    readonly approvedBy?: string;
+    /** The connection's description as Azure reports it. */
+    readonly description?: string;
+    readonly observedAt: Date;
+    readonly ruleName?: string;
+    readonly summary: string;
+  };
 }
 
 export type ReviewStatus =
   | { readonly state: 'awaiting' }
   | { readonly state: 'approving' | 'rejecting'; readonly by: Person; readonly comment?: string }
-  | { readonly state: 'approved' | 'rejected'; readonly by: Person; readonly at: Date; readonly comment?: string }
+  | { readonly state: 'approved' | 'rejected' | 'kept'; readonly by: Person; readonly at: Date; readonly comment?: string }
   | { readonly state: 'decided-elsewhere'; readonly status: string; readonly at: Date }
   | { readonly state: 'vanished'; readonly at: Date }
   | { readonly state: 'expired'; readonly at: Date; readonly action: 'leave-pending' | 'reject' }
@@ -70,7 +83,7 @@ export interface Person {
 /**
  * Who is looking decides what the card shows:
  * - `shared`: the message everyone sees in the channel (read-only; approvers get their view through refresh);
- * - `approver`: comment box and Approve / Reject buttons;
+ * - `approver`: comment box and Approve / Reject buttons (Reject / Keep on an out-of-band alert);
  * - `requester`: read-only, says they cannot approve their own request;
  * - `voted`: read-only, for an approver who approved and waits for the others of the quorum;
  * - `viewer`: read-only, for anyone else.
@@ -121,7 +134,8 @@ export interface ConversationStore {
 
 /** What a click on a card carries, after the adapter has read the invoke activity. */
 export interface CardAction {
-  readonly verb: 'approve' | 'reject' | 'refresh';
+  /** `keep` leaves an approval made outside Linkgate in place (out-of-band alerts only). */
+  readonly verb: 'approve' | 'reject' | 'keep' | 'refresh';
   readonly approvalKey: string;
   readonly generation: number;
   readonly comment?: string;

@@ -7,7 +7,7 @@ import { approvalsMissing, checkHumanDecision, countedApprovals, dueReviewWork, 
 import { truncate } from '../shared/text.js';
 import { audienceFor, placeholder, postCard, updateCard, viewOf, type CardDeps } from './cards.js';
 import type { CardAction, CardActionResult, RefusedClick } from './review-ports.js';
-import { act, auditContext, claim, fail, notifyReviews, settle, type StepDeps } from './steps.js';
+import { act, auditContext, claim, fail, foundElsewhere, notifyReviews, sameEndpoint, settle, transition, undecidedStatus, type StepDeps } from './steps.js';
 
 export interface ReviewDeps extends StepDeps, CardDeps {
   /** How long a click waits for the approve/reject to finish before answering "in progress". */
@@ -47,25 +47,42 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
   } catch {
     return { outcome: 'invalid', view: placeholder(deps, action.approvalKey, 'This card names no request Linkgate knows; nothing was changed.') };
   }
-  let record = await deps.approvals.get(ref);
+  const record = await deps.approvals.get(ref);
   if (!record) return { outcome: 'unknown', view: placeholder(deps, ref.id, 'Linkgate has no record of this request; nothing was changed.') };
 
   const audience = audienceFor(record.value, action.user.id);
+  // Nothing approves an out-of-band alert, whatever card the click came from and whatever state
+  // the record is in; and only an alert can be kept.
+  if ((record.value.alert && action.verb === 'approve') || (!record.value.alert && action.verb === 'keep')) {
+    const refused = checkHumanDecision(record.value, action.user.id, action.verb, action.comment);
+    if (!refused.ok) {
+      await auditNotAllowed(deps, record.value, action, refused.reason, refused.message);
+      return { outcome: 'not-allowed', view: viewOf(deps, record.value, audience, refused.message) };
+    }
+  }
+
   if (action.generation !== record.value.generation) {
     return { outcome: 'stale', view: viewOf(deps, record.value, audience, 'This card was for an earlier request on this connection; it shows the current one.') };
   }
   if (action.verb === 'refresh') return { outcome: 'refreshed', view: viewOf(deps, record.value, audience) };
-
+  const verb = action.verb;
   if (record.value.state !== 'AwaitingReview') {
     const settled = await waitWhileInFlight(deps, record);
     return { outcome: isTerminal(settled.value.state) ? 'already-decided' : 'in-progress', view: viewOf(deps, settled.value, audienceFor(settled.value, action.user.id)) };
   }
-  const check = checkHumanDecision(record.value, action.user.id, action.verb, action.comment);
+  const check = checkHumanDecision(record.value, action.user.id, verb, action.comment);
   if (!check.ok) {
     await auditNotAllowed(deps, record.value, action, check.reason, check.message);
     return { outcome: 'not-allowed', view: viewOf(deps, record.value, audience, check.message) };
   }
+  if (verb === 'keep') return keepAlert(deps, record, { ...action, verb });
+  return decide(deps, record, { ...action, verb });
+}
 
+/** An approve or a reject by an approver who may make it: first decision wins, then the action. */
+async function decide(deps: ReviewDeps, initial: Versioned<ApprovalRecord>, action: CardAction & { readonly verb: 'approve' | 'reject' }): Promise<CardActionResult> {
+  let record = initial;
+  const ref = record.value.connection;
   const comment = action.comment?.trim() ? truncate(action.comment.trim(), 500) : undefined;
   const verb = statusFor(action.verb);
   const quorum = effectiveQuorum(record.value);
@@ -77,7 +94,7 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
     summary:
       action.verb === 'approve' && quorum > 1
         ? `Approval by ${action.user.name}, one of the ${quorum} different approvals this request needs${comment ? `: ${comment}` : ''}`
-        : `${verb} by ${action.user.name}${comment ? `: ${comment}` : ''}`,
+        : `${verb} by ${action.user.name}${record.value.alert ? ' (disconnecting a connection approved outside Linkgate)' : ''}${comment ? `: ${comment}` : ''}`,
     ...auditContext(record.value),
     detail: { comment: comment ?? null, tenantId: action.user.tenantId ?? null, requiredApprovals: quorum, approvalsBefore: countedApprovals(record.value).map((vote) => vote.id) },
   });
@@ -168,7 +185,14 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
       throw error;
     }
     const left = Math.max(1, deps.clickBudgetMs - (Date.now() - started));
-    const acted = connection ? await act(deps, decided, connection, { timeoutMs: left, signal }) : await settle(deps, decided, undefined, verb);
+    let acted;
+    if (connection && decided.value.alert && sameEndpoint(decided.value, connection) && connection.status !== undecidedStatus(decided.value)) {
+      // Approved outside Linkgate, and since then rejected, disconnected or changed by someone
+      // else: nothing to disconnect, and no PUT. What was found is recorded.
+      acted = await foundElsewhere(deps, decided, connection);
+    } else {
+      acted = connection ? await act(deps, decided, connection, { timeoutMs: left, signal }) : await settle(deps, decided, undefined, verb);
+    }
     if (acted === 'in-progress') {
       outcome = 'in-progress';
       notice = 'Azure is still working on this change (it is slow or throttling); Linkgate finishes it and this card updates.';
@@ -180,6 +204,73 @@ export async function handleCardAction(deps: ReviewDeps, action: CardAction): Pr
   }
   const latest = (await deps.approvals.get(ref)) ?? decided;
   return { outcome, view: viewOf(deps, latest.value, audienceFor(latest.value, action.user.id), notice) };
+}
+
+/**
+ * Keep: an approver leaves an approval made outside Linkgate in place. Nothing is sent to Azure;
+ * the connection is read first, and when it no longer reads Approved from the same endpoint
+ * (rejected or disconnected elsewhere, deleted, or the name reused) what was found is recorded
+ * instead. The transition to Kept is one ETag-conditioned write, so of two clicks (keep and
+ * reject, or two keeps) exactly one wins and the other changes nothing.
+ */
+async function keepAlert(deps: ReviewDeps, initial: Versioned<ApprovalRecord>, action: CardAction & { readonly verb: 'keep' }): Promise<CardActionResult> {
+  let record = initial;
+  const ref = record.value.connection;
+  const comment = action.comment?.trim() ? truncate(action.comment.trim(), 500) : undefined;
+  const signal = AbortSignal.timeout(deps.clickBudgetMs);
+  const connection = await deps.connections.get(ref, { signal });
+  // A decision may have landed while the connection was read: then this click came second.
+  const current = await deps.approvals.get(ref);
+  if (current?.value.state !== 'AwaitingReview' || current.value.generation !== action.generation) return keepCameSecond(deps, current ?? record, action);
+  record = current;
+  if (!connection || connection.status !== undecidedStatus(record.value) || !sameEndpoint(record.value, connection)) {
+    const found = connection && sameEndpoint(record.value, connection) ? connection : undefined;
+    await foundElsewhere(deps, record, found);
+    const latest = (await deps.approvals.get(ref)) ?? record;
+    const notice = found
+      ? `The connection now reads ${found.rawStatus ?? 'changed'}: someone changed it outside Linkgate, so there is nothing to keep. Nothing was changed.`
+      : 'The connection is gone, so there is nothing to keep. Nothing was changed.';
+    return { outcome: 'already-decided', view: viewOf(deps, latest.value, audienceFor(latest.value, action.user.id), notice) };
+  }
+  // Audited before the state change, like every other step.
+  await deps.audit.append({
+    kind: 'human',
+    outcome: 'kept',
+    actor: userActor(action.user.id, action.user.name),
+    summary: `Kept by ${action.user.name}: the approval made outside Linkgate stays in place${comment ? `: ${comment}` : '.'}`,
+    ...auditContext(record.value),
+    detail: { comment: comment ?? null, tenantId: action.user.tenantId ?? null, status: connection.rawStatus ?? null, approvedBy: record.value.alert?.approvedBy ?? null },
+  });
+  for (let attempt = 0; attempt < MAX_CLICK_WRITES; attempt += 1) {
+    const kept = await transition(deps, record, { type: 'kept' }, { decidedBy: userActor(action.user.id, action.user.name), decisionComment: comment, leaseUntil: undefined });
+    if (kept) return { outcome: 'decided', view: viewOf(deps, kept.value, audienceFor(kept.value, action.user.id)) };
+    // Someone else wrote first: a decision, or bookkeeping such as a reminder or the card's message ID.
+    const fresh = await deps.approvals.get(ref);
+    if (!fresh || fresh.value.state !== 'AwaitingReview' || fresh.value.generation !== action.generation) {
+      record = fresh ?? record;
+      break;
+    }
+    const recheck = checkHumanDecision(fresh.value, action.user.id, 'keep', action.comment);
+    if (!recheck.ok) {
+      await auditNotAllowed(deps, fresh.value, action, recheck.reason, recheck.message);
+      return { outcome: 'not-allowed', view: viewOf(deps, fresh.value, audienceFor(fresh.value, action.user.id), recheck.message) };
+    }
+    record = fresh;
+  }
+  return keepCameSecond(deps, record, action);
+}
+
+/** Someone else decided first: say so in the audit, and show the clicker what won. */
+async function keepCameSecond(deps: ReviewDeps, record: Versioned<ApprovalRecord>, action: CardAction): Promise<CardActionResult> {
+  const settled = await waitWhileInFlight(deps, record);
+  await deps.audit.append({
+    kind: 'human',
+    outcome: 'duplicate',
+    actor: userActor(action.user.id, action.user.name),
+    summary: `${action.user.name}'s keep came after ${settled.value.decidedBy?.name ?? 'another decision'}'s and changed nothing.`,
+    ...auditContext(settled.value),
+  });
+  return { outcome: 'already-decided', view: viewOf(deps, settled.value, audienceFor(settled.value, action.user.id)) };
 }
 
 /**
@@ -278,8 +369,12 @@ export async function remind(deps: ReviewDeps, record: Versioned<ApprovalRecord>
   // Claim the reminder first, so two timer runs cannot both post it.
   const claimed = await deps.approvals.replace({ ...record.value, remindedAt: deps.clock.now(), updatedAt: deps.clock.now() }, record.etag);
   if (claimed.kind === 'conflict') return false;
-  const waiting = Math.round((deps.clock.now().getTime() - record.value.detectedAt.getTime()) / 3_600_000);
-  const text = `Reminder: the private endpoint request ${record.value.connection.name} has been waiting for a decision for about ${waiting} hour(s).${record.value.expiresAt ? ` It expires ${record.value.expiresAt.toISOString()}.` : ''}`;
+  const alert = record.value.alert;
+  const since = alert?.observedAt ?? record.value.detectedAt;
+  const waiting = Math.round((deps.clock.now().getTime() - since.getTime()) / 3_600_000);
+  const text = alert
+    ? `Reminder: the connection ${record.value.connection.name} was approved outside Linkgate and has been waiting for an approver to reject or keep it for about ${waiting} hour(s).`
+    : `Reminder: the private endpoint request ${record.value.connection.name} has been waiting for a decision for about ${waiting} hour(s).${record.value.expiresAt ? ` It expires ${record.value.expiresAt.toISOString()}.` : ''}`;
   await notifier.reply(conversationId, activityId, text);
   await deps.audit.append({
     kind: 'action',
@@ -292,6 +387,8 @@ export async function remind(deps: ReviewDeps, record: Versioned<ApprovalRecord>
 }
 
 export async function expire(deps: ReviewDeps, record: Versioned<ApprovalRecord>): Promise<boolean> {
+  // An out-of-band alert is already approved in Azure: it waits for a person, however long.
+  if (record.value.alert) return false;
   const action = record.value.timeoutAction ?? 'leave-pending';
   const days = record.value.expiresAt ? Math.round((record.value.expiresAt.getTime() - record.value.detectedAt.getTime()) / 86_400_000) : 0;
   const expired = await claim(

@@ -1,7 +1,7 @@
 import type { ApprovalRecord, GiveUp, Versioned } from '../domain/approval.js';
 import { isInFlight, nextState, targetStatusOf, type ApprovalEvent } from '../domain/approval-state-machine.js';
 import { auditActor, systemActor, type Actor, type AuditKind, type AuditOutcome } from '../domain/audit.js';
-import { endpointKeyOf, isProvisioningFinal, type PrivateEndpointConnection } from '../domain/connection.js';
+import { endpointKeyOf, isProvisioningFinal, type ConnectionStatus, type PrivateEndpointConnection } from '../domain/connection.js';
 import { LinkgateError } from '../domain/errors.js';
 import { idKey, type ConnectionRef } from '../domain/resource-id.js';
 import { resolveReview, type ReviewDefaults } from '../domain/review.js';
@@ -146,17 +146,18 @@ export async function act(
   try {
     let result = await deps.connections.setStatus(connection.ref, { status: target, description, etag: connection.etag, ...endpointOf(connection) }, call);
     if (result.kind === 'conflict') {
-      // The connection moved on since it was read. If it is still Pending, write once more
-      // against its new ETag; otherwise someone else decided and that is recorded below.
+      // The connection moved on since it was read. If it still reads as it did before the
+      // decision (Pending, or Approved for an out-of-band alert), write once more against its
+      // new ETag; otherwise someone else decided and that is recorded below.
       const fresh = await deps.connections.get(connection.ref, call);
-      if (fresh?.status !== 'Pending') return settle(deps, record, fresh, target);
+      if (fresh?.status !== undecidedStatus(record.value)) return settle(deps, record, fresh, target);
       result = await deps.connections.setStatus(connection.ref, { status: target, description, etag: fresh.etag, ...endpointOf(fresh) }, call);
       if (result.kind === 'conflict') throw new LinkgateError(`The connection kept changing while ${target.toLowerCase()}: ${result.message}`);
     }
     if (result.kind === 'gone') return settle(deps, record, undefined, target);
     if (result.kind === 'refused') {
       const fresh = await deps.connections.get(connection.ref, call);
-      if (fresh?.status !== 'Pending') return settle(deps, record, fresh, target);
+      if (fresh?.status !== undecidedStatus(record.value)) return settle(deps, record, fresh, target);
       await fail(deps, record, new LinkgateError(`Azure refused the change: ${result.message}`), 'acting');
       return 'failed';
     }
@@ -210,6 +211,25 @@ export async function releaseLease(deps: StepDeps, record: Versioned<ApprovalRec
   }
 }
 
+/**
+ * The status a connection reads while its record still waits for Linkgate's decision: Pending
+ * for a request, Approved for an out-of-band alert (approved outside Linkgate, waiting for a
+ * person to reject or keep it).
+ */
+export function undecidedStatus(record: ApprovalRecord): 'Pending' | 'Approved' {
+  return record.alert ? 'Approved' : 'Pending';
+}
+
+/**
+ * Whether a connection's status is the result of setting `target`. Rejecting a connection that
+ * was already approved (an out-of-band alert) disconnects it, and some providers then report
+ * `Disconnected` rather than `Rejected` (which one is not documented): both mean it took effect.
+ */
+export function reachedTarget(record: ApprovalRecord, status: ConnectionStatus | undefined, target: 'Approved' | 'Rejected'): boolean {
+  if (status === target) return true;
+  return target === 'Rejected' && record.alert !== undefined && status === 'Disconnected';
+}
+
 /** Records what the connection turned out to be after an action. */
 export async function settle(
   deps: StepDeps,
@@ -218,22 +238,40 @@ export async function settle(
   target: 'Approved' | 'Rejected',
 ): Promise<ConnectionOutcome> {
   const context = auditContext(record.value);
-  if (!connection) {
-    await audit(deps, 'result', 'vanished', systemActor('workflow'), 'The connection was gone before the change took effect.', context);
-    return (await transition(deps, record, { type: 'vanished' }, {})) ? 'vanished' : 'owned-elsewhere';
-  }
+  if (!connection) return foundElsewhere(deps, record, undefined);
   if (connection.provisioningState?.toLowerCase() === 'failed') {
     await fail(deps, record, new LinkgateError(`provisioningState is Failed after setting ${target}`), 'acting');
     return 'failed';
   }
-  if (connection.status === target) {
+  if (reachedTarget(record.value, connection.status, target)) {
     const outcome = target === 'Approved' ? 'approved' : 'rejected';
-    await audit(deps, 'result', outcome, decider(record.value), `${target}: "${connection.description ?? ''}"`, context);
+    const reported = connection.status === target ? '' : ` (Azure reports the connection as ${connection.rawStatus ?? connection.status})`;
+    await audit(deps, 'result', outcome, decider(record.value), `${target}${reported}: "${connection.description ?? ''}"`, {
+      ...context,
+      ...(record.value.alert ? { detail: { status: connection.rawStatus ?? null } } : {}),
+    });
     return (await transition(deps, record, { type: 'confirmed' }, {})) ? outcome : 'owned-elsewhere';
   }
-  if (connection.status === 'Pending') {
-    await fail(deps, record, new LinkgateError(`Azure accepted ${target} but the connection still reads Pending`), 'acting');
+  if (connection.status === undecidedStatus(record.value)) {
+    await fail(deps, record, new LinkgateError(`Azure accepted ${target} but the connection still reads ${connection.status}`), 'acting');
     return 'failed';
+  }
+  return foundElsewhere(deps, record, connection);
+}
+
+/**
+ * The connection is gone, or someone else set its status first: audited, and the record closed
+ * as Vanished or DecidedElsewhere with one conditioned write (the loser of a race writes nothing).
+ */
+export async function foundElsewhere(
+  deps: StepDeps,
+  record: Versioned<ApprovalRecord>,
+  connection: PrivateEndpointConnection | undefined,
+): Promise<ConnectionOutcome> {
+  const context = auditContext(record.value);
+  if (!connection) {
+    await audit(deps, 'result', 'vanished', systemActor('workflow'), 'The connection was gone before the change took effect.', context);
+    return (await transition(deps, record, { type: 'vanished' }, {})) ? 'vanished' : 'owned-elsewhere';
   }
   await audit(
     deps,

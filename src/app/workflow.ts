@@ -19,9 +19,11 @@ import {
   fail,
   leaseEnd,
   notifyReviews,
+  reachedTarget,
   sameEndpoint,
   settle,
   transition,
+  undecidedStatus,
   withoutUndefined,
   type ConnectionOutcome,
   type StepDeps,
@@ -303,6 +305,15 @@ export async function reconcile(
   }
   const context = auditContext(record.value);
   const decided = decidedAction(record.value);
+  if (record.value.alert && connection && sameEndpoint(record.value, connection) && connection.status === undecidedStatus(record.value)) {
+    // An out-of-band alert whose connection still reads Approved: it waits for a person to
+    // reject or keep it, or, when a person's reject failed, for that reject to be tried again.
+    if (state !== 'Failed' || decided !== 'reject') return undefined;
+    if (record.value.attempts >= deps.settings.maxAttempts) return 'gave-up';
+    if (record.value.nextAttemptAt && record.value.nextAttemptAt > deps.clock.now()) return 'retry-scheduled';
+    const retried = await claim(deps, record, { type: 'retry', action: decided });
+    return retried ? act(deps, retried, connection) : 'owned-elsewhere';
+  }
   if (state === 'Failed' && decided && connection && isOwnResult(record.value, connection, decided)) {
     // An action that failed after Azure accepted it (a provisioning timeout, a lost answer):
     // the connection carries Linkgate's own status and description, so it is Linkgate's result.
@@ -377,7 +388,7 @@ function hintAuditKey(hint: Hint, now: Date): { id?: string; time?: Date } {
 
 function isOwnResult(record: ApprovalRecord, connection: PrivateEndpointConnection, action: 'approve' | 'reject'): boolean {
   const target = statusFor(action);
-  return connection.status === target && (record.statusDescription === undefined || connection.description === record.statusDescription);
+  return reachedTarget(record, connection.status, target) && (record.statusDescription === undefined || connection.description === record.statusDescription);
 }
 
 function describeRuleDecision(action: 'approve' | 'reject', ruleName: string | undefined): string {

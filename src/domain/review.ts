@@ -78,18 +78,46 @@ export function approvalsMissing(record: ApprovalRecord): number {
 
 export type HumanCheck =
   | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'not-approver' | 'self-approval' | 'already-approved' | 'reason-required'; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly reason: 'not-approver' | 'self-approval' | 'already-approved' | 'reason-required' | 'not-on-alert' | 'alert-only' | 'self-review';
+      readonly message: string;
+    };
+
+/** What a person may do from a card: decide a request (approve or reject), or keep an approval made outside Linkgate. */
+export type HumanAction = 'approve' | 'reject' | 'keep';
 
 /**
  * Who may decide. Approvers are Entra object IDs. Whoever raised the request (when the
  * event's claims named them) may not approve it, even when listed as an approver; they may
  * still reject (withdrawing their own request is harmless). Nobody counts twice towards a
  * quorum. A rejection is permanent, so it needs a reason.
+ *
+ * An out-of-band alert (a connection approved outside Linkgate) is never approved from a card:
+ * it can only be rejected (disconnected) or kept. Keeping it is a four-eyes review, so neither
+ * the requester nor whoever approved it outside Linkgate may keep it.
  */
-export function checkHumanDecision(record: ApprovalRecord, objectId: string, action: 'approve' | 'reject', comment: string | undefined): HumanCheck {
+export function checkHumanDecision(record: ApprovalRecord, objectId: string, action: HumanAction, comment: string | undefined): HumanCheck {
   const user = objectId.toLowerCase();
+  if (record.alert && action === 'approve') {
+    return {
+      ok: false,
+      reason: 'not-on-alert',
+      message: 'This connection was approved outside Linkgate: it can only be rejected or kept here, never approved. Nothing was changed.',
+    };
+  }
+  if (!record.alert && action === 'keep') {
+    return { ok: false, reason: 'alert-only', message: 'Only a connection approved outside Linkgate can be kept. Nothing was changed.' };
+  }
   if (!(record.approvers ?? []).some((approver) => approver.toLowerCase() === user)) {
     return { ok: false, reason: 'not-approver', message: 'Only the listed approvers can decide this request. Nothing was changed.' };
+  }
+  if (action === 'keep' && (record.requestedBy?.toLowerCase() === user || record.alert?.approvedBy?.toLowerCase() === user)) {
+    return {
+      ok: false,
+      reason: 'self-review',
+      message: `You ${record.requestedBy?.toLowerCase() === user ? 'requested' : 'approved'} this connection, so someone else must decide to keep it. Nothing was changed.`,
+    };
   }
   if (action === 'approve' && record.requestedBy && record.requestedBy.toLowerCase() === user) {
     return { ok: false, reason: 'self-approval', message: 'You requested this endpoint, so someone else must approve it. Nothing was changed.' };
@@ -110,10 +138,14 @@ export function checkHumanDecision(record: ApprovalRecord, objectId: string, act
 
 export type ReviewWork = 'post' | 'remind' | 'expire';
 
-/** What the review timer owes an AwaitingReview record at `now`. Expiry wins over a reminder. */
+/**
+ * What the review timer owes an AwaitingReview record at `now`. Expiry wins over a reminder.
+ * An out-of-band alert never expires: the connection is already approved, and only a person
+ * rejects or keeps it.
+ */
 export function dueReviewWork(record: ApprovalRecord, now: Date): ReviewWork[] {
   if (record.state !== 'AwaitingReview') return [];
-  if (record.expiresAt && record.expiresAt <= now) return ['expire'];
+  if (!record.alert && record.expiresAt && record.expiresAt <= now) return ['expire'];
   const work: ReviewWork[] = [];
   if (record.reviewConversationId && !record.card?.activityId && (!record.card?.retryAt || record.card.retryAt <= now)) work.push('post');
   if (record.remindAt && record.remindAt <= now && !record.remindedAt && record.card?.activityId) work.push('remind');

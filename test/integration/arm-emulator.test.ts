@@ -142,6 +142,20 @@ describe('Key Vault private endpoint connections through @azure/arm-keyvault', (
     expect(again.privateLinkServiceConnectionState?.status).toBe('Approved');
   });
 
+  it('lets an Approved connection be rejected through the PUT, as Azure does', async () => {
+    const created = await request('kv-linkgate-main');
+    await emu.setConnectionStatus(created.id, 'Approved', 'approved in the portal');
+    const rejected = await client.privateEndpointConnections.put(RG, 'kv-linkgate-main', created.name, {
+      privateLinkServiceConnectionState: { status: 'Rejected', description: 'Rejected by Ada via Linkgate: not ours' },
+    });
+    expect(rejected.privateLinkServiceConnectionState?.status).toBe('Rejected');
+    const settled = await eventually(async () => {
+      const current = await client.privateEndpointConnections.get(RG, 'kv-linkgate-main', created.name);
+      return current.provisioningState === 'Succeeded' ? current : undefined;
+    });
+    expect(settled.privateLinkServiceConnectionState).toMatchObject({ status: 'Rejected', description: 'Rejected by Ada via Linkgate: not ours' });
+  });
+
   it('refuses to approve a Rejected connection with 400', async () => {
     const created = await request('kv-linkgate-main');
     await emu.setConnectionStatus(created.id, 'Rejected', 'not on the allow list');

@@ -365,6 +365,11 @@ describe('card clicks (Universal Actions)', () => {
     expect(onCardAction.mock.calls[0]?.[0]).toMatchObject({ verb: 'reject', comment: 'Unknown tenant' });
   });
 
+  it('reads a keep (an out-of-band alert), with its comment', async () => {
+    const { onCardAction } = await click('keep', { approvalKey: APPROVAL_KEY, generation: 3, comment: 'Known partner' });
+    expect(onCardAction.mock.calls[0]?.[0]).toMatchObject({ verb: 'keep', comment: 'Known partner', user: { id: USER_OID } });
+  });
+
   it('reads a refresh and leaves any comment out', async () => {
     const { onCardAction, response } = await click('refresh', { approvalKey: APPROVAL_KEY, generation: 3, comment: 'typed, not sent' });
     expect(onCardAction.mock.calls[0]?.[0]).toEqual({ verb: 'refresh', approvalKey: APPROVAL_KEY, generation: 3, user: { id: USER_OID, name: 'Ada Approver', tenantId: TENANT } });

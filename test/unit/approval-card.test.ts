@@ -5,6 +5,7 @@ import {
   ADAPTIVE_CARD_SCHEMA,
   MAX_REFRESH_USERS,
   neutralizeText,
+  summaryText,
   teamsUserMri,
   toApprovalCard,
   toInvokeCardResponse,
@@ -73,6 +74,18 @@ const FINAL_STATUSES: ReadonlyArray<readonly [string, ReviewStatus, string]> = [
 
 const MAXIMAL_MESSAGE = '🔑 [Approve here](https://evil.example/a) <at>Everyone</at> '.repeat(400);
 
+const OBSERVED_AT = new Date('2025-03-04T06:00:00.000Z');
+const OBSERVED_TEXT = '{{DATE(2025-03-04T06:00:00Z, SHORT)}} {{TIME(2025-03-04T06:00:00Z)}}';
+const PORTAL_ADMIN = 'dddddddd-0000-0000-0000-0000000000d1';
+/** A connection approved outside Linkgate, flagged by a rule. */
+const ALERT: NonNullable<ReviewCardModel['alert']> = {
+  approvedBy: PORTAL_ADMIN,
+  description: 'Approved for the payments migration',
+  observedAt: OBSERVED_AT,
+  ruleName: 'flag-external',
+  summary: 'Approvals outside Linkgate for other tenants are reviewed.',
+};
+
 /** Every view the adapter has to draw, with a label for the test name. */
 const ALL_VIEWS: ReadonlyArray<readonly [string, ReviewCardView]> = [
   ...(['shared', 'approver', 'requester', 'viewer'] as const).flatMap((audience) => [
@@ -97,6 +110,14 @@ const ALL_VIEWS: ReadonlyArray<readonly [string, ReviewCardView]> = [
   ['awaiting approver after Linkgate gave up', makeView('approver', AWAITING, { model: { failure: { during: 'setting the status to Approved', attempts: 5, error: 'RestError: 503 '.repeat(200), at: DECIDED_AT } } })],
   ['approved by a quorum', makeView('shared', { state: 'approved', by: ALICE, at: DECIDED_AT }, { model: { requiredApprovals: 2, approvals: [{ id: 'x', name: 'Grace', at: REQUESTED_AT }, { ...ALICE, at: DECIDED_AT }] } })],
   ['rejected with maximal comment', makeView('shared', { state: 'rejected', by: { id: ALICE.id, name: 'N'.repeat(1000) }, at: DECIDED_AT, comment: '💬'.repeat(5000) }, { model: { requestMessage: MAXIMAL_MESSAGE, approverIds: approverIds(100) } })],
+  ...(['shared', 'approver', 'requester', 'viewer'] as const).map((audience) => [`out-of-band alert ${audience}`, makeView(audience, AWAITING, { model: { alert: ALERT } })] as const),
+  ['out-of-band alert approver, approver not known, no description', makeView('approver', AWAITING, { model: { alert: { observedAt: OBSERVED_AT, summary: 'No rule matched; flagged by default.' } } })],
+  ['out-of-band alert shared, maximal', makeView('shared', AWAITING, { notice: 'x'.repeat(5000), model: { alert: { ...ALERT, description: MAXIMAL_MESSAGE, summary: 's'.repeat(5000) }, approverIds: approverIds(100) } })],
+  ['out-of-band alert rejecting', makeView('approver', { state: 'rejecting', by: ALICE, comment: 'no' }, { model: { alert: ALERT } })],
+  ['out-of-band alert rejected', makeView('shared', { state: 'rejected', by: ALICE, at: DECIDED_AT, comment: 'Unknown partner' }, { model: { alert: ALERT } })],
+  ['out-of-band alert kept', makeView('shared', { state: 'kept', by: ALICE, at: DECIDED_AT, comment: 'Known partner' }, { model: { alert: ALERT } })],
+  ['out-of-band alert decided elsewhere', makeView('shared', { state: 'decided-elsewhere', status: 'Disconnected', at: DECIDED_AT }, { model: { alert: ALERT } })],
+  ['out-of-band alert after Linkgate gave up', makeView('approver', AWAITING, { model: { alert: ALERT, failure: { during: 'setting the status to Rejected', attempts: 5, error: 'RestError: 503', at: DECIDED_AT } } })],
 ];
 
 function outcomeTexts(card: AdaptiveCardJson): string[] {
@@ -626,6 +647,133 @@ describe('envelopes', () => {
 
     // Assess
     expect(response).toEqual({ statusCode: 200, type: ADAPTIVE_CARD_CONTENT_TYPE, value: toApprovalCard(view) });
+  });
+});
+
+describe('toApprovalCard: out-of-band alert', () => {
+  const alertView = (audience: ReviewCardView['audience'], status: ReviewStatus = AWAITING, alert: NonNullable<ReviewCardModel['alert']> = ALERT) =>
+    makeView(audience, status, { model: { alert } });
+
+  it('says what was approved, from where, by whom, when and why, and the description in Azure', () => {
+    // Prepare
+    const view = alertView('shared');
+
+    // Act
+    const card = toApprovalCard(view);
+
+    // Assess
+    expect(texts(card).slice(0, 2)).toEqual(['Approved outside Linkgate: key vault kv-prod', 'Approved in Azure, awaiting review']);
+    expect(objectsOfType(card, 'FactSet')[0]?.facts).toEqual([
+      { title: 'Key Vault', value: 'kv-prod' },
+      { title: 'Resource group', value: 'rg-secrets' },
+      { title: 'Subscription', value: '11111111-1111-1111-1111-111111111111' },
+      { title: 'Connection', value: 'pe-app.1234' },
+      { title: 'Private endpoint', value: 'pe-app' },
+      { title: 'Requester subscription', value: '22222222-2222-2222-2222-222222222222' },
+      { title: 'Requester tenant', value: 'External tenant (33333333-3333-3333-3333-333333333333)' },
+      { title: 'Approved by', value: PORTAL_ADMIN },
+      { title: 'Seen', value: OBSERVED_TEXT },
+    ]);
+    expect(texts(card)).toContain('“Approved for the payments migration”');
+    expect(texts(card)).toContain('**Why flagged:** flag-external: Approvals outside Linkgate for other tenants are reviewed.');
+    expect(texts(card).join('\n')).not.toMatch(/Why review|Private endpoint request/);
+    expect(objectsOfType(card, 'Action.OpenUrl').map((link) => link.title)).toEqual(['Open key vault in portal', 'Open private endpoint']);
+  });
+
+  it('says plainly when Azure’s events did not name who approved', () => {
+    // Prepare
+    const view = alertView('shared', AWAITING, { observedAt: OBSERVED_AT, summary: 'No rule matched; flagged by default.' });
+
+    // Act
+    const card = toApprovalCard(view);
+
+    // Assess
+    expect(objectsOfType(card, 'FactSet')[0]?.facts).toContainEqual({ title: 'Approved by', value: "Not known: Azure's events did not name who approved" });
+    expect(texts(card)).toContain('(no description)');
+    expect(texts(card)).toContain('**Why flagged:** external-tenants: No rule matched; flagged by default.');
+  });
+
+  it('offers an approver exactly Reject and Keep, and no Approve', () => {
+    // Prepare
+    const view = alertView('approver');
+
+    // Act
+    const card = toApprovalCard(view);
+    const check = checkWithOfficialParser(card);
+
+    // Assess
+    expect(check.parseEvents).toEqual([]);
+    expect(check.validationEvents).toEqual([]);
+    expect(check.roundTrip).toEqual(card);
+    const data = { approvalKey: view.model.approvalKey, generation: 7 };
+    expect(objectsOfType(card, 'Action.Execute')).toEqual([
+      { type: 'Action.Execute', title: 'Reject', verb: 'reject', style: 'destructive', data, associatedInputs: 'auto' },
+      { type: 'Action.Execute', title: 'Keep', verb: 'keep', data, associatedInputs: 'auto' },
+    ]);
+    expect(JSON.stringify(card)).not.toMatch(/"approve"|"Approve"/);
+  });
+
+  it('warns that a reject disconnects for good, and takes a comment for both buttons', () => {
+    // Prepare
+    const view = alertView('approver');
+
+    // Act
+    const card = toApprovalCard(view);
+
+    // Assess
+    expect(inputs(card)).toEqual([
+      expect.objectContaining({ type: 'Input.Text', id: 'comment', isMultiline: true, placeholder: 'Reason (required to reject, optional to keep)', maxLength: 500 }),
+    ]);
+    expect(objectsOfType(card, 'TextBlock')).toContainEqual(
+      expect.objectContaining({
+        text: 'Reject disconnects this private endpoint and is permanent: a rejected connection can never be approved again; the requester must create a new private endpoint.',
+        color: 'Attention',
+      }),
+    );
+    expect(texts(card)).toContain('Keep leaves the connection approved as it is.');
+  });
+
+  it('the shared message is read-only and refreshes for the approvers; no quorum, no expiry', () => {
+    // Prepare
+    const view = makeView('shared', AWAITING, { model: { alert: ALERT, requesterUnknown: true, requiredApprovals: 2, expiresAt: EXPIRES_AT } });
+
+    // Act
+    const card = toApprovalCard(view);
+
+    // Assess
+    expect(objectsOfType(card, 'Action.Execute').filter((a) => a.verb !== 'refresh')).toEqual([]);
+    expect(inputs(card)).toEqual([]);
+    expect(card.refresh?.userIds).toHaveLength(3);
+    expect(texts(card)).toContain('Waiting for one of 3 approvers to reject or keep it.');
+    expect(texts(card).join('\n')).not.toMatch(/two different approvers|Expires/);
+  });
+
+  it.each(['requester', 'viewer'] as const)('a %s sees the alert without buttons', (audience) => {
+    // Prepare, Act
+    const card = toApprovalCard(alertView(audience));
+
+    // Assess
+    expect(objectsOfType(card, 'Action.Execute')).toEqual([]);
+    expect(inputs(card)).toEqual([]);
+    expect(card.refresh).toBeUndefined();
+  });
+
+  it.each([
+    ['rejected', { state: 'rejected', by: ALICE, at: DECIDED_AT, comment: 'Unknown partner' }, `Rejected by Alice Admin at ${DECIDED_TEXT}: Unknown partner`],
+    ['kept', { state: 'kept', by: ALICE, at: DECIDED_AT, comment: 'Known partner' }, `Kept by Alice Admin at ${DECIDED_TEXT}: the connection stays approved: Known partner`],
+    ['kept without comment', { state: 'kept', by: ALICE, at: DECIDED_AT }, `Kept by Alice Admin at ${DECIDED_TEXT}: the connection stays approved`],
+  ] as const)('after the decision (%s) shows the outcome, without buttons', (_label, status, line) => {
+    // Prepare
+    const view = alertView('approver', status);
+
+    // Act
+    const card = toApprovalCard(view);
+
+    // Assess
+    expect(texts(card)).toContain(line);
+    expect(objectsOfType(card, 'Action.Execute')).toEqual([]);
+    expect(inputs(card)).toEqual([]);
+    expect(summaryText(view)).toMatch(/^(Rejected|Kept) by Alice Admin: connection approved outside Linkgate for key vault kv-prod$/);
   });
 });
 

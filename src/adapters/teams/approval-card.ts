@@ -5,9 +5,9 @@
  *
  * One shared message goes to the channel. It is read-only for everyone; its `refresh`
  * clause makes Teams ask the bot for a per-user view for the approvers, who then see the
- * comment box and Approve / Reject buttons. When the request is decided the bot replaces the
- * shared message with a final card (no inputs, no buttons, no refresh), which also replaces
- * every per-user view.
+ * comment box and Approve / Reject buttons (Reject / Keep on an out-of-band alert, which has
+ * no Approve). When the request is decided the bot replaces the shared message with a final
+ * card (no inputs, no buttons, no refresh), which also replaces every per-user view.
  */
 import { ActionSet, AdaptiveCard, Container, ExecuteAction, Fact, FactSet, OpenUrlAction, TextBlock, TextInput } from '@microsoft/teams.cards';
 import type { CardElementArray, IAdaptiveCard, IExecuteAction, IRefreshDefinition, TextBlockOptions, TextColor } from '@microsoft/teams.cards';
@@ -62,24 +62,30 @@ export function toApprovalCard(view: ReviewCardView): AdaptiveCardJson {
   if (view.notice) {
     body.push(new TextBlock(plainLine(view.notice, TEXT_LIMITS.notice), { wrap: true, weight: 'Bolder', color: 'Warning' }));
   }
-  body.push(
-    new TextBlock(`Private endpoint request for ${plainLine(`${model.resource.noun} ${model.resource.name}`, TEXT_LIMITS.name)}`, { wrap: true, size: 'Medium', weight: 'Bolder', style: 'heading' }),
-    lineBlock(statusBadge(status), { weight: 'Bolder', spacing: 'None' }),
-    requestFacts(model),
-    requestMessage(model.requestMessage),
-    new TextBlock(whyReview(model.rule), { wrap: true, spacing: 'Small' }),
-  );
+  const alert = model.alert;
+  if (alert) {
+    body.push(...alertHead(model, alert, status));
+  } else {
+    body.push(
+      new TextBlock(`Private endpoint request for ${plainLine(`${model.resource.noun} ${model.resource.name}`, TEXT_LIMITS.name)}`, { wrap: true, size: 'Medium', weight: 'Bolder', style: 'heading' }),
+      lineBlock(statusBadge(status), { weight: 'Bolder', spacing: 'None' }),
+      requestFacts(model),
+      requestMessage(model.requestMessage),
+      new TextBlock(whyReview(model.rule), { wrap: true, spacing: 'Small' }),
+    );
+  }
 
   if (model.failure) body.push(failureBlock(model, status));
 
   const links = portalLinks(model);
   if (links.length > 0) body.push(new ActionSet(...links));
 
-  if (status.state === 'awaiting') body.push(...quorumLines(model));
+  // An alert is decided by one approver (reject or keep): no quorum to count.
+  if (status.state === 'awaiting' && !alert) body.push(...quorumLines(model));
 
   // The expiry only matters while the request is still open; on a decided card it would read
-  // as a deadline that no longer applies.
-  if (model.expiresAt && status.state === 'awaiting') {
+  // as a deadline that no longer applies. An alert never expires.
+  if (model.expiresAt && status.state === 'awaiting' && !alert) {
     const then = model.timeoutAction === 'reject' ? 'rejected automatically' : 'left Pending';
     body.push(new TextBlock(`Expires ${when(model.expiresAt)}; then ${then}`, { wrap: true, isSubtle: true, spacing: 'Small' }));
   }
@@ -94,12 +100,12 @@ export function toApprovalCard(view: ReviewCardView): AdaptiveCardJson {
   if (status.state === 'awaiting') {
     switch (view.audience) {
       case 'approver':
-        body.push(...approverControls());
-        card.withActions(...decisionButtons(model));
+        body.push(...(alert ? alertControls() : approverControls()));
+        card.withActions(...(alert ? alertButtons(model) : decisionButtons(model)));
         break;
       case 'shared': {
         const eligible = eligibleApprovers(model);
-        body.push(...waitingLines(eligible.length, model));
+        body.push(...(alert ? alertWaitingLines(eligible.length) : waitingLines(eligible.length, model)));
         // With nobody eligible there is no approver view to hand out: an empty `userIds` would
         // switch automatic refresh off anyway, so the card goes without `refresh`.
         if (eligible.length > 0) card.withRefresh(refreshDefinition(model, eligible));
@@ -108,7 +114,7 @@ export function toApprovalCard(view: ReviewCardView): AdaptiveCardJson {
       case 'requester':
         // A notice (e.g. the answer to a click the requester was not allowed to make) already
         // says why there are no buttons; repeating it would push the card down.
-        if (!view.notice) body.push(readOnlyLine('You requested this endpoint, so someone else must approve it.'));
+        if (!view.notice) body.push(readOnlyLine(alert ? 'You requested this endpoint, so someone else must review it.' : 'You requested this endpoint, so someone else must approve it.'));
         break;
       case 'voted':
         if (!view.notice) body.push(readOnlyLine(`You approved. ${missingText(model)} from other approvers before Linkgate approves it.`));
@@ -161,12 +167,14 @@ export function summaryText(view: ReviewCardView): string {
     case 'rejecting':
     case 'approved':
     case 'rejected':
+    case 'kept':
       head = `${statusBadge(status).text} by ${plainLine(status.by.name, TEXT_LIMITS.name)}`;
       break;
     default:
       head = statusBadge(status).text;
   }
-  return truncate(`${head}: private endpoint request for ${resource}`, TEXT_LIMITS.summary);
+  const what = view.model.alert ? `connection approved outside Linkgate for ${resource}` : `private endpoint request for ${resource}`;
+  return truncate(`${head}: ${what}`, TEXT_LIMITS.summary);
 }
 
 /**
@@ -244,6 +252,8 @@ function statusBadge(status: ReviewStatus): Line {
       return { text: 'Approved', color: 'Good' };
     case 'rejected':
       return { text: 'Rejected', color: 'Attention' };
+    case 'kept':
+      return { text: 'Kept', color: 'Good' };
     case 'decided-elsewhere':
       return { text: `${plainLine(status.status, TEXT_LIMITS.status)} outside Linkgate`, color: 'Warning' };
     case 'vanished':
@@ -322,7 +332,8 @@ function failureBlock(model: ReviewCardModel, status: ReviewStatus): Container {
     new TextBlock(`Last error: ${plainLine(failure?.error ?? 'unknown', TEXT_LIMITS.error)}`, { wrap: true, spacing: 'Small' }),
   ];
   if (status.state === 'awaiting') {
-    lines.push(new TextBlock('An approver decides it here (Approve tries the change again), or set the status in the portal.', { wrap: true, spacing: 'Small' }));
+    const retry = model.alert ? 'Reject tries the change again' : 'Approve tries the change again';
+    lines.push(new TextBlock(`An approver decides it here (${retry}), or set the status in the portal.`, { wrap: true, spacing: 'Small' }));
   }
   return new Container(...lines).withStyle('attention').withSpacing('Small');
 }
@@ -334,6 +345,8 @@ function finalOutcome(status: FinalStatus): Line {
       return { text: `Approved by ${plainLine(status.by.name, TEXT_LIMITS.name)} at ${at}${commentSuffix(status.comment)}`, color: 'Good' };
     case 'rejected':
       return { text: `Rejected by ${plainLine(status.by.name, TEXT_LIMITS.name)} at ${at}${commentSuffix(status.comment)}`, color: 'Attention' };
+    case 'kept':
+      return { text: `Kept by ${plainLine(status.by.name, TEXT_LIMITS.name)} at ${at}: the connection stays approved${commentSuffix(status.comment)}`, color: 'Good' };
     case 'decided-elsewhere':
       return { text: `Status set to ${plainLine(status.status, TEXT_LIMITS.status)} outside Linkgate (portal or CLI) at ${at}`, color: 'Warning' };
     case 'vanished':
@@ -409,6 +422,85 @@ function isHttps(url: string): boolean {
   } catch {
     return false;
   }
+}
+
+type Alert = NonNullable<ReviewCardModel['alert']>;
+
+/**
+ * The top of an out-of-band alert: what was approved (the resource and the connection), from
+ * where (the private endpoint, its subscription and tenant), by whom (when Azure's events said),
+ * when Linkgate saw it, why it is flagged, and the connection's description in Azure.
+ */
+function alertHead(model: ReviewCardModel, alert: Alert, status: ReviewStatus): CardElementArray {
+  const requester = model.requester;
+  const tenantId = requester.tenantId ? plainLine(requester.tenantId, TEXT_LIMITS.name) : '';
+  const tenant = tenantId ? `${TENANT_BADGES[requester.badge]} (${tenantId})` : TENANT_BADGES[requester.badge];
+  const approvedBy = alert.approvedBy ? plainLine(alert.approvedBy, TEXT_LIMITS.name) : '';
+  const badge: Line = status.state === 'awaiting' ? { text: 'Approved in Azure, awaiting review', color: 'Warning' } : statusBadge(status);
+  const description = alert.description ? neutralizeText(alert.description, TEXT_LIMITS.message, { multiline: true }) : '';
+  const rule = alert.ruleName ?? model.rule.name;
+  return [
+    new TextBlock(`Approved outside Linkgate: ${plainLine(`${model.resource.noun} ${model.resource.name}`, TEXT_LIMITS.name)}`, { wrap: true, size: 'Medium', weight: 'Bolder', style: 'heading' }),
+    lineBlock(badge, { weight: 'Bolder', spacing: 'None' }),
+    new TextBlock(
+      'This private endpoint connection was approved in Azure without a decision by Linkgate (in the portal, the CLI, or automatically for a requester who holds the approval permission).',
+      { wrap: true, spacing: 'Small' },
+    ),
+    new FactSet(
+      new Fact(plainLine(model.resource.typeName, TEXT_LIMITS.name), plainLine(model.resource.name, TEXT_LIMITS.name)),
+      new Fact('Resource group', plainLine(model.resource.resourceGroup, TEXT_LIMITS.name)),
+      new Fact('Subscription', plainLine(model.resource.subscriptionId, TEXT_LIMITS.name)),
+      new Fact('Connection', optional(model.connectionName)),
+      new Fact('Private endpoint', optional(requester.privateEndpointName ?? lastSegment(requester.privateEndpointId))),
+      new Fact('Requester subscription', optional(requester.subscriptionId)),
+      new Fact('Requester tenant', tenant),
+      new Fact('Approved by', approvedBy || "Not known: Azure's events did not name who approved"),
+      new Fact('Seen', when(alert.observedAt)),
+    ),
+    new Container(
+      new TextBlock('Description in Azure', { wrap: true, isSubtle: true, size: 'Small' }),
+      description ? new TextBlock(`“${description}”`, { wrap: true, spacing: 'None' }) : new TextBlock('(no description)', { wrap: true, isSubtle: true, spacing: 'None' }),
+    )
+      .withStyle('emphasis')
+      .withSpacing('Small'),
+    new TextBlock(`**Why flagged:** ${rule ? `${plainLine(rule, TEXT_LIMITS.name)}: ` : ''}${plainLine(alert.summary, TEXT_LIMITS.rule)}`, { wrap: true, spacing: 'Small' }),
+  ];
+}
+
+/** An alert's approver view: one comment box for both buttons, and what each of them does. */
+function alertControls(): CardElementArray {
+  return [
+    new TextInput({
+      id: 'comment',
+      label: 'Comment',
+      isMultiline: true,
+      placeholder: 'Reason (required to reject, optional to keep)',
+      maxLength: TEXT_LIMITS.comment,
+      separator: true,
+    }),
+    new TextBlock(
+      'Reject disconnects this private endpoint and is permanent: a rejected connection can never be approved again; the requester must create a new private endpoint.',
+      { wrap: true, color: 'Attention' },
+    ),
+    new TextBlock('Keep leaves the connection approved as it is.', { wrap: true, isSubtle: true, spacing: 'Small' }),
+  ];
+}
+
+/** Reject and Keep; an alert has no Approve (the connection already is approved). */
+function alertButtons(model: ReviewCardModel): ExecuteAction[] {
+  return [
+    new ExecuteAction({ title: 'Reject', verb: 'reject', style: 'destructive', data: actionData(model), associatedInputs: 'auto' }),
+    new ExecuteAction({ title: 'Keep', verb: 'keep', data: actionData(model), associatedInputs: 'auto' }),
+  ];
+}
+
+function alertWaitingLines(approvers: number): CardElementArray {
+  if (approvers === 0) return [readOnlyLine('No approvers are configured for this alert: decide it in the portal.')];
+  const lines = [readOnlyLine(approvers === 1 ? 'Waiting for 1 approver to reject or keep it.' : `Waiting for one of ${approvers} approvers to reject or keep it.`)];
+  if (approvers > MAX_REFRESH_USERS) {
+    lines.push(new TextBlock('Approvers who see no buttons: choose Refresh card in the message menu.', { wrap: true, isSubtle: true, size: 'Small', spacing: 'None' }));
+  }
+  return lines;
 }
 
 function approverControls(): CardElementArray {

@@ -83,7 +83,7 @@ export const DEV_OUTBOUND_TOKEN = [{ alg: 'none', typ: 'JWT' }, { iss: 'linkgate
 
 /** Bot Connector calls get this long before they are abandoned (the SDK's axios default is no timeout). */
 const HTTP_TIMEOUT_MS = 30_000;
-const VERBS: ReadonlySet<string> = new Set(['approve', 'reject', 'refresh']);
+const VERBS: ReadonlySet<string> = new Set(['approve', 'reject', 'keep', 'refresh']);
 const MAX_APPROVAL_KEY_LENGTH = 1_024;
 const MAX_NAME_LENGTH = 256;
 
