@@ -129,10 +129,14 @@ export async function observe(
     decider: linkgate && record?.value.decidedBy ? `${record.value.decidedBy.type}:${record.value.decidedBy.id}` : undefined,
   }) as InventoryEntry;
 
+  // What is audited is claimed first: of several observers (a hint and the sweep, two sweeps)
+  // only the one whose conditional write lands writes the entry, so it is written once.
+  const claim = async (entry: InventoryEntry): Promise<boolean> => deps.inventory.claim(entry, previous?.etag ?? (previous ? '*' : 'absent'));
   if (connection.status !== 'Approved' || linkgate) {
     if (!firstSeen && !linkgate && connection.status !== 'Pending' && !(record && !isTerminal(record.value.state))) {
       // A change nobody told Linkgate about, on a connection it has no open request for (an open
       // one is reconciled, and audited, by the workflow).
+      if (!(await claim(base))) return { outcome: 'unchanged' };
       await audit(deps, 'result', 'decided-elsewhere', systemActor('inventory'), `Status changed from ${previous?.status} to ${status} outside Linkgate.`, {
         resourceId: connection.ref.resource.key,
         connectionId: connection.ref.key,
@@ -141,6 +145,7 @@ export async function observe(
         requesterTenantId: base.requesterTenantId,
         detail: { previousStatus: previous?.status, status, by: namedInEvent ?? null, via: context.via },
       });
+      return { outcome: 'changed' };
     }
     return { outcome: firstSeen ? 'first-seen' : 'changed', entry: base };
   }
@@ -159,6 +164,7 @@ export async function observe(
   if (judgement.verdict === 'flag' && !context.fromArm) return { outcome: 'needs-reread' };
   const verdict: OutOfBandVerdict = judgement.verdict === 'flag' ? 'flagged' : 'ignored';
   const entry: InventoryEntry = { ...base, outOfBand: verdict, ...(judgement.ruleName ? { outOfBandRule: judgement.ruleName } : {}) };
+  if (!(await claim(entry))) return { outcome: 'unchanged' };
   await audit(deps, 'decision', 'out-of-band', judgement.ruleName ? ruleActor(judgement.ruleName) : systemActor('default-policy'), `Approved outside Linkgate${namedInEvent ? ` by ${namedInEvent}` : ''}. ${judgement.summary}`, {
     resourceId: connection.ref.resource.key,
     connectionId: connection.ref.key,
@@ -169,7 +175,7 @@ export async function observe(
     detail: { verdict, approvedBy: namedInEvent ?? null, description: connection.description ?? null, via: context.via, firstSeen, evaluations: judgement.evaluations },
   });
   if (verdict === 'flagged') await raiseAlert(deps, connection, judgement, record, { approvedBy: namedInEvent, requesterTenantId: entry.requesterTenantId });
-  return { outcome: verdict === 'flagged' ? 'out-of-band-flagged' : 'out-of-band-ignored', entry };
+  return { outcome: verdict === 'flagged' ? 'out-of-band-flagged' : 'out-of-band-ignored' };
 }
 
 /** Linkgate set this status itself: its record says so, for the same endpoint. */

@@ -152,8 +152,15 @@ export interface ApprovalsPort {
 export interface InventoryPort {
   /** Every entry of one resource (one partition). */
   listResource(resourceKey: string): Promise<InventoryEntry[]>;
-  /** Every entry's comparison fields, keyed by lower-case connection ID (one scan, few columns). */
+  /** Every entry's comparison fields and version, keyed by lower-case connection ID (one scan, few columns). */
   index(): Promise<Map<string, InventoryIndexEntry>>;
+  /** The same for one resource (one partition). */
+  indexOf(resourceKey: string): Promise<Map<string, InventoryIndexEntry>>;
+  /**
+   * Writes one entry only if it is still as read: absent (`absent`) or at the version (ETag) given.
+   * False when another writer got there first; what that writer saw is then recorded instead.
+   */
+  claim(entry: InventoryEntry, expected: string): Promise<boolean>;
   /** Inserts or replaces entries; entries of one resource are written together where the store allows. */
   write(entries: readonly InventoryEntry[]): Promise<void>;
   /** Throws AuditQueryError for a continuation token it did not issue. */

@@ -253,7 +253,7 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
       outcome = await reconcile(deps, latest, connection);
     }
     if (outcome) count(outcomes, outcome);
-    if (!connection) return;
+    if (!connection || outcome === 'owned-elsewhere') return;
     const seen = settledView(connection, outcome);
     const previous: InventoryIndexEntry | undefined = index.get(ref.key);
     const result = await observe(deps, seen, previous, { via: 'resource-graph', hint, fromArm: true, tenantMemo, policy, ...(connection.rawStatus ? { readAs: connection.rawStatus } : {}) });

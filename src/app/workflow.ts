@@ -9,7 +9,7 @@ import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
 import type { Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
 import { observe, policyOnce, recordEntries, type ObservationOutcome, type Observed, type Policy } from './inventory.js';
-import { indexEntryOf, type InventoryEntry, type SeenVia } from '../domain/inventory.js';
+import type { InventoryEntry, SeenVia } from '../domain/inventory.js';
 import {
   act,
   audit,
@@ -123,13 +123,16 @@ export async function observeAll(
   hint: Hint,
   options: ObserveOptions = {},
 ): Promise<Partial<Record<ObservationOutcome, number>>> {
-  const known = new Map((await deps.inventory.listResource(resourceKey)).map((entry) => [idKey(entry.connectionId), indexEntryOf(entry)]));
+  const known = await deps.inventory.indexOf(resourceKey);
   const settled = new Map(outcomes.map((o) => [idKey(o.connectionId), o.outcome]));
   const writes: InventoryEntry[] = [];
   const counts: Partial<Record<ObservationOutcome, number>> = {};
   const policy = options.policy ?? policyOnce(deps.rules);
   for (const connection of connections) {
     const outcome = settled.get(connection.ref.key);
+    // Another instance is acting on it right now: what this read saw may already be out of date,
+    // and the owner's result is recorded by the owner or the next look.
+    if (outcome === 'owned-elsewhere') continue;
     const seen: Observed = outcome === 'approved' || outcome === 'rejected' ? { ...connection, rawStatus: statusFor(outcome === 'approved' ? 'approve' : 'reject'), status: statusFor(outcome === 'approved' ? 'approve' : 'reject') } : connection;
     const result = await observe(deps, seen, known.get(connection.ref.key), {
       via: options.via ?? hint.source,

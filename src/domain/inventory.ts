@@ -69,6 +69,8 @@ export interface InventoryIndexEntry {
   readonly firstSeenStatus: string;
   readonly firstSeenVia: SeenVia;
   readonly createdBy?: string;
+  /** The stored version (ETag), for a conditional rewrite. */
+  readonly etag?: string;
 }
 
 /** The comparison fields of a full entry. */

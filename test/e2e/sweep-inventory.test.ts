@@ -77,7 +77,7 @@ describe('the sweep with no events', () => {
   it('decides every Pending connection once and inventories every connection once, even with two sweeps at the same time', async () => {
     const [first, second] = await Promise.all([sweep(), sweep()]);
     expect(first.source).toBe('resource-graph');
-    expect(first.errors).toEqual([]);
+    expect(first.errors, JSON.stringify(first)).toEqual([]);
     expect(second.errors).toEqual([]);
     // PostgreSQL flexible servers are not reported by the graph: listed through ARM.
     expect(first.listedTypes).toEqual(['postgresql']);

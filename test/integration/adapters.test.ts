@@ -312,6 +312,16 @@ describe('Table stores against Azurite', () => {
     expect(stored).toMatchObject({ ok: true, rule: { name: 'partners', review } });
   });
 
+  it('rules: an out-of-band rule stays one through the table, and a request rule stays a request rule', async () => {
+    const store = new TableRulesStore(table('rulesoob'));
+    await store.put({ name: 'oob-home', priority: 5, enabled: true, mode: 'enforce', action: 'ignore', appliesTo: 'out-of-band', conditions: { requesterTenant: ['home'] } });
+    await store.put({ name: 'req-ignore', priority: 6, enabled: true, mode: 'enforce', action: 'ignore', conditions: {} });
+    const stored = await store.list();
+    expect(stored.find((s) => s.ok && s.rule.name === 'oob-home')).toMatchObject({ ok: true, rule: { appliesTo: 'out-of-band', action: 'ignore' } });
+    expect(stored.find((s) => s.ok && s.rule.name === 'req-ignore')).toMatchObject({ ok: true, rule: { action: 'ignore' } });
+    expect((stored.find((s) => s.ok && s.rule.name === 'req-ignore') as { rule: object }).rule).not.toHaveProperty('appliesTo');
+  });
+
   it('rules: a pattern stored for the JavaScript engine is read when RE2 accepts it, and reported unreadable when not', async () => {
     // Prepare: rows as the older validator wrote them (it accepted JavaScript syntax).
     const client = table('rules');

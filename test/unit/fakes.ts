@@ -288,16 +288,33 @@ export class FakeApprovals implements ApprovalsPort {
 /** The inventory in memory, keyed as the table is: by resource, then connection. */
 export class FakeInventory implements InventoryPort {
   readonly entries = new Map<string, InventoryEntry>();
+  private readonly versions = new Map<string, number>();
   writes = 0;
   async listResource(resourceKey: string): Promise<InventoryEntry[]> {
     return [...this.entries.values()].filter((e) => e.resourceId.toLowerCase() === resourceKey);
   }
   async index(): Promise<Map<string, InventoryIndexEntry>> {
-    return new Map([...this.entries].map(([key, entry]) => [key, indexEntryOf(entry)]));
+    return new Map([...this.entries].map(([key, entry]) => [key, { ...indexEntryOf(entry), etag: `W/"${this.versions.get(key)}"` }]));
+  }
+  async indexOf(resourceKey: string): Promise<Map<string, InventoryIndexEntry>> {
+    return new Map([...(await this.index())].filter(([key]) => this.entries.get(key)?.resourceId.toLowerCase() === resourceKey));
   }
   async write(entries: readonly InventoryEntry[]): Promise<void> {
     this.writes += entries.length;
-    for (const entry of entries) this.entries.set(entry.connectionId.toLowerCase(), entry);
+    for (const entry of entries) this.store(entry);
+  }
+  async claim(entry: InventoryEntry, expected: string): Promise<boolean> {
+    const key = entry.connectionId.toLowerCase();
+    const current = this.versions.get(key);
+    if (expected === 'absent' ? current !== undefined : expected !== `W/"${current}"`) return false;
+    this.writes += 1;
+    this.store(entry);
+    return true;
+  }
+  private store(entry: InventoryEntry) {
+    const key = entry.connectionId.toLowerCase();
+    this.entries.set(key, entry);
+    this.versions.set(key, (this.versions.get(key) ?? 0) + 1);
   }
   async query(query: InventoryQuery): Promise<InventoryPage> {
     const entries = [...this.entries.values()].filter(

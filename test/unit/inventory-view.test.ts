@@ -103,6 +103,8 @@ describe('readInventory', () => {
     const inventory: InventoryPort = {
       listResource: async () => [],
       index: async () => new Map(),
+      indexOf: async () => new Map(),
+      claim: async () => true,
       write: async () => {},
       query: async (q) => {
         asked.push(q);

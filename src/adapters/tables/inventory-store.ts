@@ -60,7 +60,7 @@ import {
   type SeenVia,
 } from '../../domain/inventory.js';
 import { truncateUnits } from '../../shared/text.js';
-import { asDate, ensureTable } from './table-clients.js';
+import { asDate, ensureTable, isTableError } from './table-clients.js';
 
 export const INVENTORY_TABLE_NAME = 'connections';
 export const INVENTORY_DEFAULT_PAGE_SIZE = 100;
@@ -146,10 +146,31 @@ export class TableInventoryStore implements InventoryPort {
   }
 
   async index(): Promise<Map<string, InventoryIndexEntry>> {
+    return this.readIndex(undefined);
+  }
+
+  async indexOf(resourceKey: string): Promise<Map<string, InventoryIndexEntry>> {
+    return this.readIndex(odata`PartitionKey eq ${partitionKeyOf(resourceKey)}`);
+  }
+
+  async claim(entry: InventoryEntry, expected: string): Promise<boolean> {
+    const row = toRow(entry) as unknown as TableEntity;
+    await ensureTable(this.client);
+    try {
+      if (expected === 'absent') await this.client.createEntity(row);
+      else await this.client.updateEntity(row, 'Replace', { etag: expected });
+      return true;
+    } catch (error) {
+      if (isTableError(error, 409) || isTableError(error, 412) || isTableError(error, 404)) return false;
+      throw error;
+    }
+  }
+
+  private async readIndex(filter: string | undefined): Promise<Map<string, InventoryIndexEntry>> {
     await ensureTable(this.client);
     const out = new Map<string, InventoryIndexEntry>();
     const pages = this.client
-      .listEntities<Pick<InventoryRow, (typeof INDEX_COLUMNS)[number]>>({ queryOptions: { select: [...INDEX_COLUMNS] } })
+      .listEntities<Pick<InventoryRow, (typeof INDEX_COLUMNS)[number]> & { etag?: string }>({ queryOptions: { select: [...INDEX_COLUMNS], ...(filter ? { filter } : {}) } })
       .byPage({ maxPageSize: SERVICE_PAGE_MAX });
     for await (const page of pages) {
       for (const row of page) {
@@ -163,6 +184,7 @@ export class TableInventoryStore implements InventoryPort {
           firstSeenStatus: typeof row.firstSeenStatus === 'string' ? row.firstSeenStatus : '',
           firstSeenVia: SEEN_VIA.includes(row.firstSeenVia as SeenVia) ? (row.firstSeenVia as SeenVia) : 'sweep',
           ...(typeof row.createdBy === 'string' ? { createdBy: row.createdBy } : {}),
+          ...(typeof row.etag === 'string' ? { etag: row.etag } : {}),
         });
       }
     }

@@ -140,6 +140,8 @@ function toRow(rule: Rule) {
     enabled: validated.enabled,
     mode: validated.mode,
     action: validated.action,
+    // Absent means a request rule; an out-of-band rule says so, or it would be read as one.
+    ...(validated.appliesTo ? { appliesTo: validated.appliesTo } : {}),
     conditions: JSON.stringify(validated.conditions),
     ...(validated.review ? { review: JSON.stringify(validated.review) } : {}),
     ...(validated.description ? { description: validated.description } : {}),
@@ -170,6 +172,7 @@ function fromRow(row: Record<string, unknown>): StoredRule {
       enabled: row.enabled,
       mode: row.mode,
       action: row.action,
+      ...(row.appliesTo === undefined ? {} : { appliesTo: row.appliesTo }),
       conditions,
       ...(row.description === undefined ? {} : { description: row.description }),
       ...(review === undefined ? {} : { review }),
