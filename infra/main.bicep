@@ -45,6 +45,11 @@ param adminConversationId string = ''
 @description('Four-eyes rule changes: a second person with Rules.Write confirms changes that could approve, reject or change approvers. Turn off only for a single-admin team.')
 param fourEyes string = 'true'
 
+// A string, as azd substitutes environment values into main.parameters.json as text.
+@allowed(['1', '2', '3', '4', '5', '6', '10', '12', '15', '20', '30', '60', '120', '180', '240', '360', '480', '720', '1440'])
+@description('Minutes between sweeps (src/app/sweep.ts): the Resource Graph query over the watched subscriptions that finds connections events missed and approvals made outside Linkgate.')
+param sweepIntervalMinutes string = '15'
+
 @minValue(40)
 @maxValue(1000)
 @description('Most instances the Flex Consumption plan scales out to.')
@@ -84,7 +89,8 @@ var listedTypes = filter(map(split(toLower(watchedResourceTypes), ','), name => 
 var watchedTypes = empty(listedTypes)
   ? registeredTypes
   : filter(registeredTypes, type => contains(listedTypes, type.key) || contains(listedTypes, toLower(type.type)))
-var approverActions = flatten(map(watchedTypes, type => concat(type.permissions.read, type.permissions.approve)))
+// With the sweep's own (Resource Graph), from the role's data file.
+var approverActions = concat(flatten(map(watchedTypes, type => concat(type.permissions.read, type.permissions.approve))), loadJsonContent('../src/domain/definitions/approver-role.json').sweepActions)
 
 var tableNames = ['rules', 'approvals', 'audit', 'tenantcache', 'conversations', 'ruleproposals', 'connections']
 
@@ -192,6 +198,7 @@ var appSettings = {
   LINKGATE_ARM_ENDPOINT: environment().resourceManager
   LINKGATE_TABLES_ENDPOINT: storage.outputs.tableEndpoint
   LINKGATE_SWEEP_SUBSCRIPTIONS: join(watched, ',')
+  LINKGATE_SWEEP_INTERVAL_MINUTES: sweepIntervalMinutes
   LINKGATE_RESOURCE_TYPES: join(map(watchedTypes, type => type.key), ',')
   LINKGATE_TEAMS_BOT_ID: identity.outputs.clientId
   LINKGATE_TEAMS_TENANT_ID: tenant().tenantId
@@ -246,6 +253,7 @@ output LINKGATE_HOME_TENANT_ID string = appSettings.LINKGATE_HOME_TENANT_ID
 output LINKGATE_ARM_ENDPOINT string = appSettings.LINKGATE_ARM_ENDPOINT
 output LINKGATE_TABLES_ENDPOINT string = appSettings.LINKGATE_TABLES_ENDPOINT
 output LINKGATE_SWEEP_SUBSCRIPTIONS string = appSettings.LINKGATE_SWEEP_SUBSCRIPTIONS
+output LINKGATE_SWEEP_INTERVAL_MINUTES string = appSettings.LINKGATE_SWEEP_INTERVAL_MINUTES
 output LINKGATE_RESOURCE_TYPES string = appSettings.LINKGATE_RESOURCE_TYPES
 output LINKGATE_TEAMS_BOT_ID string = appSettings.LINKGATE_TEAMS_BOT_ID
 output LINKGATE_TEAMS_TENANT_ID string = appSettings.LINKGATE_TEAMS_TENANT_ID

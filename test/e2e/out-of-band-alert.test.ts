@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ApprovalRecord } from '../../src/domain/approval.js';
 import { parseConnectionId, type ConnectionRef } from '../../src/domain/resource-id.js';
-import { DEMO, DEMO_PEOPLE, DEMO_TEAMS } from '../../src/dev/demo-world.js';
+import { DEMO, DEMO_PEOPLE, DEMO_TEAMS, demoResourceId } from '../../src/dev/demo-world.js';
 import type { LocalStack } from '../../src/dev/local-stack.js';
 import { auditEntries, eventually, putsFor, startTestStack } from './helpers.js';
 
@@ -20,53 +19,31 @@ describe('out-of-band alert through the local stack and the Teams emulator', () 
   });
 
   /**
-   * A connection approved in the portal, and the alert record out-of-band detection writes for
-   * it; the review timer posts its card as it posts any owed card.
+   * A connection approved outside Linkgate, which Linkgate finds and flags by itself (no
+   * out-of-band rule ignores the partner tenant): through the sweep, for a connection that was
+   * approved with no event Linkgate saw (so nobody is named), or through the portal's event, whose
+   * claims name who approved.
    */
-  async function approvedOutsideLinkgate(endpointName: string) {
-    // The request's own events are lost: Linkgate never saw it Pending.
-    const created = await stack.emulator!.simulateRequest({
-      vault: DEMO.vaultName,
-      fromSubscription: DEMO.partnerSubscriptionId,
-      endpointName,
-      message: `${endpointName} please`,
-      eventsLost: true,
-    });
-    await stack.emulator!.setConnectionStatus(created.id, 'Approved', 'approved in the portal');
-    // Detection sees the approval once Azure has applied it (provisioning final, its last ETag).
-    const connection = await eventually(async () => {
-      const current = stack.emulator!.getConnection(created.id);
-      return current?.properties.provisioningState === 'Succeeded' ? current : undefined;
-    }, 'the portal approval to be applied');
-    const ref = parseConnectionId(connection.id);
-    const now = new Date();
-    const record: ApprovalRecord = {
-      connection: ref,
-      state: 'AwaitingReview',
-      generation: 1,
-      privateEndpointId: connection.properties.privateEndpoint?.id,
-      requesterSubscriptionId: DEMO.partnerSubscriptionId,
-      requesterTenantId: DEMO.partnerTenantId,
-      reviewConversationId: DEMO_TEAMS.channelId,
-      approvers: [DEMO_PEOPLE.approverAda.objectId, DEMO_PEOPLE.approverGrace.objectId],
-      requiredApprovals: 1,
-      alert: {
-        kind: 'out-of-band',
-        description: 'approved in the portal',
-        observedAt: now,
-        ruleName: 'flag-partners',
-        summary: 'Approvals outside Linkgate for partner tenants are reviewed.',
-      },
-      attempts: 0,
-      detectedAt: now,
-      updatedAt: now,
-    };
-    const written = await stack.services.approvals.create(record);
-    expect(written.kind).toBe('created');
-    const report = await stack.services.reviews.runTimer();
-    expect(report.errors).toEqual([]);
+  async function approvedOutsideLinkgate(endpointName: string, via: 'sweep' | 'event' = 'sweep') {
+    let id: string;
+    if (via === 'sweep') {
+      id = stack.emulator!.seedConnection({ resourceId: demoResourceId('Microsoft.KeyVault/vaults', DEMO.vaultName), status: 'Approved', fromSubscription: DEMO.partnerSubscriptionId, endpointName, description: 'approved in the portal' }).id;
+      const report = await stack.services.sweep();
+      expect(report.errors).toEqual([]);
+    } else {
+      // The request's own events are lost: Linkgate never saw it Pending; the approval's event arrives.
+      const created = await stack.emulator!.simulateRequest({ vault: DEMO.vaultName, fromSubscription: DEMO.partnerSubscriptionId, endpointName, message: `${endpointName} please`, eventsLost: true });
+      await stack.emulator!.setConnectionStatus(created.id, 'Approved', 'approved in the portal', DEMO_PEOPLE.viewerBob.objectId);
+      id = created.id;
+    }
+    const ref = parseConnectionId(id);
+    const record = await eventually(async () => {
+      const current = await stack.services.approvals.get(ref);
+      return current?.value.alert && current.value.card?.activityId ? current.value : undefined;
+    }, 'the alert to be raised');
+    expect(record).toMatchObject({ state: 'AwaitingReview', reviewConversationId: DEMO_TEAMS.channelId, requiredApprovals: 1, requesterTenantId: DEMO.partnerTenantId });
     const message = await eventually(async () => stack.teams!.messages(DEMO_TEAMS.channelId).find((m) => JSON.stringify(m.card ?? '').includes(ref.name)), 'the alert card');
-    return { ref, message };
+    return { ref, message, record };
   }
 
   const cardText = (body: unknown) => JSON.stringify((body as { value?: unknown }).value ?? body);
@@ -86,6 +63,15 @@ describe('out-of-band alert through the local stack and the Teams emulator', () 
     const verbs = [...cardText(refreshed.body).matchAll(/"verb":"(\w+)"/g)].map((match) => match[1]);
     expect(verbs).toEqual(['reject', 'keep']);
     expect(cardText(refreshed.body)).toContain('the requester must create a new private endpoint');
+    // One out-of-band audit entry, with the default's verdict.
+    const entries = await auditEntries(stack, { connection: ref.id, outcome: 'out-of-band' });
+    expect(entries).toEqual([expect.objectContaining({ kind: 'decision', detail: expect.objectContaining({ verdict: 'flagged', approvedBy: null }) })]);
+  });
+
+  it("names who approved when the approval's event said so", async () => {
+    const { message, record } = await approvedOutsideLinkgate('pe-oob-named', 'event');
+    expect(record.alert?.approvedBy).toBe(DEMO_PEOPLE.viewerBob.objectId);
+    expect(JSON.stringify(message.card)).toContain(DEMO_PEOPLE.viewerBob.objectId);
   });
 
   it('an approver rejects with a reason: exactly one PUT of Rejected, the connection ends Rejected, the audit and the card say so', async () => {

@@ -104,7 +104,7 @@ describe('sample: three watched subscriptions, one reused topic, one lookup-only
   it('defines the roles with the data files\' actions, assignable exactly where they are assigned', () => {
     // The sample watches Key Vault, storage and SQL only: their read and approve actions, nothing else.
     const watched = ['keyvault', 'storage', 'sql'].map((key) => findResourceType(key)!);
-    const actions = watched.flatMap((t) => [...t.permissions.read, ...t.permissions.approve]);
+    const actions = [...watched.flatMap((t) => [...t.permissions.read, ...t.permissions.approve]), ...approverRole.sweepActions];
     expect(approver.properties.permissions).toEqual([{ actions, notActions: [], dataActions: [], notDataActions: [] }]);
     expect(three.outputs.LINKGATE_RESOURCE_TYPES).toBe('keyvault,storage,sql');
     expect(lookup.properties.permissions).toEqual([{ actions: tenantLookupRole.actions, notActions: [], dataActions: [], notDataActions: [] }]);
@@ -250,7 +250,7 @@ describe('sample: every resource type watched', () => {
   });
 
   it('grants the approver role the read and approve actions of every registered type by default', () => {
-    expect(defaultsApprover.properties.permissions[0].actions).toEqual(RESOURCE_TYPES.flatMap((t) => [...t.permissions.read, ...t.permissions.approve]));
+    expect(defaultsApprover.properties.permissions[0].actions).toEqual([...RESOURCE_TYPES.flatMap((t) => [...t.permissions.read, ...t.permissions.approve]), ...approverRole.sweepActions]);
     expect(defaults.outputs.LINKGATE_RESOURCE_TYPES).toBe(RESOURCE_TYPES.map((t) => t.key).join(','));
   });
 });

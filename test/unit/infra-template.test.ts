@@ -60,7 +60,7 @@ describe('custom roles', () => {
     expect(permission.actions).toBe("[parameters('approverActions')]");
     const roles = moduleNamed(main, 'linkgate-roles');
     expect(moduleParameter(roles, 'approverActions')).toBe("[variables('approverActions')]");
-    expect(main.variables!.approverActions).toMatch(/^\[flatten\(map\(variables\('watchedTypes'\), lambda\('type', concat\(lambdaVariables\('type'\)\.permissions\.read, lambdaVariables\('type'\)\.permissions\.approve\)\)\)\)\]$/);
+    expect(main.variables!.approverActions).toMatch(/^\[concat\(flatten\(map\(variables\('watchedTypes'\), lambda\('type', concat\(lambdaVariables\('type'\)\.permissions\.read, lambdaVariables\('type'\)\.permissions\.approve\)\)\)\), .*sweepActions\)\]$/);
     const loaded = roles.properties.template.variables;
     const fileVariable = Object.entries(loaded).find(([name]) => name.startsWith('$fxv#') && (loaded[name] as { roleName?: string }).roleName === approverRole.roleName);
     expect(fileVariable?.[1]).toEqual(approverRole);
@@ -80,7 +80,8 @@ describe('custom roles', () => {
       expect(type.permissions.read.map((a) => a.toLowerCase())).toContain(`${type.type.toLowerCase()}/read`);
     }
     expect(tenantLookupRole.actions.some((a) => a.includes('*'))).toBe(false);
-    expect(Object.keys(approverRole.why).sort()).toEqual(['approve', 'read']);
+    expect(Object.keys(approverRole.why).sort()).toEqual(['approve', 'read', 'sweep']);
+    expect(approverRole.sweepActions).toEqual(['Microsoft.ResourceGraph/resources/read']);
   });
 
   it('grants the tenant lookup role exactly its data file\'s action', () => {

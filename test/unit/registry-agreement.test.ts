@@ -43,7 +43,7 @@ describe('the registry, the event filter, resourceEvents and the role agree', ()
 
   it('has nothing in the filter, the accepted list or the role that the registry does not name', () => {
     const events = RESOURCE_TYPES.flatMap((t) => t.events);
-    const actions = RESOURCE_TYPES.flatMap((t) => [...t.permissions.read, ...t.permissions.approve]);
+    const actions = [...RESOURCE_TYPES.flatMap((t) => [...t.permissions.read, ...t.permissions.approve]), ...approverRole.sweepActions];
     expect([...filtered].sort()).toEqual([...events].sort());
     expect([...accepted.keys()].sort()).toEqual(events.map((e) => e.toLowerCase()).sort());
     expect([...roleActions].sort()).toEqual([...actions].sort());
