@@ -58,6 +58,14 @@ Linkgate local stack
       await stack.emulator.simulateRequest(request);
       await waitForQuiet(1_500);
     }
+    // Connections approved before Linkgate was deployed raised no event Linkgate saw: the sweep
+    // finds them through Resource Graph, inventories them and judges each approval.
+    console.log(`\n→ Two connections to ${storage.noun} were approved before Linkgate was deployed: one from Contoso, one from Fabrikam. The sweep runs:`);
+    const storageId = demoResourceId('Microsoft.Storage/storageAccounts', DEMO.storageAccountName);
+    stack.emulator.seedConnection({ resourceId: storageId, status: 'Approved', fromSubscription: DEMO.appSubscriptionId, endpointName: 'pe-legacy-reporting', description: 'Approved in the portal, 2025' });
+    stack.emulator.seedConnection({ resourceId: storageId, status: 'Approved', fromSubscription: DEMO.partnerSubscriptionId, endpointName: 'pe-fabrikam-legacy', description: 'Approved in the portal, 2025' });
+    await stack.services.sweep();
+    await waitForQuiet(1_000);
     console.log('\nFinal state in the ARM emulator:');
     for (const c of stack.emulator.listConnections()) {
       const state = c.properties.privateLinkServiceConnectionState;
@@ -72,7 +80,12 @@ Linkgate local stack
     console.log(`
 The Fabrikam request waits for a person. Open ${stack.teams.pageUrl}, choose "Ada Approver",
 add a comment and press Approve (or Reject, which is permanent). Bob Bystander sees a read-only card;
-Rita Requester is an approver too, but cannot approve her own request (her card says so).`);
+Rita Requester is an approver too, but cannot approve her own request (her card says so).
+The Fabrikam connection approved before Linkgate has an alert card ("Approved outside Linkgate"):
+an approver can Reject it (a reason is required; it is permanent) or Keep it. The Contoso one was
+ignored by the rule out-of-band-in-tenant. Every connection seen is in the inventory:
+  npx linkgate connections --as bob
+  npx linkgate connections --out-of-band flagged --as bob`);
   }
   console.log(`
 Try it:
