@@ -151,6 +151,11 @@ function observeAudit(store: TableAuditStore, onAudit: ((entry: AuditEntry) => v
     onAudit(written);
     return written;
   };
+  observed.appendMany = async (entries) => {
+    const written = await store.appendMany(entries);
+    written.forEach(onAudit);
+    return written;
+  };
   return observed;
 }
 

@@ -5,10 +5,11 @@ import { endpointKeyOf, type PrivateEndpointConnection } from '../domain/connect
 import type { DecidedBy, InventoryEntry, InventoryIndexEntry, OutOfBandVerdict, SeenVia } from '../domain/inventory.js';
 
 import { judgeOutOfBand, type OutOfBandJudgement, type RequesterTenant } from '../domain/policy/engine.js';
-import { idKey } from '../domain/resource-id.js';
+import { idKey, parseConnectionId } from '../domain/resource-id.js';
 import { resolveReview } from '../domain/review.js';
-import type { Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
-import { audit, leaseEnd, notifyReviews, withoutUndefined, type StepDeps } from './steps.js';
+import { randomUUID } from 'node:crypto';
+import type { AuditInput, Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
+import { leaseEnd, notifyReviews, withoutUndefined, type StepDeps } from './steps.js';
 
 /**
  * The inventory use case: what Linkgate sees of a connection is compared with what it recorded
@@ -59,6 +60,8 @@ export interface ObservationContext {
   readonly readAs?: string;
   /** Memo of tenant lookups for one sweep, so each requester subscription is looked up once. */
   readonly tenantMemo?: Map<string, Promise<RequesterTenant>>;
+  /** Where claims, audit entries and alerts wait to be done together; without it each is done at once. */
+  readonly effects?: EffectQueue;
   /** The rules and hold, read once for many observations (a sweep, a hint's resource). */
   readonly policy?: () => Promise<Policy>;
 }
@@ -130,19 +133,24 @@ export async function observe(
   }) as InventoryEntry;
 
   // What is audited is claimed first: of several observers (a hint and the sweep, two sweeps)
-  // only the one whose conditional write lands writes the entry, so it is written once.
-  const claim = async (entry: InventoryEntry): Promise<boolean> => deps.inventory.claim(entry, previous?.etag ?? (previous ? '*' : 'absent'));
+  // only the one whose conditional write lands writes the entry, its audit entry and its alert.
+  const owe = async (entry: InventoryEntry, auditEntry: AuditInput, alert?: OwedAlert): Promise<void> => {
+    const queue = context.effects ?? new EffectQueue();
+    queue.add({ entry, expected: previous?.etag ?? (previous ? '*' : 'absent'), audit: { ...auditEntry, id: `inv-${randomUUID()}`, time: now }, ...(alert ? { alert } : {}) });
+    if (!context.effects) await queue.flush(deps);
+  };
   if (connection.status !== 'Approved' || linkgate) {
     if (!firstSeen && !linkgate && connection.status !== 'Pending' && !(record && !isTerminal(record.value.state))) {
       // A change nobody told Linkgate about, on a connection it has no open request for (an open
       // one is reconciled, and audited, by the workflow).
-      if (!(await claim(base))) return { outcome: 'unchanged' };
-      await audit(deps, 'result', 'decided-elsewhere', systemActor('inventory'), `Status changed from ${previous?.status} to ${status} outside Linkgate.`, {
+      await owe(base, {
+        kind: 'result',
+        outcome: 'decided-elsewhere',
+        actor: systemActor('inventory'),
+        summary: `Status changed from ${previous?.status} to ${status} outside Linkgate.`,
         resourceId: connection.ref.resource.key,
         connectionId: connection.ref.key,
-        privateEndpointId: base.privateEndpointId,
-        requesterSubscriptionId: base.requesterSubscriptionId,
-        requesterTenantId: base.requesterTenantId,
+        ...withoutUndefined({ privateEndpointId: base.privateEndpointId, requesterSubscriptionId: base.requesterSubscriptionId, requesterTenantId: base.requesterTenantId }),
         detail: { previousStatus: previous?.status, status, by: namedInEvent ?? null, via: context.via },
       });
       return { outcome: 'changed' };
@@ -164,18 +172,118 @@ export async function observe(
   if (judgement.verdict === 'flag' && !context.fromArm) return { outcome: 'needs-reread' };
   const verdict: OutOfBandVerdict = judgement.verdict === 'flag' ? 'flagged' : 'ignored';
   const entry: InventoryEntry = { ...base, outOfBand: verdict, ...(judgement.ruleName ? { outOfBandRule: judgement.ruleName } : {}) };
-  if (!(await claim(entry))) return { outcome: 'unchanged' };
-  await audit(deps, 'decision', 'out-of-band', judgement.ruleName ? ruleActor(judgement.ruleName) : systemActor('default-policy'), `Approved outside Linkgate${namedInEvent ? ` by ${namedInEvent}` : ''}. ${judgement.summary}`, {
-    resourceId: connection.ref.resource.key,
-    connectionId: connection.ref.key,
-    privateEndpointId: entry.privateEndpointId,
-    requesterSubscriptionId: entry.requesterSubscriptionId,
-    requesterTenantId: entry.requesterTenantId,
-    ruleName: judgement.ruleName,
-    detail: { verdict, approvedBy: namedInEvent ?? null, description: connection.description ?? null, via: context.via, firstSeen, evaluations: judgement.evaluations },
-  });
-  if (verdict === 'flagged') await raiseAlert(deps, connection, judgement, record, { approvedBy: namedInEvent, requesterTenantId: entry.requesterTenantId });
+  await owe(
+    entry,
+    {
+      kind: 'decision',
+      outcome: 'out-of-band',
+      actor: judgement.ruleName ? ruleActor(judgement.ruleName) : systemActor('default-policy'),
+      summary: `Approved outside Linkgate${namedInEvent ? ` by ${namedInEvent}` : ''}. ${judgement.summary}`,
+      resourceId: connection.ref.resource.key,
+      connectionId: connection.ref.key,
+      ...withoutUndefined({ privateEndpointId: entry.privateEndpointId, requesterSubscriptionId: entry.requesterSubscriptionId, requesterTenantId: entry.requesterTenantId, ruleName: judgement.ruleName }),
+      detail: { verdict, approvedBy: namedInEvent ?? null, description: connection.description ?? null, via: context.via, firstSeen, evaluations: judgement.evaluations },
+    },
+    verdict === 'flagged' ? { connection, judgement, record, approvedBy: namedInEvent, requesterTenantId: entry.requesterTenantId } : undefined,
+  );
   return { outcome: verdict === 'flagged' ? 'out-of-band-flagged' : 'out-of-band-ignored' };
+}
+
+interface OwedAlert {
+  readonly connection: Observed;
+  readonly judgement: OutOfBandJudgement;
+  readonly record: Versioned<ApprovalRecord> | undefined;
+  readonly approvedBy: string | undefined;
+  readonly requesterTenantId: string | undefined;
+}
+
+interface OwedEffect {
+  readonly entry: InventoryEntry;
+  readonly expected: string;
+  readonly audit: AuditInput;
+  readonly alert?: OwedAlert;
+}
+
+/**
+ * Claims with their audit entries and alerts, done together: the claims in few requests (the
+ * store inserts a resource's first-seen entries in one transaction), the audit entries of the
+ * winners in few requests, then their alerts. An entry carries what it owes (`owed`) from its
+ * claim until its audit entry and alert are done, so a crash in between is finished by a later
+ * sweep (finishOwed) and nothing is lost or written twice (the audit entry keeps its id and time).
+ */
+export class EffectQueue {
+  private readonly items: OwedEffect[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  add(effect: OwedEffect): void {
+    this.items.push(effect);
+  }
+
+  async flush(deps: InventoryDeps): Promise<number> {
+    const batch = this.items.splice(0);
+    if (batch.length === 0) return 0;
+    const claims = batch.map((effect) => ({ entry: { ...effect.entry, owed: owedJson(effect) }, expected: effect.expected }));
+    const won = await deps.inventory.claimMany(claims);
+    const winners = batch.filter((_, i) => won[i]);
+    if (winners.length === 0) return 0;
+    await deps.audit.appendMany(winners.map((w) => w.audit));
+    for (const { alert } of winners) {
+      if (alert) await raiseAlert(deps, alert.connection, alert.judgement, alert.record, { approvedBy: alert.approvedBy, requesterTenantId: alert.requesterTenantId });
+    }
+    await deps.inventory.write(winners.map((w) => w.entry));
+    return winners.length;
+  }
+}
+
+function owedJson(effect: OwedEffect): string {
+  const audit = { ...effect.audit, time: effect.audit.time?.toISOString() };
+  const alert = effect.alert ? { ruleName: effect.alert.judgement.ruleName ?? null, summary: effect.alert.judgement.summary, review: effect.alert.judgement.review ?? null, approvedBy: effect.alert.approvedBy ?? null } : undefined;
+  const text = JSON.stringify({ audit, ...(alert ? { alert } : {}) });
+  // A table property holds at most 32K characters: the evaluations go first when it would not fit.
+  return text.length <= 30_000 ? text : JSON.stringify({ audit: { ...audit, detail: { truncated: true } }, ...(alert ? { alert } : {}) });
+}
+
+/**
+ * Finishes what a crashed writer left owed: the audit entry (same id and time, so written once)
+ * and the alert of a flagged approval (raised unless its record already holds one), then clears
+ * the mark. Only entries marked longer ago than `settledMs` are taken, so a writer still at work
+ * is left to finish.
+ */
+export async function finishOwed(deps: InventoryDeps, index: ReadonlyMap<string, InventoryIndexEntry>, settledMs = 5 * 60_000): Promise<number> {
+  const partitions = new Set<string>();
+  for (const [key, entry] of index) if (entry.owed) partitions.add(key.slice(0, key.toLowerCase().lastIndexOf('/privateendpointconnections/')));
+  let finished = 0;
+  for (const resourceKey of partitions) {
+    for (const entry of await deps.inventory.listResource(resourceKey)) {
+      if (!entry.owed) continue;
+      let owed: { audit: AuditInput & { time?: string }; alert?: { ruleName: string | null; summary: string; review: unknown; approvedBy: string | null } };
+      try {
+        owed = JSON.parse(entry.owed) as typeof owed;
+      } catch {
+        owed = { audit: undefined as never };
+      }
+      const time = owed.audit?.time ? new Date(owed.audit.time) : undefined;
+      if (time && deps.clock.now().getTime() - time.getTime() < settledMs) continue;
+      if (owed.audit && time) await deps.audit.appendMany([{ ...owed.audit, time }]);
+      if (owed.alert) {
+        const ref = parseConnectionId(entry.connectionId);
+        const record = await deps.approvals.get(ref);
+        if (!(record?.value.alert && !isTerminal(record.value.state))) {
+          const connection = await deps.connections.get(ref);
+          if (connection?.status === 'Approved') {
+            const judgement = { verdict: 'flag', ruleName: owed.alert.ruleName ?? undefined, summary: owed.alert.summary, shadowMatches: [], evaluations: [], ...(owed.alert.review ? { review: owed.alert.review } : {}) } as OutOfBandJudgement;
+            await raiseAlert(deps, connection, judgement, record, { approvedBy: owed.alert.approvedBy ?? undefined, requesterTenantId: entry.requesterTenantId });
+          }
+        }
+      }
+      await deps.inventory.write([withoutUndefined({ ...entry, owed: undefined })]);
+      finished += 1;
+    }
+  }
+  return finished;
 }
 
 /** Linkgate set this status itself: its record says so, for the same endpoint. */

@@ -133,6 +133,8 @@ export type ReplaceResult<T> = { readonly kind: 'replaced'; readonly record: Ver
 
 export interface ApprovalsPort {
   get(connection: ConnectionRef): Promise<Versioned<ApprovalRecord> | undefined>;
+  /** Every record of a resource (one partition). */
+  listResource(resource: ResourceRef): Promise<Versioned<ApprovalRecord>[]>;
   /** Records of a resource that are not in a terminal state. */
   listOpen(resource: ResourceRef): Promise<Versioned<ApprovalRecord>[]>;
   /** Resource IDs that have records not in a terminal state (for the sweep). */
@@ -161,6 +163,8 @@ export interface InventoryPort {
    * False when another writer got there first; what that writer saw is then recorded instead.
    */
   claim(entry: InventoryEntry, expected: string): Promise<boolean>;
+  /** Many claims in few requests (first-seen ones of a resource together); one answer per claim, in order. */
+  claimMany(claims: readonly { readonly entry: InventoryEntry; readonly expected: string }[]): Promise<boolean[]>;
   /** Inserts or replaces entries; entries of one resource are written together where the store allows. */
   write(entries: readonly InventoryEntry[]): Promise<void>;
   /** Throws AuditQueryError for a continuation token it did not issue. */
@@ -171,6 +175,8 @@ export type AuditInput = Omit<AuditEntry, 'id' | 'time'> & { readonly id?: strin
 
 export interface AuditPort {
   append(entry: AuditInput): Promise<AuditEntry>;
+  /** Many entries in few requests; each is written once even when some were written before (same id and time). */
+  appendMany(entries: readonly AuditInput[]): Promise<AuditEntry[]>;
 }
 
 export interface AuditReader {

@@ -7,7 +7,7 @@ import type { InventoryEntry, InventoryIndexEntry } from '../domain/inventory.js
 import type { RequesterTenant } from '../domain/policy/engine.js';
 import { idKey, type ConnectionRef, type ResourceRef } from '../domain/resource-id.js';
 import type { ResourceType } from '../domain/resource-types.js';
-import { observe, policyOnce, type ObservationOutcome, type Observed } from './inventory.js';
+import { EffectQueue, finishOwed, observe, policyOnce, type ObservationOutcome, type Observed } from './inventory.js';
 import { mapLimit } from './map-limit.js';
 import type { ConnectionGraph, ConnectionsPort, GraphConnection, GraphScope, ResourceDirectory } from './ports.js';
 import { audit } from './steps.js';
@@ -72,6 +72,8 @@ export interface SweepReport {
 const LIST_FROM = 2;
 /** Inventory entries written together (the store sends them per resource in transactions of up to 100). */
 const WRITE_BATCH = 500;
+/** Claims with their audit entries and alerts, done together once this many wait. */
+const EFFECT_BATCH = 200;
 /** Comparisons with the inventory in flight at once (Table Storage work, not ARM reads). */
 const OBSERVE_CONCURRENCY = 16;
 
@@ -95,6 +97,17 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
   };
   const tenantMemo = new Map<string, Promise<RequesterTenant>>();
   const policy = policyOnce(deps.rules);
+  const effects = new EffectQueue();
+  const settleEffects = async (all: boolean) => {
+    if (!all && effects.size < EFFECT_BATCH) return;
+    try {
+      await effects.flush(deps);
+    } catch (error) {
+      // What was claimed stays marked as owed; the next sweep finishes it (finishOwed).
+      errors.push({ resourceId: 'inventory', error: (error as Error).message });
+      log.error(`The sweep could not record out-of-band verdicts or changes: ${(error as Error).message}`);
+    }
+  };
 
   // 1. Where the connections are: the graph for the types it reports, ARM listings for the rest.
   const graphTypes = settings.source === 'resource-graph' ? settings.types.filter((t) => t.connections.resourceGraph) : [];
@@ -123,6 +136,12 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
   const [index, records] = await Promise.all([deps.inventory.index(), deps.approvals.listAll()]);
   const recordOf = new Map(records.map((r) => [r.value.connection.key, r]));
   const now = clock.now();
+  try {
+    const finished = await finishOwed(deps, index);
+    if (finished > 0) log.warn(`The sweep finished ${finished} inventory entr${finished === 1 ? 'y' : 'ies'} whose audit entry or alert an earlier run left owed.`);
+  } catch (error) {
+    errors.push({ resourceId: 'inventory', error: (error as Error).message });
+  }
 
   // 3. The graph's rows: nominate for an ARM read, or compare with the inventory.
   const candidates = new Map<string, Candidate[]>();
@@ -180,7 +199,8 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
     await mapLimit(perConnection, settings.concurrency, (candidate) => guarded(candidate.ref.id, () => rereadCandidate(candidate)));
     await mapLimit([...listed.values()], settings.concurrency, (resource) =>
       guarded(resource.id, async () => {
-        results.push(await handleHint(deps, { resource, source: 'sweep' }, { via: 'sweep', tenantMemo, policy }));
+        results.push(await handleHint(deps, { resource, source: 'sweep' }, { via: 'sweep', tenantMemo, policy, effects }));
+        await settleEffects(false);
       }),
     );
   };
@@ -189,11 +209,13 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
       const outcome = await observeRow(row, record ?? null);
       if (outcome === 'needs-reread') flagged.push({ ref: row.ref, record });
       await flush(false);
+      await settleEffects(false);
     });
   };
   await Promise.all([armWork(), tableWork()]);
   // Approvals the graph says were made outside Linkgate and the rules flag: ARM has the last word.
   await mapLimit(flagged, settings.concurrency, (candidate) => guarded(candidate.ref.id, () => rereadCandidate(candidate)));
+  await settleEffects(true);
   await flush(true);
   for (const result of results) {
     for (const { outcome } of result.outcomes) count(outcomes, outcome);
@@ -232,7 +254,7 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
 
   async function observeRow(row: Observed, record: Versioned<ApprovalRecord> | null): Promise<ObservationOutcome> {
     try {
-      const result = await observe(deps, row, index.get(row.ref.key), { via: 'resource-graph', fromArm: false, record, tenantMemo, policy });
+      const result = await observe(deps, row, index.get(row.ref.key), { via: 'resource-graph', fromArm: false, record, tenantMemo, policy, effects });
       if (result.outcome !== 'needs-reread') count(inventory, result.outcome);
       if (result.entry) writes.push(result.entry);
       return result.outcome;
@@ -256,7 +278,7 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
     if (!connection || outcome === 'owned-elsewhere') return;
     const seen = settledView(connection, outcome);
     const previous: InventoryIndexEntry | undefined = index.get(ref.key);
-    const result = await observe(deps, seen, previous, { via: 'resource-graph', hint, fromArm: true, tenantMemo, policy, ...(connection.rawStatus ? { readAs: connection.rawStatus } : {}) });
+    const result = await observe(deps, seen, previous, { via: 'resource-graph', hint, fromArm: true, tenantMemo, policy, effects, ...(connection.rawStatus ? { readAs: connection.rawStatus } : {}) });
     count(inventory, result.outcome);
     if (result.entry) writes.push(result.entry);
   }

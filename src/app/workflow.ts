@@ -8,7 +8,7 @@ import { effectiveQuorum, resolveReview } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
 import type { Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
-import { observe, policyOnce, recordEntries, type ObservationOutcome, type Observed, type Policy } from './inventory.js';
+import { EffectQueue, observe, policyOnce, recordEntries, type ObservationOutcome, type Observed, type Policy } from './inventory.js';
 import type { InventoryEntry, SeenVia } from '../domain/inventory.js';
 import {
   act,
@@ -108,6 +108,8 @@ export interface ObserveOptions {
   readonly via?: SeenVia;
   readonly tenantMemo?: Map<string, Promise<RequesterTenant>>;
   readonly policy?: () => Promise<Policy>;
+  /** Claims, audit entries and alerts to do together; the caller flushes them. Without it, each resource's are flushed at its end. */
+  readonly effects?: EffectQueue;
 }
 
 /**
@@ -123,7 +125,9 @@ export async function observeAll(
   hint: Hint,
   options: ObserveOptions = {},
 ): Promise<Partial<Record<ObservationOutcome, number>>> {
-  const known = await deps.inventory.indexOf(resourceKey);
+  const [known, records] = await Promise.all([deps.inventory.indexOf(resourceKey), deps.approvals.listResource(hint.resource)]);
+  const recordOf = new Map(records.map((r) => [r.value.connection.key, r]));
+  const effects = options.effects ?? new EffectQueue();
   const settled = new Map(outcomes.map((o) => [idKey(o.connectionId), o.outcome]));
   const writes: InventoryEntry[] = [];
   const counts: Partial<Record<ObservationOutcome, number>> = {};
@@ -141,11 +145,15 @@ export async function observeAll(
       ...(connection.rawStatus ? { readAs: connection.rawStatus } : {}),
       ...(options.tenantMemo ? { tenantMemo: options.tenantMemo } : {}),
       policy,
+      effects,
+      // Read after this hint's own steps, so a record they wrote is seen as it is now.
+      record: outcome === undefined ? (recordOf.get(connection.ref.key) ?? null) : undefined,
     });
     counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
     if (result.entry) writes.push(result.entry);
   }
   await recordEntries(deps, writes);
+  if (!options.effects) await effects.flush(deps);
   return counts;
 }
 

@@ -54,6 +54,11 @@ export interface InventoryEntry {
   readonly outOfBand?: OutOfBandVerdict;
   /** The rule that ignored or flagged an out-of-band approval (absent: the default, which flags). */
   readonly outOfBandRule?: string;
+  /**
+   * What the writer of this entry still owes (its audit entry, its alert), as JSON, from the
+   * moment its write won until they are done; a later sweep finishes what a crash left owed.
+   */
+  readonly owed?: string;
 }
 
 /**
@@ -71,6 +76,8 @@ export interface InventoryIndexEntry {
   readonly createdBy?: string;
   /** The stored version (ETag), for a conditional rewrite. */
   readonly etag?: string;
+  /** True while the entry's audit entry or alert is still owed (InventoryEntry.owed). */
+  readonly owed?: boolean;
 }
 
 /** The comparison fields of a full entry. */

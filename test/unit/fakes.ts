@@ -258,6 +258,9 @@ export class FakeApprovals implements ApprovalsPort {
   async listForReviewTimer() {
     return [...this.rows.values()].filter((r) => r.value.state === 'AwaitingReview' || r.value.card?.stale === true);
   }
+  async listResource(resource: ResourceRef) {
+    return [...this.rows.values()].filter((r) => r.value.connection.resource.key === resource.key);
+  }
   async listAll() {
     return [...this.rows.values()];
   }
@@ -294,7 +297,7 @@ export class FakeInventory implements InventoryPort {
     return [...this.entries.values()].filter((e) => e.resourceId.toLowerCase() === resourceKey);
   }
   async index(): Promise<Map<string, InventoryIndexEntry>> {
-    return new Map([...this.entries].map(([key, entry]) => [key, { ...indexEntryOf(entry), etag: `W/"${this.versions.get(key)}"` }]));
+    return new Map([...this.entries].map(([key, entry]) => [key, { ...indexEntryOf(entry), etag: `W/"${this.versions.get(key)}"`, ...(entry.owed ? { owed: true } : {}) }]));
   }
   async indexOf(resourceKey: string): Promise<Map<string, InventoryIndexEntry>> {
     return new Map([...(await this.index())].filter(([key]) => this.entries.get(key)?.resourceId.toLowerCase() === resourceKey));
@@ -310,6 +313,11 @@ export class FakeInventory implements InventoryPort {
     this.writes += 1;
     this.store(entry);
     return true;
+  }
+  async claimMany(claims: readonly { entry: InventoryEntry; expected: string }[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const { entry, expected } of claims) out.push(await this.claim(entry, expected));
+    return out;
   }
   private store(entry: InventoryEntry) {
     const key = entry.connectionId.toLowerCase();
@@ -338,6 +346,15 @@ export class FakeAudit implements AuditPort {
     const full = { ...entry, id: entry.id ?? String(this.entries.length + 1), time: entry.time ?? new Date() } as AuditEntry;
     this.entries.push(full);
     return full;
+  }
+  /** Same id and time is the same entry, as in the table. */
+  async appendMany(entries: readonly AuditInput[]): Promise<AuditEntry[]> {
+    const out: AuditEntry[] = [];
+    for (const entry of entries) {
+      const existing = entry.id ? this.entries.find((e) => e.id === entry.id && e.time.getTime() === entry.time?.getTime()) : undefined;
+      out.push(existing ?? (await this.append(entry)));
+    }
+    return out;
   }
   kinds(connectionId?: string): string[] {
     return this.entries

@@ -105,6 +105,7 @@ describe('readInventory', () => {
       index: async () => new Map(),
       indexOf: async () => new Map(),
       claim: async () => true,
+      claimMany: async (claims) => claims.map(() => true),
       write: async () => {},
       query: async (q) => {
         asked.push(q);

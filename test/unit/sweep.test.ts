@@ -201,6 +201,32 @@ describe('sweep through Resource Graph', () => {
     expect(report.outcomes).toEqual({ approved: pending.filter((c) => c.sub === HOME_SUB).length, 'awaiting-review': pending.filter((c) => c.sub === OTHER_SUB).length });
   });
 
+  it('finishes what a crash left owed: the audit entry once and the alert, on a later sweep', async () => {
+    const h = sweepHarness();
+    const ref = h.arm.add('pe-owed.c', OTHER_SUB, 'please', 'Approved', VAULTS[0]);
+    const realAppend = h.audit.appendMany.bind(h.audit);
+    h.audit.appendMany = async () => {
+      throw new Error('the audit table is unavailable');
+    };
+    const first = await runSweep(h.deps);
+    expect(first.errors.map((e) => e.resourceId)).toContain('inventory');
+    // The verdict is claimed and marked as owed; nothing was audited and no alert raised.
+    expect(h.inventory.get(ref.id)).toMatchObject({ outOfBand: 'flagged', owed: expect.any(String) });
+    expect(h.audit.entries.filter((e) => e.outcome === 'out-of-band')).toHaveLength(0);
+    expect(await h.approvals.get(ref)).toBeUndefined();
+
+    h.audit.appendMany = realAppend;
+    await runSweep(h.deps); // too soon: a writer may still be at work
+    expect(h.inventory.get(ref.id)?.owed).toBeDefined();
+    h.clock.advance(10 * 60_000);
+    await runSweep(h.deps);
+    expect(h.inventory.get(ref.id)?.owed).toBeUndefined();
+    expect(h.audit.entries.filter((e) => e.outcome === 'out-of-band')).toHaveLength(1);
+    expect((await h.approvals.get(ref))?.value).toMatchObject({ state: 'AwaitingReview', alert: { kind: 'out-of-band' } });
+    await runSweep(h.deps);
+    expect(h.audit.entries.filter((e) => e.outcome === 'out-of-band')).toHaveLength(1);
+  });
+
   it('records a change made outside Linkgate once, and writes the summary with who ran it', async () => {
     const h = sweepHarness();
     const ref = h.arm.add('pe-chg.c', OTHER_SUB, 'please', 'Rejected', VAULTS[4]);

@@ -20,6 +20,7 @@ import { asDate, ensureTable, isTableError } from './table-clients.js';
  * Queries served:
  *   - one connection's record: point read (PK + RK);
  *   - a resource's open records, to reconcile after a hint: one partition, filter `open eq true`;
+ *   - a resource's records, to tell Linkgate's decisions from others' when its connections are observed: one partition;
  *   - records awaiting review or with a stale card, for the review timer: a filter on `state`
  *     and `cardStale` across partitions (same size argument as below);
  *   - failed records, for the retry timer (it retries those whose `nextAttemptAt` has come): a
@@ -45,6 +46,15 @@ export class TableApprovalsStore implements ApprovalsPort {
       if (isTableError(error, 404)) return undefined;
       throw error;
     }
+  }
+
+  async listResource(resource: ResourceRef): Promise<Versioned<ApprovalRecord>[]> {
+    await ensureTable(this.client);
+    const out: Versioned<ApprovalRecord>[] = [];
+    for await (const entity of this.client.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey(resource)}` } })) {
+      out.push(fromEntity(entity));
+    }
+    return out;
   }
 
   async listOpen(resource: ResourceRef): Promise<Versioned<ApprovalRecord>[]> {

@@ -59,7 +59,7 @@
  * capped at 4,096 characters, keeping an entity far below 1 MiB.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { odata, type TableClient } from '@azure/data-tables';
+import { odata, type TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
 import {
   ACTOR_TYPES,
   AUDIT_KINDS,
@@ -464,6 +464,70 @@ export class TableAuditStore {
   }
 
   async append(input: AuditInput): Promise<AuditEntry> {
+    const { rows, month } = this.rowsOf(input);
+    await ensureTable(this.client);
+    // Markers first: a time row must never exist outside the month range the markers announce.
+    await this.coverMonth(month);
+    // Each row is retried here with the same keys (a repeat is a harmless 409), so a passing
+    // fault does not leave an entry in one index and not the other.
+    const results = await Promise.allSettled(rows.map((row) => this.insertWithRetry(row)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    return toEntry(rows[0] as AuditRow);
+  }
+
+  /**
+   * Many entries at once (a sweep's out-of-band verdicts): the rows of each partition go out as
+   * entity-group transactions of up to 100 inserts, so entries about one resource cost one request
+   * for their resource rows and share the month's. A transaction refused as a whole (one of its
+   * rows exists already: a repeated entry) is written row by row, where a repeat is a harmless 409.
+   */
+  async appendMany(inputs: readonly AuditInput[]): Promise<AuditEntry[]> {
+    if (inputs.length === 0) return [];
+    const built = inputs.map((input) => this.rowsOf(input));
+    await ensureTable(this.client);
+    for (const month of new Set(built.map((b) => b.month))) await this.coverMonth(month);
+    const partitions = new Map<string, Map<string, AuditRow>>();
+    for (const { rows } of built) {
+      for (const row of rows) {
+        let group = partitions.get(row.partitionKey);
+        if (!group) partitions.set(row.partitionKey, (group = new Map()));
+        group.set(row.rowKey, row);
+      }
+    }
+    const chunks: AuditRow[][] = [];
+    for (const group of partitions.values()) {
+      let chunk: AuditRow[] = [];
+      let bytes = 0;
+      for (const row of group.values()) {
+        const size = JSON.stringify(row).length * 2;
+        if (chunk.length === 100 || bytes + size > 2 * 1024 * 1024) {
+          chunks.push(chunk);
+          chunk = [];
+          bytes = 0;
+        }
+        chunk.push(row);
+        bytes += size;
+      }
+      if (chunk.length > 0) chunks.push(chunk);
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++] as AuditRow[];
+        try {
+          await this.client.submitTransaction(chunk.map((row) => ['create', row as unknown as TableEntity] as TransactionAction));
+        } catch {
+          for (const row of chunk) await this.insertWithRetry(row);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, chunks.length) }, worker));
+    return built.map(({ rows }) => toEntry(rows[0] as AuditRow));
+  }
+
+  /** The entry's rows (by time, and by resource when it names one) and its month. */
+  private rowsOf(input: AuditInput): { rows: AuditRow[]; month: string } {
     const time = input.time ?? (input.id === undefined ? undefined : timeFromDefaultId(input.id)) ?? this.now();
     const ms = time instanceof Date ? time.getTime() : Number.NaN;
     if (!Number.isInteger(ms) || ms < 0 || ms > REVERSE_TICKS_MAX) throw new RangeError('Audit entry time is out of range');
@@ -505,20 +569,9 @@ export class TableAuditStore {
       correlationId: cap(input.correlationId),
       ...serialiseDetail(input.detail),
     });
-
-    await ensureTable(this.client);
-    // Markers first: a time row must never exist outside the month range the markers announce.
-    await this.coverMonth(month);
-
     const rows: AuditRow[] = [{ partitionKey: timePartition(month), rowKey, ...columns }];
     if (resourceId !== undefined && resourceId !== '') rows.push({ partitionKey: resourcePartition(resourceId).key, rowKey, ...columns });
-    // Each row is retried here with the same keys (a repeat is a harmless 409), so a passing
-    // fault does not leave an entry in one index and not the other.
-    const results = await Promise.allSettled(rows.map((row) => this.insertWithRetry(row)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-
-    return toEntry(rows[0] as AuditRow);
+    return { rows, month };
   }
 
   private async insertWithRetry(row: AuditRow): Promise<void> {

@@ -112,10 +112,11 @@ interface InventoryRow {
   decider?: string;
   outOfBand?: string;
   outOfBandRule?: string;
+  owed?: string;
 }
 
 /** The columns `index` reads. */
-const INDEX_COLUMNS = ['connectionId', 'status', 'privateEndpointId', 'decidedBy', 'firstSeenAt', 'firstSeenStatus', 'firstSeenVia', 'createdBy'] as const;
+const INDEX_COLUMNS = ['connectionId', 'status', 'privateEndpointId', 'decidedBy', 'firstSeenAt', 'firstSeenStatus', 'firstSeenVia', 'createdBy', 'owed'] as const;
 
 interface TokenBody {
   m: typeof TOKEN_MARKER;
@@ -166,6 +167,42 @@ export class TableInventoryStore implements InventoryPort {
     }
   }
 
+  async claimMany(claims: readonly { readonly entry: InventoryEntry; readonly expected: string }[]): Promise<boolean[]> {
+    const results: boolean[] = new Array<boolean>(claims.length).fill(false);
+    // First-seen entries of one resource are inserted together; a transaction refused as a whole
+    // (one of them exists: another observer was first) is claimed entry by entry.
+    const fresh = new Map<string, number[]>();
+    const single: number[] = [];
+    claims.forEach(({ entry, expected }, index) => {
+      if (expected !== 'absent') return single.push(index);
+      const key = partitionKeyOf(entry.resourceId);
+      fresh.set(key, [...(fresh.get(key) ?? []), index]);
+    });
+    await ensureTable(this.client);
+    for (const indexes of fresh.values()) {
+      for (let i = 0; i < indexes.length; i += 100) {
+        const chunk = indexes.slice(i, i + 100);
+        const rows = chunk.map((index) => toRow((claims[index] as { entry: InventoryEntry }).entry));
+        if (new Set(rows.map((r) => r.rowKey)).size !== rows.length) {
+          single.push(...chunk);
+          continue;
+        }
+        try {
+          await this.client.submitTransaction(rows.map((row) => ['create', row as unknown as TableEntity] as TransactionAction));
+          for (const index of chunk) results[index] = true;
+        } catch (error) {
+          if (!isTableError(error, 409) && !isTableError(error, 400)) throw error;
+          single.push(...chunk);
+        }
+      }
+    }
+    for (const index of single) {
+      const { entry, expected } = claims[index] as { entry: InventoryEntry; expected: string };
+      results[index] = await this.claim(entry, expected);
+    }
+    return results;
+  }
+
   private async readIndex(filter: string | undefined): Promise<Map<string, InventoryIndexEntry>> {
     await ensureTable(this.client);
     const out = new Map<string, InventoryIndexEntry>();
@@ -185,6 +222,7 @@ export class TableInventoryStore implements InventoryPort {
           firstSeenVia: SEEN_VIA.includes(row.firstSeenVia as SeenVia) ? (row.firstSeenVia as SeenVia) : 'sweep',
           ...(typeof row.createdBy === 'string' ? { createdBy: row.createdBy } : {}),
           ...(typeof row.etag === 'string' ? { etag: row.etag } : {}),
+          ...(typeof row.owed === 'string' && row.owed !== '' ? { owed: true } : {}),
         });
       }
     }
@@ -305,6 +343,7 @@ function toRow(entry: InventoryEntry): InventoryRow {
   if (entry.decider !== undefined) row.decider = text(entry.decider);
   if (entry.outOfBand !== undefined) row.outOfBand = entry.outOfBand;
   if (entry.outOfBandRule !== undefined) row.outOfBandRule = text(entry.outOfBandRule);
+  if (entry.owed !== undefined) row.owed = entry.owed.slice(0, 30_000);
   return row;
 }
 
@@ -325,6 +364,7 @@ function toEntry(row: InventoryRow): InventoryEntry {
     decider: str(row.decider),
     outOfBand,
     outOfBandRule: str(row.outOfBandRule),
+    owed: str(row.owed),
   };
   const entry: Record<string, unknown> = {
     connectionId: str(row.connectionId) ?? '',
