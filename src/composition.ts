@@ -71,7 +71,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   const tenants = new SubscriptionTenantResolver(arm, new TableTenantCache(table(TABLES.tenantCache), () => clock.now()), {
     visibleMs: config.tenantCacheTtlMs,
     notVisibleMs: config.tenantCacheNotVisibleTtlMs,
-  });
+  }, () => clock.now().getTime());
   const conversations = new TableConversationsStore(table(TABLES.conversations));
   // The bot answers clicks through the review use case, which posts through the bot's notifier;
   // the relay is that one edge of the cycle, connected as soon as the review use case exists.

@@ -8,7 +8,7 @@ import { judgeOutOfBand, type OutOfBandJudgement, type RequesterTenant } from '.
 import { idKey, parseConnectionId } from '../domain/resource-id.js';
 import { resolveReview } from '../domain/review.js';
 import { randomUUID } from 'node:crypto';
-import type { AuditInput, Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
+import type { AuditInput, Clock, Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
 import { leaseEnd, notifyReviews, withoutUndefined, type StepDeps } from './steps.js';
 
 /**
@@ -67,6 +67,28 @@ export interface ObservationContext {
 }
 
 export type Policy = Awaited<ReturnType<RulesPort['forDecision']>>;
+
+/**
+ * The rules as a batch of decisions sees them: read at most every `maxAgeMs` (a sweep decides
+ * hundreds of connections; each would otherwise read the rules table), so a rule change or a
+ * break-glass hold reaches a running sweep within that time. Writes go straight through.
+ */
+export function rulesForBatch(rules: RulesPort, clock: Clock, maxAgeMs: number): RulesPort {
+  let read: { at: number; value: Promise<Policy> } | undefined;
+  const batch = Object.create(rules) as RulesPort;
+  batch.forDecision = () => {
+    const now = clock.now().getTime();
+    if (!read || now - read.at >= maxAgeMs) {
+      const value = rules.forDecision();
+      read = { at: now, value };
+      value.catch(() => {
+        if (read?.value === value) read = undefined;
+      });
+    }
+    return read.value;
+  };
+  return batch;
+}
 
 /** Reads the rules once, on first need, for a batch of observations. */
 export function policyOnce(rules: RulesPort): () => Promise<Policy> {

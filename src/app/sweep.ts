@@ -7,7 +7,7 @@ import type { InventoryEntry, InventoryIndexEntry } from '../domain/inventory.js
 import type { RequesterTenant } from '../domain/policy/engine.js';
 import { idKey, type ConnectionRef, type ResourceRef } from '../domain/resource-id.js';
 import type { ResourceType } from '../domain/resource-types.js';
-import { EffectQueue, finishOwed, observe, policyOnce, type ObservationOutcome, type Observed } from './inventory.js';
+import { EffectQueue, finishOwed, observe, rulesForBatch, type ObservationOutcome, type Observed } from './inventory.js';
 import { mapLimit } from './map-limit.js';
 import type { ConnectionGraph, ConnectionsPort, GraphConnection, GraphScope, ResourceDirectory } from './ports.js';
 import { audit } from './steps.js';
@@ -72,6 +72,8 @@ export interface SweepReport {
 const LIST_FROM = 2;
 /** Inventory entries written together (the store sends them per resource in transactions of up to 100). */
 const WRITE_BATCH = 500;
+/** How old the rules a sweep decides with may be: a rule change or a hold reaches it within this. */
+const RULES_MAX_AGE_MS = 5_000;
 /** Claims with their audit entries and alerts, done together once this many wait. */
 const EFFECT_BATCH = 200;
 /** Comparisons with the inventory in flight at once (Table Storage work, not ARM reads). */
@@ -86,7 +88,9 @@ export function createSweep(deps: SweepDeps) {
   return (options: { readonly by?: Principal } = {}) => runSweep(deps, options);
 }
 
-export async function runSweep(deps: SweepDeps, options: { readonly by?: Principal } = {}): Promise<SweepReport> {
+export async function runSweep(given: SweepDeps, options: { readonly by?: Principal } = {}): Promise<SweepReport> {
+  // One sweep decides many connections: the rules are read at most every few seconds for it.
+  const deps: SweepDeps = { ...given, rules: rulesForBatch(given.rules, given.clock, RULES_MAX_AGE_MS) };
   const { sweep: settings, clock, log } = deps;
   const startedAt = clock.now();
   const errors: { resourceId: string; error: string }[] = [];
@@ -96,7 +100,7 @@ export async function runSweep(deps: SweepDeps, options: { readonly by?: Princip
     tally[key] = (tally[key] ?? 0) + by;
   };
   const tenantMemo = new Map<string, Promise<RequesterTenant>>();
-  const policy = policyOnce(deps.rules);
+  const policy = () => deps.rules.forDecision();
   const effects = new EffectQueue();
   const settleEffects = async (all: boolean) => {
     if (!all && effects.size < EFFECT_BATCH) return;

@@ -179,6 +179,22 @@ describe('SubscriptionTenantResolver through @azure/arm-resources-subscriptions'
     const after = emulator.calls.filter((c) => c.path.toLowerCase() === `/subscriptions/${APP_SUB}`).length;
     expect(after).toBe(before);
   });
+
+  it('shares one lookup among concurrent callers, and asks again once its minute is over', async () => {
+    const cache = new MemoryCache();
+    let reads = 0;
+    const counting = { get: async (id: string) => ((reads += 1), cache.get(id)), put: cache.put.bind(cache) };
+    let now = 1_000_000;
+    const resolver = new SubscriptionTenantResolver(arm, counting, { visibleMs: 3_600_000, notVisibleMs: 300_000 }, () => now);
+    const before = emulator.calls.filter((c) => c.path.toLowerCase() === `/subscriptions/${APP_SUB}`).length;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => resolver.resolve(APP_SUB)));
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
+    expect(emulator.calls.filter((c) => c.path.toLowerCase() === `/subscriptions/${APP_SUB}`).length - before).toBe(1);
+    expect(reads).toBe(1);
+    now += 61_000;
+    await resolver.resolve(APP_SUB);
+    expect(reads).toBe(2);
+  });
 });
 
 describe('a subscription ID that is not a GUID never reaches ARM or a table key', () => {
