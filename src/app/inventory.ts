@@ -310,10 +310,11 @@ export async function finishOwed(deps: InventoryDeps, index: ReadonlyMap<string,
 
 /** Linkgate set this status itself: its record says so, for the same endpoint. */
 function decidedByLinkgate(record: ApprovalRecord | undefined, connection: Observed): boolean {
-  if (!record || record.alert) return false;
+  if (!record) return false;
   const sameEndpoint = idKey(record.privateEndpointId) === undefined || endpointKeyOf(connection as PrivateEndpointConnection) === undefined || idKey(record.privateEndpointId) === endpointKeyOf(connection as PrivateEndpointConnection);
   if (!sameEndpoint) return false;
-  if (connection.status === 'Approved') return record.state === 'Approved' || record.state === 'Approving';
+  // An alert's approval was made outside Linkgate; its rejection, if a person chose it, was Linkgate's.
+  if (connection.status === 'Approved') return !record.alert && (record.state === 'Approved' || record.state === 'Approving');
   if (connection.status === 'Rejected' || connection.status === 'Disconnected') return record.state === 'Rejected' || record.state === 'Rejecting';
   return false;
 }

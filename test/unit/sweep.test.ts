@@ -227,6 +227,20 @@ describe('sweep through Resource Graph', () => {
     expect(h.audit.entries.filter((e) => e.outcome === 'out-of-band')).toHaveLength(1);
   });
 
+  it("records an alert's rejection by a person as Linkgate's decision, not as a change outside Linkgate", async () => {
+    const h = sweepHarness();
+    const ref = h.arm.add('pe-alert.c', OTHER_SUB, 'please', 'Approved', VAULTS[1]);
+    await runSweep(h.deps);
+    const alert = await h.approvals.get(ref);
+    expect(alert?.value.alert).toBeDefined();
+    // A person rejected it from the alert card: the record and the connection both say Rejected.
+    await h.approvals.replace({ ...(alert!.value), state: 'Rejected', decidedBy: { type: 'user', id: 'ada00000-0000-4000-8000-0000000000a1', name: 'Ada' } }, alert!.etag);
+    h.arm.setStatus_outside(ref, 'Rejected');
+    await runSweep(h.deps);
+    expect(h.inventory.get(ref.id)).toMatchObject({ status: 'Rejected', decidedBy: 'linkgate', decider: 'user:ada00000-0000-4000-8000-0000000000a1' });
+    expect(h.audit.entries.filter((e) => e.outcome === 'decided-elsewhere' && e.connectionId === ref.key)).toHaveLength(0);
+  });
+
   it('records a change made outside Linkgate once, and writes the summary with who ran it', async () => {
     const h = sweepHarness();
     const ref = h.arm.add('pe-chg.c', OTHER_SUB, 'please', 'Rejected', VAULTS[4]);
