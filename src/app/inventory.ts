@@ -54,8 +54,10 @@ export interface ObservationContext {
   readonly hint?: Hint;
   /** True when the observation is ARM's own reading (a flagged approval may then raise its alert at once). */
   readonly fromArm: boolean;
-  /** The record Linkgate keeps for the connection, when the caller already read it (undefined: none; omitted: read it). */
+  /** The record Linkgate keeps for the connection, when the caller already read it (null: none; omitted: read it). */
   readonly record?: Versioned<ApprovalRecord> | null;
+  /** Otherwise the records of the connection's resource, read once for many observations when first needed. */
+  readonly records?: () => Promise<ReadonlyMap<string, Versioned<ApprovalRecord>>>;
   /** The status the connection had when read, when Linkgate has just changed it (recorded as first seen). */
   readonly readAs?: string;
   /** Memo of tenant lookups for one sweep, so each requester subscription is looked up once. */
@@ -120,7 +122,12 @@ export async function observe(
   if (unchanged) return { outcome: 'unchanged' };
 
   const now = deps.clock.now();
-  const record = context.record === undefined ? await deps.approvals.get(connection.ref) : (context.record ?? undefined);
+  const record =
+    context.record !== undefined
+      ? (context.record ?? undefined)
+      : context.records
+        ? (await context.records()).get(connection.ref.key)
+        : await deps.approvals.get(connection.ref);
   const linkgate = decidedByLinkgate(record?.value, connection);
   const decidedBy: DecidedBy = connection.status === 'Pending' ? 'none' : linkgate ? 'linkgate' : 'elsewhere';
   const firstSeen = previous === undefined || !sameEndpoint;
@@ -396,8 +403,3 @@ export async function raiseAlert(
   return written.record;
 }
 
-/** Writes what changed, in one call (the store batches per resource). */
-export async function recordEntries(deps: Pick<InventoryDeps, 'inventory' | 'log'>, entries: readonly InventoryEntry[]): Promise<void> {
-  if (entries.length === 0) return;
-  await deps.inventory.write(entries);
-}

@@ -159,16 +159,7 @@ async function decide(deps: ReviewDeps, initial: Versioned<ApprovalRecord>, acti
   }
   if (!decided) {
     // Someone else decided first: say so in the audit, and show the clicker what won.
-    record = (await deps.approvals.get(ref)) ?? record;
-    const settled = await waitWhileInFlight(deps, record);
-    await deps.audit.append({
-      kind: 'human',
-      outcome: 'duplicate',
-      actor: userActor(action.user.id, action.user.name),
-      summary: `${action.user.name}'s ${action.verb} came after ${settled.value.decidedBy?.name ?? 'another decision'}'s and changed nothing.`,
-      ...auditContext(settled.value),
-    });
-    return { outcome: 'already-decided', view: viewOf(deps, settled.value, audienceFor(settled.value, action.user.id)) };
+    return cameSecond(deps, (await deps.approvals.get(ref)) ?? record, action);
   }
 
   // The action runs inside this request; a slow provisioning answers "in progress" and the
@@ -221,7 +212,7 @@ async function keepAlert(deps: ReviewDeps, initial: Versioned<ApprovalRecord>, a
   const connection = await deps.connections.get(ref, { signal });
   // A decision may have landed while the connection was read: then this click came second.
   const current = await deps.approvals.get(ref);
-  if (current?.value.state !== 'AwaitingReview' || current.value.generation !== action.generation) return keepCameSecond(deps, current ?? record, action);
+  if (current?.value.state !== 'AwaitingReview' || current.value.generation !== action.generation) return cameSecond(deps, current ?? record, action);
   record = current;
   if (!connection || connection.status !== undecidedStatus(record.value) || !sameEndpoint(record.value, connection)) {
     const found = connection && sameEndpoint(record.value, connection) ? connection : undefined;
@@ -257,17 +248,17 @@ async function keepAlert(deps: ReviewDeps, initial: Versioned<ApprovalRecord>, a
     }
     record = fresh;
   }
-  return keepCameSecond(deps, record, action);
+  return cameSecond(deps, record, action);
 }
 
 /** Someone else decided first: say so in the audit, and show the clicker what won. */
-async function keepCameSecond(deps: ReviewDeps, record: Versioned<ApprovalRecord>, action: CardAction): Promise<CardActionResult> {
+async function cameSecond(deps: ReviewDeps, record: Versioned<ApprovalRecord>, action: CardAction): Promise<CardActionResult> {
   const settled = await waitWhileInFlight(deps, record);
   await deps.audit.append({
     kind: 'human',
     outcome: 'duplicate',
     actor: userActor(action.user.id, action.user.name),
-    summary: `${action.user.name}'s keep came after ${settled.value.decidedBy?.name ?? 'another decision'}'s and changed nothing.`,
+    summary: `${action.user.name}'s ${action.verb} came after ${settled.value.decidedBy?.name ?? 'another decision'}'s and changed nothing.`,
     ...auditContext(settled.value),
   });
   return { outcome: 'already-decided', view: viewOf(deps, settled.value, audienceFor(settled.value, action.user.id)) };

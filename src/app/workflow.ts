@@ -8,7 +8,7 @@ import { effectiveQuorum, resolveReview } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
 import type { Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
-import { EffectQueue, observe, policyOnce, recordEntries, type ObservationOutcome, type Observed, type Policy } from './inventory.js';
+import { EffectQueue, observe, policyOnce, type ObservationOutcome, type Observed, type Policy } from './inventory.js';
 import type { InventoryEntry, SeenVia } from '../domain/inventory.js';
 import {
   act,
@@ -125,8 +125,10 @@ export async function observeAll(
   hint: Hint,
   options: ObserveOptions = {},
 ): Promise<Partial<Record<ObservationOutcome, number>>> {
-  const [known, records] = await Promise.all([deps.inventory.indexOf(resourceKey), deps.approvals.listResource(hint.resource)]);
-  const recordOf = new Map(records.map((r) => [r.value.connection.key, r]));
+  const known = await deps.inventory.indexOf(resourceKey);
+  // The resource's records are read once, and only if some connection differs from the inventory.
+  let recordsRead: Promise<ReadonlyMap<string, Versioned<ApprovalRecord>>> | undefined;
+  const records = () => (recordsRead ??= deps.approvals.listResource(hint.resource).then((all) => new Map(all.map((r) => [r.value.connection.key, r]))));
   const effects = options.effects ?? new EffectQueue();
   const settled = new Map(outcomes.map((o) => [idKey(o.connectionId), o.outcome]));
   const writes: InventoryEntry[] = [];
@@ -146,13 +148,13 @@ export async function observeAll(
       ...(options.tenantMemo ? { tenantMemo: options.tenantMemo } : {}),
       policy,
       effects,
-      // Read after this hint's own steps, so a record they wrote is seen as it is now.
-      record: outcome === undefined ? (recordOf.get(connection.ref.key) ?? null) : undefined,
+      // One this hint's own steps wrote is read again by itself, so it is seen as it is now.
+      ...(outcome === undefined ? { records } : {}),
     });
     counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
     if (result.entry) writes.push(result.entry);
   }
-  await recordEntries(deps, writes);
+  await deps.inventory.write(writes);
   if (!options.effects) await effects.flush(deps);
   return counts;
 }

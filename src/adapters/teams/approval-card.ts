@@ -371,18 +371,28 @@ const TENANT_BADGES: Readonly<Record<TenantBadge, string>> = {
 };
 
 function requestFacts(model: ReviewCardModel): FactSet {
-  const requester = model.requester;
-  const tenantId = requester.tenantId ? plainLine(requester.tenantId, TEXT_LIMITS.name) : '';
-  const tenant = tenantId ? `${TENANT_BADGES[requester.badge]} (${tenantId})` : TENANT_BADGES[requester.badge];
-  return new FactSet(
+  return new FactSet(...resourceFacts(model), new Fact('Requested', when(model.requestedAt)), ...requesterFacts(model));
+}
+
+/** What the connection is on: the resource, its group and subscription (request and alert cards alike). */
+function resourceFacts(model: ReviewCardModel): Fact[] {
+  return [
     new Fact(plainLine(model.resource.typeName, TEXT_LIMITS.name), plainLine(model.resource.name, TEXT_LIMITS.name)),
     new Fact('Resource group', plainLine(model.resource.resourceGroup, TEXT_LIMITS.name)),
     new Fact('Subscription', plainLine(model.resource.subscriptionId, TEXT_LIMITS.name)),
-    new Fact('Requested', when(model.requestedAt)),
+  ];
+}
+
+/** Where the connection comes from: the private endpoint, its subscription and tenant. */
+function requesterFacts(model: ReviewCardModel): Fact[] {
+  const requester = model.requester;
+  const tenantId = requester.tenantId ? plainLine(requester.tenantId, TEXT_LIMITS.name) : '';
+  const tenant = tenantId ? `${TENANT_BADGES[requester.badge]} (${tenantId})` : TENANT_BADGES[requester.badge];
+  return [
     new Fact('Private endpoint', optional(requester.privateEndpointName ?? lastSegment(requester.privateEndpointId))),
     new Fact('Requester subscription', optional(requester.subscriptionId)),
     new Fact('Requester tenant', tenant),
-  );
+  ];
 }
 
 function optional(value: string | undefined): string {
@@ -432,9 +442,6 @@ type Alert = NonNullable<ReviewCardModel['alert']>;
  * when Linkgate saw it, why it is flagged, and the connection's description in Azure.
  */
 function alertHead(model: ReviewCardModel, alert: Alert, status: ReviewStatus): CardElementArray {
-  const requester = model.requester;
-  const tenantId = requester.tenantId ? plainLine(requester.tenantId, TEXT_LIMITS.name) : '';
-  const tenant = tenantId ? `${TENANT_BADGES[requester.badge]} (${tenantId})` : TENANT_BADGES[requester.badge];
   const approvedBy = alert.approvedBy ? plainLine(alert.approvedBy, TEXT_LIMITS.name) : '';
   const badge: Line = status.state === 'awaiting' ? { text: 'Approved in Azure, awaiting review', color: 'Warning' } : statusBadge(status);
   const description = alert.description ? neutralizeText(alert.description, TEXT_LIMITS.message, { multiline: true }) : '';
@@ -447,13 +454,9 @@ function alertHead(model: ReviewCardModel, alert: Alert, status: ReviewStatus): 
       { wrap: true, spacing: 'Small' },
     ),
     new FactSet(
-      new Fact(plainLine(model.resource.typeName, TEXT_LIMITS.name), plainLine(model.resource.name, TEXT_LIMITS.name)),
-      new Fact('Resource group', plainLine(model.resource.resourceGroup, TEXT_LIMITS.name)),
-      new Fact('Subscription', plainLine(model.resource.subscriptionId, TEXT_LIMITS.name)),
+      ...resourceFacts(model),
       new Fact('Connection', optional(model.connectionName)),
-      new Fact('Private endpoint', optional(requester.privateEndpointName ?? lastSegment(requester.privateEndpointId))),
-      new Fact('Requester subscription', optional(requester.subscriptionId)),
-      new Fact('Requester tenant', tenant),
+      ...requesterFacts(model),
       new Fact('Approved by', approvedBy || "Not known: Azure's events did not name who approved"),
       new Fact('Seen', when(alert.observedAt)),
     ),
