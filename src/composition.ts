@@ -16,6 +16,7 @@ import { lazyDefaultAzureCredential } from './adapters/identity/lazy-credential.
 import { createLazyTeamsBot } from './adapters/teams/lazy-teams-bot.js';
 import { TableConversationsStore } from './adapters/tables/conversations-store.js';
 import { createSweep } from './app/sweep.js';
+import { cachedRules } from './app/rules-cache.js';
 import { createWorkflow, type WorkflowSettings } from './app/workflow.js';
 import type { ArmConnection } from './adapters/arm/arm-client-options.js';
 import { ArmConnections } from './adapters/arm/arm-connections.js';
@@ -66,7 +67,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
   const connections = new ArmConnections(arm);
   const approvals = new TableApprovalsStore(table(TABLES.approvals));
   const inventory = new TableInventoryStore(table(TABLES.inventory));
-  const rules = new TableRulesStore(table(TABLES.rules));
+  const rules = cachedRules(new TableRulesStore(table(TABLES.rules)), { ttlMs: config.rulesCacheMs, now: () => clock.now().getTime() });
   const audit = observeAudit(new TableAuditStore(table(TABLES.audit), { now: () => clock.now() }), options.onAudit);
   const tenants = new SubscriptionTenantResolver(arm, new TableTenantCache(table(TABLES.tenantCache), () => clock.now()), {
     visibleMs: config.tenantCacheTtlMs,
@@ -99,6 +100,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     maxAttempts: config.maxAttempts,
     retryBaseMs: config.retryBaseMs,
     concurrency: 4,
+    hintDebounceMs: config.hintDebounceMs,
     reviewDefaults: config.reviewDefaults,
   };
   const steps: StepDeps = { connections, approvals, audit, clock, log, settings, hooks: reviewHooks(cards) };

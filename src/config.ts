@@ -34,6 +34,10 @@ export interface Config {
   readonly maxAttempts: number;
   /** The spacing after a connection's first failed attempt; each later one waits twice as long. */
   readonly retryBaseMs: number;
+  /** How long the first hint for a resource waits for others to share its look (LINKGATE_HINT_DEBOUNCE_MS). */
+  readonly hintDebounceMs: number;
+  /** How long the rules and the hold are held in memory between decisions (LINKGATE_RULES_CACHE_MS; writes here drop them at once). */
+  readonly rulesCacheMs: number;
   /** The subscriptions the sweep looks in (LINKGATE_SWEEP_SUBSCRIPTIONS); empty when it looks tenant-wide or nowhere. */
   readonly sweepSubscriptions: readonly string[];
   /** The sweep: where it looks, through what, how often and how many ARM reads at once. */
@@ -189,6 +193,8 @@ export function loadConfig(env: Env = process.env): Config {
     actionTimeoutMs: int(env, 'LINKGATE_ACTION_TIMEOUT_SECONDS', 20, 1, 600) * 1000,
     maxAttempts: int(env, 'LINKGATE_MAX_ATTEMPTS', 5, 1, 100),
     retryBaseMs: Math.round(number(env, 'LINKGATE_RETRY_BASE_SECONDS', 30, 0.01, 3600) * 1000),
+    hintDebounceMs: int(env, 'LINKGATE_HINT_DEBOUNCE_MS', 50, 0, 5_000),
+    rulesCacheMs: int(env, 'LINKGATE_RULES_CACHE_MS', 5_000, 0, 60_000),
     sweepSubscriptions: Object.freeze(sweepSubscriptions),
     sweep: Object.freeze({
       scope: tenantWide ? { kind: 'tenant' as const } : sweepSubscriptions.length > 0 ? { kind: 'subscriptions' as const, subscriptionIds: Object.freeze(sweepSubscriptions) } : undefined,

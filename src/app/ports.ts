@@ -174,9 +174,10 @@ export interface InventoryPort {
 export type AuditInput = Omit<AuditEntry, 'id' | 'time'> & { readonly id?: string; readonly time?: Date };
 
 export interface AuditPort {
-  append(entry: AuditInput): Promise<AuditEntry>;
+  /** Resolves once the entry is written, or, inside a look that writes its entries together, queued (steps.ts bufferAudit). */
+  append(entry: AuditInput): Promise<unknown>;
   /** Many entries in few requests; each is written once even when some were written before (same id and time). */
-  appendMany(entries: readonly AuditInput[]): Promise<AuditEntry[]>;
+  appendMany(entries: readonly AuditInput[]): Promise<unknown>;
 }
 
 export interface AuditReader {

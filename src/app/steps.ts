@@ -5,6 +5,7 @@ import { endpointKeyOf, isProvisioningFinal, type ConnectionStatus, type Private
 import { LinkgateError } from '../domain/errors.js';
 import { idKey, type ConnectionRef } from '../domain/resource-id.js';
 import { resolveReview, type ReviewDefaults } from '../domain/review.js';
+import { withOverrides } from '../shared/delegate.js';
 import type { ApprovalsPort, AuditInput, AuditPort, CallOptions, Clock, ConnectionsPort, Logger } from './ports.js';
 
 /**
@@ -372,6 +373,69 @@ function describeStep(record: ApprovalRecord, during: string): string {
   const state = record.state;
   if (during === 'acting' && (state === 'Approving' || state === 'Rejecting')) return `setting the status to ${targetStatusOf(state)}`;
   return during;
+}
+
+/**
+ * Audit entries written together: within one look, entries are queued and go out as one
+ * `appendMany` (one transaction per partition: the resource's and the month's) right before the
+ * next approval-record write, the next ARM write, or the end of the look, whichever comes first.
+ * So every entry is still stored before the state change it describes, and a crash can repeat an
+ * entry (the store keeps one per id and time) but never lose one. A failed write keeps its entries
+ * queued, so the state change waiting on it fails too and the next flush tries them again.
+ */
+export function bufferAudit<D extends StepDeps>(deps: D): { deps: D; flush(): Promise<void> } {
+  let queued: AuditInput[] = [];
+  let writing: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => {
+    const run = writing.then(async () => {
+      if (queued.length === 0) return;
+      const batch = queued;
+      queued = [];
+      try {
+        await deps.audit.appendMany(batch);
+      } catch (error) {
+        queued = [...batch, ...queued];
+        throw error;
+      }
+    });
+    writing = run.catch(() => undefined);
+    return run;
+  };
+  // Entries of one look keep the order they were made in: the store lists entries of the same
+  // millisecond by id, not by when they were made, so each queued entry without a time of its own
+  // is at least a millisecond after the one before.
+  let last = 0;
+  const timed = (entry: AuditInput): AuditInput => {
+    if (entry.time) return entry;
+    last = Math.max(deps.clock.now().getTime(), last + 1);
+    return { ...entry, time: new Date(last) };
+  };
+  const audit: AuditPort = {
+    append: async (entry) => {
+      queued.push(timed(entry));
+    },
+    appendMany: async (entries) => {
+      queued.push(...entries.map(timed));
+      await flush();
+    },
+  };
+  const approvals = withOverrides<ApprovalsPort>(deps.approvals, {
+    create: async (record) => {
+      await flush();
+      return deps.approvals.create(record);
+    },
+    replace: async (record, etag) => {
+      await flush();
+      return deps.approvals.replace(record, etag);
+    },
+  });
+  const connections = withOverrides<ConnectionsPort>(deps.connections, {
+    setStatus: async (ref, change, options) => {
+      await flush();
+      return deps.connections.setStatus(ref, change, options);
+    },
+  });
+  return { deps: { ...deps, audit, approvals, connections }, flush };
 }
 
 export type AuditFields = Omit<AuditInput, 'kind' | 'outcome' | 'actor' | 'summary'>;

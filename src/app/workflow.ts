@@ -1,5 +1,5 @@
 import type { ApprovalRecord, Versioned } from '../domain/approval.js';
-import { isInFlight, isTerminal, targetStatusOf } from '../domain/approval-state-machine.js';
+import { isInFlight, isTerminal, nextState, targetStatusOf } from '../domain/approval-state-machine.js';
 import { ruleActor, systemActor } from '../domain/audit.js';
 import { endpointKeyOf, isProvisioningFinal, requestMessageOf, statusFor, type PrivateEndpointConnection } from '../domain/connection.js';
 import { decide, type Decision, type RequesterTenant, type RequestFacts } from '../domain/policy/engine.js';
@@ -8,12 +8,16 @@ import { effectiveQuorum, resolveReview } from '../domain/review.js';
 import { truncate } from '../shared/text.js';
 import { mapLimit } from './map-limit.js';
 import type { Hint, InventoryPort, RulesPort, TenantResolver } from './ports.js';
+import type { ResourceRef } from '../domain/resource-id.js';
+import { HintCoalescer } from './hint-coalescer.js';
+import { withOverrides } from '../shared/delegate.js';
 import { EffectQueue, observe, policyOnce, type ObservationOutcome, type Observed, type Policy } from './inventory.js';
 import type { InventoryEntry, SeenVia } from '../domain/inventory.js';
 import {
   act,
   audit,
   auditContext,
+  bufferAudit,
   claim,
   decidedAction,
   fail,
@@ -44,6 +48,8 @@ export interface WorkflowSettings extends StepSettings {
   readonly homeTenantId: string;
   /** Pending connections of one vault handled at once. */
   readonly concurrency: number;
+  /** How long the first hint for a resource waits for others to join its look (hint-coalescer.ts); 0 by default. */
+  readonly hintDebounceMs?: number;
 }
 
 export interface WorkflowDeps extends StepDeps {
@@ -61,34 +67,87 @@ export interface Workflow {
 }
 
 /**
- * The hint use case: hint → re-read → decide → act → audit, for one resource at a time. The
- * steps it shares with card clicks (claim, act, settle, fail) are in steps.ts.
+ * The hint use case: hint → re-read → decide → act → audit, for one resource at a time. Hints for
+ * the same resource that arrive together share one look (hint-coalescer.ts). The steps it shares
+ * with card clicks (claim, act, settle, fail) are in steps.ts.
  */
 export function createWorkflow(deps: WorkflowDeps): Workflow {
-  return { handleHint: (hint) => handleHint(deps, hint) };
+  const coalescer = new HintCoalescer((hints) => handleHints(deps, hints), { debounceMs: deps.settings.hintDebounceMs ?? 0, sleep: (ms) => deps.clock.sleep(ms) });
+  return { handleHint: (hint) => coalescer.submit(hint) };
 }
 
 /** Looks again at one resource: decides its Pending connections and reconciles its open records. */
-export async function handleHint(deps: WorkflowDeps, hint: Hint, observation: ObserveOptions = {}): Promise<HintResult> {
-  if (hint.source === 'event') {
+export function handleHint(deps: WorkflowDeps, hint: Hint, observation: ObserveOptions = {}): Promise<HintResult> {
+  return handleHints(deps, [hint], observation);
+}
+
+/**
+ * One look at a resource for one or more hints about it: one list from ARM and one read of its
+ * approval records, whatever the number of hints. Audit entries are written together, each before
+ * the state change or ARM call it describes (steps.ts bufferAudit).
+ */
+export async function handleHints(workflowDeps: WorkflowDeps, hints: readonly Hint[], observation: ObserveOptions = {}): Promise<HintResult> {
+  const first = hints[0];
+  if (!first) throw new RangeError('A look needs at least one hint');
+  const { deps, flush } = bufferAudit(workflowDeps);
+  try {
+    const result = await look(deps, first.resource, hints, observation);
+    await flush();
+    return result;
+  } catch (error) {
+    // What was audited before the failure is still written; the failure itself is what the caller sees.
+    await flush().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function look(lookDeps: WorkflowDeps, resource: ResourceRef, hints: readonly Hint[], observation: ObserveOptions): Promise<HintResult> {
+  const now = lookDeps.clock.now();
+  // What this look's own steps wrote, so that observing a connection it just decided needs no read.
+  const written = new Map<string, Versioned<ApprovalRecord>>();
+  const deps: WorkflowDeps = {
+    ...lookDeps,
+    approvals: withOverrides(lookDeps.approvals, {
+      create: async (record) => {
+        const result = await lookDeps.approvals.create(record);
+        if (result.kind === 'created') written.set(record.connection.key, result.record);
+        return result;
+      },
+      replace: async (record, etag) => {
+        const result = await lookDeps.approvals.replace(record, etag);
+        if (result.kind === 'replaced') written.set(record.connection.key, result.record);
+        return result;
+      },
+    }),
+  };
+  const seenEvents = new Set<string>();
+  for (const hint of hints) {
+    if (hint.source !== 'event') continue;
+    // A redelivery within the same look is the same hint: one entry (the store keeps one anyway).
+    const key = hint.eventId ?? `${seenEvents.size}`;
+    if (seenEvents.has(key)) continue;
+    seenEvents.add(key);
     await audit(deps, 'hint', 'received', systemActor('resourceEvents'), `${hint.eventType ?? 'event'} ${hint.operationName ?? ''}`.trim(), {
-      ...hintAuditKey(hint, deps.clock.now()),
+      ...hintAuditKey(hint, now),
       resourceId: hint.resource.key,
       correlationId: hint.eventId,
       detail: { eventType: hint.eventType, operationName: hint.operationName, subject: hint.subject, caller: hint.callerObjectId },
     });
   }
-  const current = await deps.connections.list(hint.resource);
-  const open = await deps.approvals.listOpen(hint.resource);
+  // The resource's records in one partition read: the open ones are reconciled, the others tell
+  // a new request from a decided one without a point read per connection.
+  const [current, stored] = await Promise.all([deps.connections.list(resource), deps.approvals.listResource(resource)]);
+  const records = new Map(stored.map((r) => [r.value.connection.key, r]));
   const outcomes: { connectionId: string; outcome: ConnectionOutcome }[] = [];
 
   const pending = (current ?? []).filter((c) => c.status === 'Pending');
   const pendingKeys = new Set(pending.map((c) => c.ref.key));
-  const handled = await mapLimit(pending, deps.settings.concurrency, (c) => processPending(deps, c, hint));
+  const handled = await mapLimit(pending, deps.settings.concurrency, (c) => processPending(deps, c, hintFor(hints, c), { record: records.get(c.ref.key) }));
   pending.forEach((c, i) => outcomes.push({ connectionId: c.ref.id, outcome: handled[i] as ConnectionOutcome }));
 
   const byKey = new Map((current ?? []).map((c) => [c.ref.key, c]));
-  for (const record of open) {
+  for (const record of stored) {
+    if (isTerminal(record.value.state)) continue;
     const { key, id } = record.value.connection;
     if (pendingKeys.has(key)) continue;
     const outcome = await reconcile(deps, record, byKey.get(key));
@@ -99,8 +158,37 @@ export async function handleHint(deps: WorkflowDeps, hint: Hint, observation: Ob
       deps.log.warn(`Connection ${c.ref.id} reports status '${c.rawStatus}', which Linkgate does not understand; it is left alone.`);
     }
   }
-  const observed = current ? await observeAll(deps, hint.resource.key, current, outcomes, hint, observation) : undefined;
-  return { resourceId: hint.resource.id, resourceFound: current !== undefined, outcomes, ...(observed ? { observed } : {}) };
+  const observed = current ? await observeAll(deps, resource.key, current, outcomes, hints, { records: async () => records, own: written, ...observation }) : undefined;
+  return { resourceId: resource.id, resourceFound: current !== undefined, outcomes, ...(observed ? { observed } : {}) };
+}
+
+/**
+ * The hint whose claims speak for this connection: one that names it (its subject is the
+ * connection or its proxy), else the first hint, without its claims if it names another
+ * connection: an event about one connection says nothing about who asked for another.
+ */
+export function hintFor(hints: readonly Hint[], connection: Pick<PrivateEndpointConnection, 'ref'>): Hint {
+  const named = hints.find((h) => h.callerObjectId !== undefined && subjectOf(h, connection) === 'this');
+  if (named) return named;
+  const first = hints[0] as Hint;
+  if (first.callerObjectId === undefined || subjectOf(first, connection) !== 'another') return first;
+  return { ...first, callerObjectId: undefined };
+}
+
+/** Whether a hint's subject is this connection (or its proxy), another connection of the resource, or neither. */
+function subjectOf(hint: Hint, connection: Pick<PrivateEndpointConnection, 'ref'>): 'this' | 'another' | 'none' {
+  const subject = hint.subject ? idKey(hint.subject) : undefined;
+  if (!subject) return 'none';
+  const { ref } = connection;
+  const name = ref.name.toLowerCase();
+  for (const kind of ['privateendpointconnections', 'privateendpointconnectionproxies']) {
+    const prefix = `${ref.resource.key}/${kind}/`;
+    if (!subject.startsWith(prefix)) continue;
+    // The proxy's validate action names the proxy with one more segment.
+    const named = subject.slice(prefix.length).split('/')[0];
+    return named === name ? 'this' : 'another';
+  }
+  return 'none';
 }
 
 /** How a batch of observations shares its lookups (the sweep's). */
@@ -122,13 +210,18 @@ export async function observeAll(
   resourceKey: string,
   connections: readonly (Observed & Partial<PrivateEndpointConnection>)[],
   outcomes: readonly { connectionId: string; outcome: ConnectionOutcome }[],
-  hint: Hint,
-  options: ObserveOptions = {},
+  hints: readonly Hint[],
+  options: ObserveOptions & {
+    readonly records?: () => Promise<ReadonlyMap<string, Versioned<ApprovalRecord>>>;
+    /** What this look's own steps wrote, by connection key: it serves the connections they acted on. */
+    readonly own?: ReadonlyMap<string, Versioned<ApprovalRecord>>;
+  } = {},
 ): Promise<Partial<Record<ObservationOutcome, number>>> {
+  const first = hints[0] as Hint;
   const known = await deps.inventory.indexOf(resourceKey);
   // The resource's records are read once, and only if some connection differs from the inventory.
   let recordsRead: Promise<ReadonlyMap<string, Versioned<ApprovalRecord>>> | undefined;
-  const records = () => (recordsRead ??= deps.approvals.listResource(hint.resource).then((all) => new Map(all.map((r) => [r.value.connection.key, r]))));
+  const records = options.records ?? (() => (recordsRead ??= deps.approvals.listResource(first.resource).then((all) => new Map(all.map((r) => [r.value.connection.key, r])))));
   const effects = options.effects ?? new EffectQueue();
   const settled = new Map(outcomes.map((o) => [idKey(o.connectionId), o.outcome]));
   const writes: InventoryEntry[] = [];
@@ -141,15 +234,15 @@ export async function observeAll(
     if (outcome === 'owned-elsewhere') continue;
     const seen: Observed = outcome === 'approved' || outcome === 'rejected' ? { ...connection, rawStatus: statusFor(outcome === 'approved' ? 'approve' : 'reject'), status: statusFor(outcome === 'approved' ? 'approve' : 'reject') } : connection;
     const result = await observe(deps, seen, known.get(connection.ref.key), {
-      via: options.via ?? hint.source,
-      hint,
+      via: options.via ?? first.source,
+      hint: hintFor(hints, connection),
       fromArm: true,
       ...(connection.rawStatus ? { readAs: connection.rawStatus } : {}),
       ...(options.tenantMemo ? { tenantMemo: options.tenantMemo } : {}),
       policy,
       effects,
       // One this hint's own steps wrote is read again by itself, so it is seen as it is now.
-      ...(outcome === undefined ? { records } : {}),
+      ...(outcome === undefined ? { records } : ownRecord(options.own, connection.ref.key)),
     });
     counts[result.outcome] = (counts[result.outcome] ?? 0) + 1;
     if (result.entry) writes.push(result.entry);
@@ -159,23 +252,41 @@ export async function observeAll(
   return counts;
 }
 
-/** A Pending connection: find or open its record, then take it one step further. */
-export async function processPending(deps: WorkflowDeps, connection: PrivateEndpointConnection, hint: Hint): Promise<ConnectionOutcome> {
+/**
+ * The record a look's own step wrote last, unless it has a posted card: the card's update moves
+ * the record again (outside the look), so such a record is read afresh.
+ */
+function ownRecord(own: ReadonlyMap<string, Versioned<ApprovalRecord>> | undefined, key: string): { record: Versioned<ApprovalRecord> } | Record<string, never> {
+  const record = own?.get(key);
+  return record && record.value.card?.activityId === undefined ? { record } : {};
+}
+
+/**
+ * A Pending connection: find or open its record, then take it one step further. `known` is the
+ * record as the caller read it with its resource's others (absent: none was stored then); without
+ * it the record is read here. A new record is created already claimed (Deciding, under a lease):
+ * the insert that only one writer can win is the claim, so a new request costs one write, not two.
+ */
+export async function processPending(
+  deps: WorkflowDeps,
+  connection: PrivateEndpointConnection,
+  hint: Hint,
+  known?: { readonly record: Versioned<ApprovalRecord> | undefined },
+): Promise<ConnectionOutcome> {
   const { approvals, clock } = deps;
-  let record = await approvals.get(connection.ref);
+  let record = known ? known.record : await approvals.get(connection.ref);
   if (!record) {
-    const created = await approvals.create(newRecord(connection, hint, 1, clock.now()));
-    if (created.kind === 'exists') {
-      record = await approvals.get(connection.ref);
-      if (!record) return 'owned-elsewhere';
-    } else {
-      record = created.record;
-    }
-  } else if (isTerminal(record.value.state)) {
+    const created = await approvals.create(claimed(deps, newRecord(connection, hint, 1, clock.now())));
+    if (created.kind === 'created') return decideAndAct(deps, created.record, connection);
+    // Another writer created it since it was read: taken as found.
+    record = await approvals.get(connection.ref);
+    if (!record) return 'owned-elsewhere';
+  }
+  if (isTerminal(record.value.state)) {
     if (!isNewRequest(record.value, connection)) return 'already-handled';
-    const reopened = await approvals.replace(newRecord(connection, hint, record.value.generation + 1, clock.now()), record.etag);
+    const reopened = await approvals.replace(claimed(deps, newRecord(connection, hint, record.value.generation + 1, clock.now())), record.etag);
     if (reopened.kind === 'conflict') return 'owned-elsewhere';
-    record = reopened.record;
+    return decideAndAct(deps, reopened.record, connection);
   } else if (!sameEndpoint(record.value, connection)) {
     // The connection was deleted and requested again under the same name from another
     // endpoint while the old request was open: close the old one (its card says so) and
@@ -188,9 +299,9 @@ export async function processPending(deps: WorkflowDeps, connection: PrivateEndp
     // Read again: updating the old card moved the ETag.
     const closed = await approvals.get(connection.ref);
     if (closed?.value.state !== 'Vanished') return 'owned-elsewhere';
-    const reopened = await approvals.replace(newRecord(connection, hint, record.value.generation + 1, clock.now()), closed.etag);
+    const reopened = await approvals.replace(claimed(deps, newRecord(connection, hint, record.value.generation + 1, clock.now())), closed.etag);
     if (reopened.kind === 'conflict') return 'owned-elsewhere';
-    record = reopened.record;
+    return decideAndAct(deps, reopened.record, connection);
   } else if (!record.value.requestedBy && isRequestEvent(hint) && hint.callerObjectId) {
     // The first hint may have come from the sweep, which carries no claims; the requester's
     // own event names who asked, which self-approval checks need. A review that is already
@@ -356,6 +467,11 @@ async function gatherFacts(deps: WorkflowDeps, connection: PrivateEndpointConnec
     requesterTenant,
     requestMessage: requestMessageOf(connection),
   };
+}
+
+/** A new record written already claimed: Deciding, under this writer's lease (the claim a Detected record would take next). */
+function claimed(deps: WorkflowDeps, record: ApprovalRecord): ApprovalRecord {
+  return { ...record, state: nextState(record.state, { type: 'claim' }), leaseUntil: leaseEnd(deps) };
 }
 
 export function newRecord(connection: PrivateEndpointConnection, hint: Hint, generation: number, now: Date): ApprovalRecord {

@@ -453,6 +453,7 @@ export class TableAuditStore {
   /** Month range the markers are known to cover; markers only ever widen, so this never goes stale. */
   private knownEarliest: string | undefined;
   private knownLatest: string | undefined;
+  private readonly covering = new Map<string, Promise<void>>();
 
   constructor(
     private readonly client: TableClient,
@@ -686,7 +687,22 @@ export class TableAuditStore {
     return out;
   }
 
-  private async coverMonth(month: string): Promise<void> {
+  /**
+   * Concurrent appends for the same month share one marker update: without that, every append of
+   * a burst that starts before the first has learned the markers would read them again.
+   */
+  private coverMonth(month: string): Promise<void> {
+    const covered = (this.knownEarliest === undefined || month >= this.knownEarliest) && (this.knownLatest === undefined || month <= this.knownLatest);
+    if (covered && this.knownEarliest !== undefined && this.knownLatest !== undefined) return Promise.resolve();
+    let pending = this.covering.get(month);
+    if (!pending) {
+      pending = this.widenFor(month).finally(() => this.covering.delete(month));
+      this.covering.set(month, pending);
+    }
+    return pending;
+  }
+
+  private async widenFor(month: string): Promise<void> {
     if (this.knownEarliest === undefined || month < this.knownEarliest) {
       this.knownEarliest = await this.widenMarker(EARLIEST_MONTH, month, (stored, m) => m < stored);
     }
