@@ -64,7 +64,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
       : { kind: 'connectionString', connectionString: config.tables.connectionString };
   const table = (name: string) => createTableClient(tables, `${options.tablePrefix ?? ''}${name}`);
 
-  const connections = new ArmConnections(arm);
+  const connections = new ArmConnections(arm, undefined, { log, now: () => clock.now().getTime() });
   const approvals = new TableApprovalsStore(table(TABLES.approvals));
   const inventory = new TableInventoryStore(table(TABLES.inventory));
   const rules = cachedRules(new TableRulesStore(table(TABLES.rules)), { ttlMs: config.rulesCacheMs, now: () => clock.now().getTime() });
@@ -97,6 +97,8 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     homeTenantId: config.homeTenantId,
     leaseMs: config.leaseMs,
     actionTimeoutMs: config.actionTimeoutMs,
+    pollMinMs: config.pollMinMs,
+    pollMaxMs: config.pollMaxMs,
     maxAttempts: config.maxAttempts,
     retryBaseMs: config.retryBaseMs,
     concurrency: 4,

@@ -31,6 +31,9 @@ export interface Config {
   readonly tenantCacheNotVisibleTtlMs: number;
   readonly leaseMs: number;
   readonly actionTimeoutMs: number;
+  /** The shortest and longest wait between two polls after an approve or reject PUT; Azure's Retry-After is held within them. */
+  readonly pollMinMs: number;
+  readonly pollMaxMs: number;
   readonly maxAttempts: number;
   /** The spacing after a connection's first failed attempt; each later one waits twice as long. */
   readonly retryBaseMs: number;
@@ -172,6 +175,12 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('LINKGATE_SWEEP_INTERVAL_MINUTES', `must divide an hour or a day evenly (one of ${SWEEP_INTERVALS.join(', ')}), got ${sweepInterval}`);
   }
 
+  // Retry-After is whole seconds in practice (docs: "Track asynchronous Azure operations"), but
+  // a provider may answer 0, or far longer than an action may wait: these bound it.
+  const pollMinMs = int(env, 'LINKGATE_POLL_MIN_MS', 100, 10, 60_000);
+  const pollMaxMs = int(env, 'LINKGATE_POLL_MAX_MS', 10_000, 100, 600_000);
+  if (pollMinMs > pollMaxMs) throw new ConfigError('LINKGATE_POLL_MIN_MS', `is ${pollMinMs}, more than LINKGATE_POLL_MAX_MS (${pollMaxMs}); the shortest wait between polls cannot be longer than the longest`);
+
   const reviewDefaults = loadReviewDefaults(env);
   const teams = loadTeams(env, devMode, homeTenantId.toLowerCase());
   const auth = loadAuth(env, devMode);
@@ -191,6 +200,8 @@ export function loadConfig(env: Env = process.env): Config {
     tenantCacheNotVisibleTtlMs: int(env, 'LINKGATE_TENANT_CACHE_NOT_VISIBLE_TTL_SECONDS', 300, 0, 24 * 3600) * 1000,
     leaseMs: int(env, 'LINKGATE_LEASE_SECONDS', 300, 5, 3600) * 1000,
     actionTimeoutMs: int(env, 'LINKGATE_ACTION_TIMEOUT_SECONDS', 20, 1, 600) * 1000,
+    pollMinMs,
+    pollMaxMs,
     maxAttempts: int(env, 'LINKGATE_MAX_ATTEMPTS', 5, 1, 100),
     retryBaseMs: Math.round(number(env, 'LINKGATE_RETRY_BASE_SECONDS', 30, 0.01, 3600) * 1000),
     hintDebounceMs: int(env, 'LINKGATE_HINT_DEBOUNCE_MS', 50, 0, 5_000),

@@ -40,6 +40,12 @@ export interface ConnectionsPort {
   /** `undefined` when the connection is gone (404, or 204 with no body). */
   get(ref: ConnectionRef, options?: CallOptions): Promise<PrivateEndpointConnection | undefined>;
   setStatus(ref: ConnectionRef, change: StatusChange, options?: CallOptions): Promise<SetStatusResult>;
+  /**
+   * Asks once how an accepted change is getting on, by the URL its PUT gave (`operation`). Throws
+   * for an answer it does not understand; the caller then re-reads the connection instead.
+   * Absent: the caller re-reads the connection until its provisioning is final.
+   */
+  pollOperation?(ref: ConnectionRef, operation: OperationRef, options?: CallOptions): Promise<OperationPoll>;
 }
 
 /** Finds the resources of a type in a subscription (for the sweep). */
@@ -82,12 +88,52 @@ export interface StatusChange {
 }
 
 export type SetStatusResult =
-  | { readonly kind: 'accepted'; readonly connection: PrivateEndpointConnection | undefined }
+  | {
+      readonly kind: 'accepted';
+      readonly connection: PrivateEndpointConnection | undefined;
+      /** Where Azure says to follow the change, when its answer said so on ARM's own origin. */
+      readonly operation?: OperationRef;
+    }
   | { readonly kind: 'gone' }
   /** 409/412: the connection changed since it was read. */
   | { readonly kind: 'conflict'; readonly message: string }
   /** 400: Azure refused the change (for example approving a rejected connection). */
   | { readonly kind: 'refused'; readonly message: string };
+
+/**
+ * A long-running change to follow, as ARM hands it out (docs: "Track asynchronous Azure
+ * operations"). `async-operation` is an Azure-AsyncOperation URL, which answers 200 with
+ * `{ status, error? }`; `location` is a Location URL, which answers 202 while the change runs and
+ * 200 (with the resource) or 204 once it is done. Azure-AsyncOperation is preferred when both
+ * are given, as the docs say.
+ */
+export interface OperationRef {
+  readonly kind: 'async-operation' | 'location';
+  readonly url: string;
+  /** The Retry-After of the answer that gave the URL: how long Azure asks to wait before asking. */
+  readonly retryAfterMs?: number;
+}
+
+/** How an operation ended. `Unknown`: its URL answered 404, so only the connection itself can say. */
+export type OperationStatus = 'Succeeded' | 'Failed' | 'Canceled' | 'Unknown';
+
+/** One answer from an operation's URL. */
+export type OperationPoll =
+  | {
+      readonly kind: 'running';
+      /** The Retry-After of this answer. */
+      readonly retryAfterMs?: number;
+      /** A new URL to ask next time (a Location answer may move it). */
+      readonly operation?: OperationRef;
+    }
+  | {
+      readonly kind: 'done';
+      readonly status: OperationStatus;
+      /** The connection as the change left it, when the final answer carried it (a Location's 200). */
+      readonly connection?: PrivateEndpointConnection;
+      /** What Azure said went wrong, for a Failed or Canceled operation. */
+      readonly message?: string;
+    };
 
 export interface TenantResolver {
   /** Throws on transient failures; 403/404 come back as `not-visible`. */
@@ -187,7 +233,8 @@ export interface AuditReader {
 
 export interface Clock {
   now(): Date;
-  sleep(ms: number): Promise<void>;
+  /** Waits `ms`, or less when `signal` ends first (the caller then checks the signal). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 export interface Logger {
@@ -198,7 +245,20 @@ export interface Logger {
 
 export const systemClock: Clock = {
   now: () => new Date(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) {
+        resolve();
+        return;
+      }
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    }),
 };
 
 /** Checks an admin request's bearer token (src/adapters/auth/entra-tokens.ts). */

@@ -6,7 +6,7 @@ import { LinkgateError } from '../domain/errors.js';
 import { idKey, type ConnectionRef } from '../domain/resource-id.js';
 import { resolveReview, type ReviewDefaults } from '../domain/review.js';
 import { withOverrides } from '../shared/delegate.js';
-import type { ApprovalsPort, AuditInput, AuditPort, CallOptions, Clock, ConnectionsPort, Logger } from './ports.js';
+import type { ApprovalsPort, AuditInput, AuditPort, CallOptions, Clock, ConnectionsPort, Logger, OperationPoll, OperationRef } from './ports.js';
 
 /**
  * The steps a hint and a click share: claim a record, act on its decision, settle the result,
@@ -36,6 +36,13 @@ export interface StepSettings {
   readonly leaseMs: number;
   /** How long to wait for provisioningState to become final after a PUT. */
   readonly actionTimeoutMs: number;
+  /**
+   * The shortest and the longest wait between two polls after a PUT (LINKGATE_POLL_MIN_MS,
+   * LINKGATE_POLL_MAX_MS). Azure's Retry-After is held within them: a 0 does not turn into a
+   * burst of reads, and an hour does not outlast the action's timeout.
+   */
+  readonly pollMinMs: number;
+  readonly pollMaxMs: number;
   /** Attempts per request before Linkgate gives up and sends the connection to a person. */
   readonly maxAttempts: number;
   /** The wait after the first failed attempt; each later wait doubles (see retryDelayMs). */
@@ -162,7 +169,7 @@ export async function act(
       await fail(deps, record, new LinkgateError(`Azure refused the change: ${result.message}`), 'acting');
       return 'failed';
     }
-    const final = await waitUntilFinal(deps, connection.ref, options.timeoutMs ?? deps.settings.actionTimeoutMs, call);
+    const final = await waitUntilFinal(deps, connection.ref, options.timeoutMs ?? deps.settings.actionTimeoutMs, call, result.operation);
     if (final.kind === 'final') return settle(deps, record, final.connection, target);
     deps.log.warn(`${record.value.connection.name}: the ${target.toLowerCase()} did not finish in time (${final.reason}); it is retried`);
     await releaseLease(deps, record);
@@ -184,24 +191,117 @@ export type ProvisioningWait =
   | { readonly kind: 'final'; readonly connection: PrivateEndpointConnection | undefined }
   | { readonly kind: 'timed-out'; readonly reason: string };
 
-/** Polls the connection, backing off, until its provisioning state is final or `timeoutMs` has passed. */
+export type PollDeps = Pick<StepDeps, 'connections' | 'clock' | 'log'> & { readonly settings: Pick<StepSettings, 'pollMinMs' | 'pollMaxMs'> };
+
+/**
+ * Waits until the connection's provisioning state is final after an accepted PUT, or until
+ * `timeoutMs` has passed.
+ *
+ * With an `operation` from the PUT (its Azure-AsyncOperation or Location URL), the operation is
+ * polled as ARM's docs ("Track asynchronous Azure operations") ask: each wait is the Retry-After
+ * of the answer before it (the PUT's, then each poll's), in seconds or as a date. Providers
+ * differ (in the local emulator's fixtures, which follow their specifications: Key Vault answers
+ * 200 with Azure-AsyncOperation, Container Registry 201 with it, SQL, Cosmos DB and PostgreSQL 202
+ * with a Location, App Service 202 with the connection and a Location, Storage 200 and nothing
+ * to follow), so every wait is held within pollMinMs and pollMaxMs, and an answer without
+ * Retry-After waits as the re-reads do. Once the operation is done, whatever it says, the
+ * connection is read once (unless the Location's final answer carried it): the connection, not the
+ * operation, says whether the change took effect (settle judges it), and a connection still
+ * provisioning is re-read until it is final.
+ *
+ * Without an operation, or when polling it fails or answers something not understood, the
+ * connection itself is re-read: 250 ms, then twice as long each time, at most 5 s.
+ */
 export async function waitUntilFinal(
-  deps: Pick<StepDeps, 'connections' | 'clock'>,
+  deps: PollDeps,
   ref: ConnectionRef,
   timeoutMs: number,
   call: CallOptions,
+  operation?: OperationRef,
 ): Promise<ProvisioningWait> {
   const deadline = deps.clock.now().getTime() + timeoutMs;
-  let delay = 250;
+  const nextWait = pollPacing(deps.settings);
+  let carried: PrivateEndpointConnection | undefined;
+  if (operation) {
+    const followed = await followOperation(deps, ref, operation, { deadline, nextWait, call });
+    if (followed.kind === 'timed-out') return { kind: 'timed-out', reason: `the operation was still running after ${timeoutMs} ms` };
+    if (followed.kind === 'done') carried = followed.connection;
+  }
+  let current = carried ?? (await deps.connections.get(ref, call));
   for (;;) {
-    const current = await deps.connections.get(ref, call);
     if (!current || isProvisioningFinal(current.provisioningState, current.ref.resource.type)) return { kind: 'final', connection: current };
-    if (deps.clock.now().getTime() + delay > deadline) {
+    const wait = nextWait(undefined);
+    if (deps.clock.now().getTime() + wait > deadline) {
       return { kind: 'timed-out', reason: `provisioningState stayed '${current.provisioningState}' for ${timeoutMs} ms` };
     }
-    await deps.clock.sleep(delay);
-    delay = Math.min(delay * 2, 5_000);
+    await pause(deps, wait, call);
+    current = await deps.connections.get(ref, call);
   }
+}
+
+/** The first re-read waits this long after the PUT, and each later one twice as long as the one before, up to FALLBACK_MAX_MS. */
+const FALLBACK_FIRST_MS = 250;
+const FALLBACK_MAX_MS = 5_000;
+
+/**
+ * The wait before the next poll: Azure's Retry-After when it gave one, else the growing
+ * fallback spacing; either held within [pollMinMs, pollMaxMs].
+ */
+export function pollPacing(settings: Pick<StepSettings, 'pollMinMs' | 'pollMaxMs'>): (retryAfterMs: number | undefined) => number {
+  let fallback = FALLBACK_FIRST_MS;
+  return (retryAfterMs) => {
+    let wait = retryAfterMs;
+    if (wait === undefined) {
+      wait = fallback;
+      fallback = Math.min(fallback * 2, FALLBACK_MAX_MS);
+    }
+    return Math.min(Math.max(wait, settings.pollMinMs), settings.pollMaxMs);
+  };
+}
+
+type Followed =
+  | { readonly kind: 'done'; readonly connection: PrivateEndpointConnection | undefined }
+  | { readonly kind: 'timed-out' }
+  /** Polling failed or was not understood: the connection is re-read instead. */
+  | { readonly kind: 'not-followed' };
+
+async function followOperation(
+  deps: PollDeps,
+  ref: ConnectionRef,
+  first: OperationRef,
+  wait: { readonly deadline: number; readonly nextWait: (retryAfterMs: number | undefined) => number; readonly call: CallOptions },
+): Promise<Followed> {
+  const poll = deps.connections.pollOperation?.bind(deps.connections);
+  if (!poll) return { kind: 'not-followed' };
+  let operation = first;
+  let retryAfterMs = first.retryAfterMs;
+  for (;;) {
+    const ms = wait.nextWait(retryAfterMs);
+    if (deps.clock.now().getTime() + ms > wait.deadline) return { kind: 'timed-out' };
+    await pause(deps, ms, wait.call);
+    let answer: OperationPoll;
+    try {
+      answer = await poll(ref, operation, wait.call);
+    } catch (error) {
+      if (wait.call.signal?.aborted) throw error;
+      deps.log.warn(`${ref.name}: following the change through its ${operation.kind === 'location' ? 'Location' : 'Azure-AsyncOperation'} URL failed (${(error as Error).message}); reading the connection instead`);
+      return { kind: 'not-followed' };
+    }
+    if (answer.kind === 'done') {
+      if (answer.status === 'Unknown') deps.log.info(`${ref.name}: Azure no longer knows the operation (404); reading the connection`);
+      else if (answer.status !== 'Succeeded') deps.log.warn(`${ref.name}: Azure reports the operation ${answer.status}${answer.message ? ` (${answer.message})` : ''}; the connection says how it ended`);
+      return { kind: 'done', connection: answer.connection };
+    }
+    operation = answer.operation ?? operation;
+    retryAfterMs = answer.retryAfterMs;
+  }
+}
+
+/** Sleeps on the clock, and throws once the caller's signal has ended the wait. */
+async function pause(deps: Pick<StepDeps, 'clock'>, ms: number, call: CallOptions): Promise<void> {
+  call.signal?.throwIfAborted();
+  await deps.clock.sleep(ms, call.signal);
+  call.signal?.throwIfAborted();
 }
 
 /** Lets another instance take the step over at once: the record stays in flight, its lease ends now. */

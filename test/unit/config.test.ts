@@ -181,6 +181,30 @@ describe('configuration: quorum and retry spacing', () => {
   });
 });
 
+describe('configuration: spacing of polls after a PUT', () => {
+  it('holds Azure’s Retry-After within 100 ms and 10 s by default', () => {
+    const config = loadConfig(BASE);
+    expect([config.pollMinMs, config.pollMaxMs]).toEqual([100, 10_000]);
+  });
+
+  it('reads LINKGATE_POLL_MIN_MS and LINKGATE_POLL_MAX_MS', () => {
+    const config = loadConfig({ ...BASE, LINKGATE_POLL_MIN_MS: '500', LINKGATE_POLL_MAX_MS: '2000' });
+    expect([config.pollMinMs, config.pollMaxMs]).toEqual([500, 2_000]);
+  });
+
+  it.each([
+    [{ LINKGATE_POLL_MIN_MS: '0' }, 'LINKGATE_POLL_MIN_MS', /whole number from 10 to 60000/],
+    [{ LINKGATE_POLL_MIN_MS: '0.5' }, 'LINKGATE_POLL_MIN_MS', /whole number/],
+    [{ LINKGATE_POLL_MAX_MS: '50' }, 'LINKGATE_POLL_MAX_MS', /whole number from 100 to 600000/],
+    [{ LINKGATE_POLL_MAX_MS: 'soon' }, 'LINKGATE_POLL_MAX_MS', /whole number/],
+    [{ LINKGATE_POLL_MIN_MS: '5000', LINKGATE_POLL_MAX_MS: '1000' }, 'LINKGATE_POLL_MIN_MS', /more than LINKGATE_POLL_MAX_MS \(1000\)/],
+  ])('refuses %o at cold start, naming the setting', (env, setting, message) => {
+    const error = failure({ ...BASE, ...env });
+    expect(error.setting).toBe(setting);
+    expect(error.message).toMatch(message);
+  });
+});
+
 describe('configuration: dev mode starts only when every endpoint it relaxes is on this machine', () => {
   const dev = { ...LOCAL, LINKGATE_DEV_MODE: 'true' };
   const devBot = { ...dev, LINKGATE_TEAMS_BOT_ID: BOT, LINKGATE_TEAMS_AUTH: 'dev-anonymous', LINKGATE_TEAMS_SERVICE_URL: 'http://127.0.0.1:7071/teams-emulator/connector' };

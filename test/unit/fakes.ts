@@ -7,6 +7,8 @@ import type {
   CreateResult,
   InventoryPort,
   Logger,
+  OperationPoll,
+  OperationRef,
   ProposalsPort,
   ReplaceResult,
   RulesPort,
@@ -79,6 +81,15 @@ export class FakeConnections implements ConnectionsPort {
   beforePut?: (ref: ConnectionRef) => SetStatusResult | undefined | Promise<SetStatusResult | undefined>;
   /** How many GETs see Updating after a PUT. */
   updatingReads = 1;
+  /** What an accepted PUT answers as the way to follow it (Azure-AsyncOperation or Location); none by default. */
+  putOperation?: OperationRef;
+  /**
+   * What pollOperation answers, in order, the last one again and again: an answer, an error to
+   * throw, or a function of the connection (to hand back the connection as it ended).
+   */
+  operationAnswers: Array<OperationPoll | Error | ((ref: ConnectionRef) => OperationPoll)> = [];
+  /** Every call, in order: `get`, `put`, and `poll <kind> <url>`. */
+  readonly calls: string[] = [];
   private pendingUpdating = new Map<string, number>();
 
   add(name: string, endpointSubscription: string, message = 'please', status = 'Pending', vault: ResourceRef = VAULT): ConnectionRef {
@@ -107,6 +118,7 @@ export class FakeConnections implements ConnectionsPort {
   }
 
   async get(ref: ConnectionRef): Promise<PrivateEndpointConnection | undefined> {
+    this.calls.push('get');
     const stored = this.connections.get(ref.key);
     if (!stored) return undefined;
     const left = this.pendingUpdating.get(ref.key) ?? 0;
@@ -121,6 +133,7 @@ export class FakeConnections implements ConnectionsPort {
     const injected = await this.beforePut?.(ref);
     if (injected) return injected;
     this.puts.push({ id: ref.id, change });
+    this.calls.push('put');
     const stored = this.connections.get(ref.key);
     if (!stored) return { kind: 'gone' };
     if (change.etag !== undefined && change.etag !== `"${stored.etag}"`) return { kind: 'conflict', message: 'etag mismatch' };
@@ -130,7 +143,24 @@ export class FakeConnections implements ConnectionsPort {
     stored.etag += 1;
     stored.provisioningState = 'Updating';
     this.pendingUpdating.set(ref.key, this.updatingReads);
-    return { kind: 'accepted', connection: this.view(stored) };
+    return { kind: 'accepted', connection: this.view(stored), ...(this.putOperation ? { operation: this.putOperation } : {}) };
+  }
+
+  async pollOperation(ref: ConnectionRef, operation: OperationRef): Promise<OperationPoll> {
+    this.calls.push(`poll ${operation.kind} ${operation.url}`);
+    const next = this.operationAnswers.length > 1 ? this.operationAnswers.shift() : this.operationAnswers[0];
+    if (next === undefined) throw new Error('the test gave pollOperation no answer');
+    if (next instanceof Error) throw next;
+    return typeof next === 'function' ? next(ref) : next;
+  }
+
+  /** The connection with its provisioning finished, as a Location's final 200 carries it. */
+  finished(ref: ConnectionRef): PrivateEndpointConnection {
+    const stored = this.connections.get(ref.key);
+    if (!stored) throw new Error(`no connection ${ref.id}`);
+    stored.provisioningState = 'Succeeded';
+    this.pendingUpdating.delete(ref.key);
+    return this.view(stored);
   }
 
   private view(stored: StoredConnection): PrivateEndpointConnection {
@@ -369,6 +399,8 @@ export const SETTINGS: WorkflowSettings = {
   homeTenantId: HOME_TENANT,
   leaseMs: 60_000,
   actionTimeoutMs: 20_000,
+  pollMinMs: 100,
+  pollMaxMs: 10_000,
   maxAttempts: 3,
   retryBaseMs: 30_000,
   concurrency: 4,

@@ -9,12 +9,13 @@ import {
   type Pipeline,
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
-import type { CallOptions, ConnectionsPort, ResourceDirectory, SetStatusResult, StatusChange } from '../../app/ports.js';
+import type { CallOptions, ConnectionsPort, Logger, OperationPoll, OperationRef, OperationStatus, ResourceDirectory, SetStatusResult, StatusChange } from '../../app/ports.js';
 import { toConnectionStatus, type PrivateEndpointConnection } from '../../domain/connection.js';
 import { InvalidInputError } from '../../domain/errors.js';
 import { isArmName } from '../../domain/resource-names.js';
-import { connectionRef, parsePrivateEndpointId, resourceOf, shown, type ConnectionRef, type PrivateEndpointRef, type ResourceRef } from '../../domain/resource-id.js';
+import { connectionRef, idKey, parsePrivateEndpointId, resourceOf, shown, type ConnectionRef, type PrivateEndpointRef, type ResourceRef } from '../../domain/resource-id.js';
 import type { ResourceType } from '../../domain/resource-types.js';
+import { parseRetryAfter } from '../../shared/http.js';
 import { armRetryPolicy } from './arm-retry-policy.js';
 import type { ArmConnection } from './arm-client-options.js';
 
@@ -35,15 +36,20 @@ import type { ArmConnection } from './arm-client-options.js';
  * One behaviour for every type: 404, and a 200 or 204 without a body, mean gone; 409 and 412
  * mean the connection changed since it was read; 400 is Azure refusing (approving a rejected
  * connection); 429 and 5xx are retried by the pipeline's policy and otherwise thrown; a PUT
- * answered 201 or 202 (long-running providers) is accepted, and the caller re-reads until
- * provisioning is final.
+ * answered 200, 201 or 202 is accepted, with the URL to follow it by when the answer gives one
+ * (Azure-AsyncOperation or Location, and Retry-After: see pollOperation), and the caller follows
+ * it or re-reads the connection until provisioning is final.
  */
 export class ArmConnections implements ConnectionsPort, ResourceDirectory {
   private readonly pipeline: Pipeline;
   private readonly client: HttpClient;
   private readonly endpoint: URL;
+  private readonly log: Logger | undefined;
+  private readonly now: () => number;
 
-  constructor(arm: ArmConnection, httpClient?: HttpClient) {
+  constructor(arm: ArmConnection, httpClient?: HttpClient, options: { readonly log?: Logger; readonly now?: () => number } = {}) {
+    this.log = options.log;
+    this.now = options.now ?? Date.now;
     this.endpoint = new URL(arm.endpoint.replace(/\/+$/, ''));
     const origin = this.endpoint.origin;
     this.pipeline = createPipelineFromOptions({
@@ -105,7 +111,57 @@ export class ArmConnections implements ConnectionsPort, ResourceDirectory {
     if (answer.status === 400) return { kind: 'refused', message: errorMessage(answer) };
     if (answer.status >= 300) throw unexpected(answer, `the ${change.status === 'Approved' ? 'approve' : 'reject'} PUT failed`);
     const item = asRecord(answer.body);
-    return { kind: 'accepted', connection: item && typeof item.id === 'string' ? toDomain(ref.resource, item) : undefined };
+    const operation = this.operationOf(answer, ['azure-asyncoperation', 'location']);
+    return { kind: 'accepted', connection: item && typeof item.id === 'string' ? toDomain(ref.resource, item) : undefined, ...(operation ? { operation } : {}) };
+  }
+
+  /**
+   * One GET of an operation's URL, read as ARM's docs ("Track asynchronous Azure operations")
+   * describe it:
+   *
+   *   Azure-AsyncOperation  200 { status, error? }: Succeeded, Failed and Canceled end it, any
+   *                         other status (InProgress, or a provider's own) means it still runs
+   *   Location              202 while it runs (perhaps with a new Location and Retry-After);
+   *                         200 with the resource, or 204, once it is done; a 4xx with an ARM
+   *                         error body is how a failed operation answers
+   *
+   * A 404 means the operation is not known (any more): done, with the status Unknown, and only
+   * the connection can say how it went. Whatever else comes back (another status, a body that is
+   * not JSON or has no status) throws, and the caller re-reads the connection: Linkgate never
+   * acts on an answer it did not understand.
+   */
+  async pollOperation(ref: ConnectionRef, operation: OperationRef, options: CallOptions = {}): Promise<OperationPoll> {
+    // The bearer token goes with the request: only ARM's own origin, whoever handed out the URL.
+    const url = this.sameOrigin(operation.url);
+    if (!url) throw new InvalidInputError(`An operation URL on another origin (${originOf(operation.url)}) is not followed`, 'operation');
+    const answer = await this.send('GET', url, undefined, options.signal);
+    if (answer.status === 404) return { kind: 'done', status: 'Unknown' };
+    const retryAfterMs = this.retryAfterOf(answer);
+    const waitHint = retryAfterMs === undefined ? {} : { retryAfterMs };
+    if (operation.kind === 'async-operation') {
+      if (answer.status !== 200) throw unexpected(answer, 'reading the operation status failed');
+      const body = asRecord(answer.body);
+      const status = typeof body?.status === 'string' ? body.status.trim() : '';
+      if (status === '') throw unexpected(answer, 'the operation status has no status');
+      const ended = endedStatus(status);
+      if (!ended) return { kind: 'running', ...waitHint };
+      const message = ended === 'Succeeded' ? undefined : errorMessageOf(body?.error);
+      return { kind: 'done', status: ended, ...(message ? { message } : {}) };
+    }
+    if (answer.status === 202) {
+      const next = this.operationOf(answer, ['location']);
+      return { kind: 'running', ...waitHint, ...(next ? { operation: next } : {}) };
+    }
+    if (answer.status === 204) return { kind: 'done', status: 'Succeeded' };
+    if (answer.status === 200 || answer.status === 201) {
+      const connection = connectionIn(ref, answer.body);
+      return { kind: 'done', status: 'Succeeded', ...(connection ? { connection } : {}) };
+    }
+    // 401, 403 and 429 say something about the caller, not about the operation.
+    if (answer.status >= 400 && answer.status < 500 && ![401, 403, 429].includes(answer.status) && errorCode(answer) !== undefined) {
+      return { kind: 'done', status: 'Failed', message: errorMessage(answer) };
+    }
+    throw unexpected(answer, 'reading the operation result failed');
   }
 
   async listResources(subscriptionId: string, type: ResourceType): Promise<ResourceRef[]> {
@@ -148,6 +204,41 @@ export class ArmConnections implements ConnectionsPort, ResourceDirectory {
       throw new InvalidInputError(`ARM answered a nextLink on another origin (${link.origin}); it is not followed`, 'nextLink');
     }
     return link.toString();
+  }
+
+  /**
+   * How to follow a change, from the first of `headers` that the answer carries on ARM's own
+   * origin, with the answer's Retry-After. A URL on another origin is passed over (and the next
+   * header tried): the bearer token would go with it. The log names only the origin.
+   */
+  private operationOf(answer: ArmAnswer, headers: readonly ('azure-asyncoperation' | 'location')[]): OperationRef | undefined {
+    for (const header of headers) {
+      const value = answer.response.headers.get(header)?.trim();
+      if (!value) continue;
+      const url = this.sameOrigin(value);
+      if (!url) {
+        this.log?.warn(`ARM answered ${header === 'location' ? 'a Location' : 'an Azure-AsyncOperation'} URL on another origin (${originOf(value)}); it is not followed`);
+        continue;
+      }
+      const retryAfterMs = this.retryAfterOf(answer);
+      return { kind: header === 'location' ? 'location' : 'async-operation', url, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    }
+    return undefined;
+  }
+
+  /** The URL, resolved against the ARM endpoint, when it is on the endpoint's origin. */
+  private sameOrigin(value: string): string | undefined {
+    try {
+      const url = new URL(value, this.endpoint);
+      return url.origin === this.endpoint.origin ? url.toString() : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Retry-After in delay-seconds or as an HTTP date (RFC 9110 §10.2.3); undefined when absent or not understood. */
+  private retryAfterOf(answer: ArmAnswer): number | undefined {
+    return parseRetryAfter(answer.response.headers.get('retry-after'), this.now);
   }
 
   private async send(method: HttpMethods, url: string, body?: unknown, signal?: AbortSignal): Promise<ArmAnswer> {
@@ -213,9 +304,44 @@ function errorCode(answer: ArmAnswer): string | undefined {
 
 /** ARM error bodies are `{ error: { code, message } }`. */
 function errorMessage(answer: ArmAnswer): string {
-  const error = asRecord(asRecord(answer.body)?.error);
-  const parts = [error?.code, error?.message].filter((part): part is string => typeof part === 'string' && part !== '');
-  return parts.length > 0 ? parts.join(': ') : `HTTP ${answer.status}`;
+  return errorMessageOf(asRecord(answer.body)?.error) ?? `HTTP ${answer.status}`;
+}
+
+/** The terminal statuses of an Azure-AsyncOperation (any casing); any other status means it still runs. */
+function endedStatus(status: string): Exclude<OperationStatus, 'Unknown'> | undefined {
+  const value = status.toLowerCase();
+  if (value === 'succeeded') return 'Succeeded';
+  if (value === 'failed') return 'Failed';
+  if (value === 'canceled' || value === 'cancelled') return 'Canceled';
+  return undefined;
+}
+
+/** An ARM `error: { code, message }` (an error body's, or a failed operation's), as one line. */
+function errorMessageOf(error: unknown): string | undefined {
+  const record = asRecord(error);
+  const parts = [record?.code, record?.message].filter((part): part is string => typeof part === 'string' && part !== '');
+  return parts.length > 0 ? parts.join(': ') : undefined;
+}
+
+/**
+ * The connection in a Location's final 200, when that is what the body is: an object whose `id`
+ * is the connection's own. A provider may answer with something else there (an operation
+ * result, the parent resource), which is then not read as the connection.
+ */
+function connectionIn(ref: ConnectionRef, body: unknown): PrivateEndpointConnection | undefined {
+  const item = asRecord(body);
+  if (typeof item?.id !== 'string' || idKey(item.id.replace(/\/+$/, '')) !== ref.key) return undefined;
+  const connection = toDomain(ref.resource, item);
+  return connection.ref.key === ref.key ? connection : undefined;
+}
+
+/** The origin of a URL for a log line: never its path or query. */
+function originOf(value: string): string {
+  try {
+    return new URL(value).origin;
+  } catch {
+    return 'a URL that cannot be read';
+  }
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
