@@ -54,7 +54,9 @@ export class HintCoalescer<R> {
     const before = lane.running;
     const current = lane;
     const result = (async () => {
-      await this.options.sleep(this.options.debounceMs);
+      // Without a debounce, hints submitted in the same turn still join (the group starts a microtask later).
+      if (this.options.debounceMs > 0) await this.options.sleep(this.options.debounceMs);
+      else await Promise.resolve();
       if (before) await before.catch(() => undefined);
       // From here on, a hint belongs to the next group: this look may already have read past it.
       current.open = undefined;
