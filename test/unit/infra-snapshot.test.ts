@@ -219,7 +219,7 @@ describe('sample: the second deployment for it', () => {
         eventDeliverySchema: 'EventGridSchema',
         destination: {
           endpointType: 'AzureFunction',
-          properties: { resourceId: `${site.id}/functions/resourceEvents`, maxEventsPerBatch: 1, preferredBatchSizeInKilobytes: 64 },
+          properties: { resourceId: `${site.id}/functions/resourceEvents`, maxEventsPerBatch: 100, preferredBatchSizeInKilobytes: 1024 },
         },
         filter: {
           includedEventTypes: resourceEvents.includedEventTypes,

@@ -268,14 +268,15 @@ describe('Event Grid', () => {
     expect(deliveredCount).toBe(3 * (RESOURCE_TYPES.reduce((n, t) => n + t.events.length, 0) + RESOURCE_TYPES.length));
   });
 
-  it('delivers to the resourceEvents function itself, retries for 24 hours, and dead-letters through the identity', () => {
+  it('delivers to the resourceEvents function itself in batches of 100, retries for 24 hours, and dead-letters through the identity', () => {
     expect(allFunctions.map((f) => f.name)).toContain('resourceEvents');
     expect(subscription.properties.destination).toEqual({
       endpointType: 'AzureFunction',
       properties: {
         resourceId: expect.stringMatching(/'Microsoft\.Web\/sites\/functions', parameters\('functionApp'\)\.name, 'resourceEvents'\)\]$/),
-        maxEventsPerBatch: 1,
-        preferredBatchSizeInKilobytes: 64,
+        // A burst reaches one instance together, where hints for one resource share one look.
+        maxEventsPerBatch: 100,
+        preferredBatchSizeInKilobytes: 1024,
       },
     });
     expect(subscription.properties.retryPolicy).toEqual({ maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 });
