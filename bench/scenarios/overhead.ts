@@ -33,7 +33,7 @@ export const scenario: BenchScenario = {
   name: 'overhead',
   async run(options: BenchOptions): Promise<ScenarioResult> {
     const started = performance.now();
-    const count = options.quick ? 100 : 1_000;
+    const count = Number(process.env.BENCH_OVERHEAD_COUNT ?? (options.quick ? 100 : 1_000));
     const stack = await startBenchStack({
       subscriptions: [
         { subscriptionId: RESOURCE_SUB, tenantId: HOME_TENANT, displayName: 'Vaults', visibility: 'visible' },

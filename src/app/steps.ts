@@ -83,6 +83,8 @@ export interface StepDeps {
 export interface ActOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** The action's entry was audited with the decision (workflow.ts decideAndAct). */
+  readonly audited?: boolean;
 }
 
 export function leaseEnd(deps: Pick<StepDeps, 'clock' | 'settings'>): Date {
@@ -150,7 +152,7 @@ export async function act(
   }
   const call: CallOptions = options.signal ? { signal: options.signal } : {};
   const description = record.value.statusDescription ?? `${target} by Linkgate.`;
-  await audit(deps, 'action', target === 'Approved' ? 'approve' : 'reject', decider(record.value), `Setting status to ${target}: "${description}"`, auditContext(record.value));
+  if (!options.audited) await auditAction(deps, record.value, target);
   try {
     let result = await deps.connections.setStatus(connection.ref, { status: target, description, etag: connection.etag, ...endpointOf(connection) }, call);
     if (result.kind === 'conflict') {
@@ -185,6 +187,12 @@ export async function act(
     await fail(deps, record, error, 'acting');
     throw error;
   }
+}
+
+/** The entry that says what is about to be sent: the status and the description, and who decided. */
+export function auditAction(deps: Pick<StepDeps, 'audit'>, record: ApprovalRecord, target: 'Approved' | 'Rejected') {
+  const description = record.statusDescription ?? `${target} by Linkgate.`;
+  return audit(deps, 'action', target === 'Approved' ? 'approve' : 'reject', decider(record), `Setting status to ${target}: "${description}"`, auditContext(record));
 }
 
 export type ProvisioningWait =
@@ -478,7 +486,7 @@ function describeStep(record: ApprovalRecord, during: string): string {
 /**
  * Audit entries written together: within one look, entries are queued and go out as one
  * `appendMany` (one transaction per partition: the resource's and the month's) right before the
- * next approval-record write, the next ARM write, or the end of the look, whichever comes first.
+ * next approval-record replace, the next ARM write, or the end of the look, whichever comes first.
  * So every entry is still stored before the state change it describes, and a crash can repeat an
  * entry (the store keeps one per id and time) but never lose one. A failed write keeps its entries
  * queued, so the state change waiting on it fails too and the next flush tries them again.
@@ -519,11 +527,10 @@ export function bufferAudit<D extends StepDeps>(deps: D): { deps: D; flush(): Pr
       await flush();
     },
   };
+  // A record is created as a new request's claim, which no entry describes: what is queued goes
+  // out with the next write that one does describe (a redelivered event is audited again under
+  // its own id and time, so a crash in between loses nothing).
   const approvals = withOverrides<ApprovalsPort>(deps.approvals, {
-    create: async (record) => {
-      await flush();
-      return deps.approvals.create(record);
-    },
     replace: async (record, etag) => {
       await flush();
       return deps.approvals.replace(record, etag);

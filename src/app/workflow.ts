@@ -16,6 +16,7 @@ import type { InventoryEntry, SeenVia } from '../domain/inventory.js';
 import {
   act,
   audit,
+  auditAction,
   auditContext,
   bufferAudit,
   claim,
@@ -383,6 +384,12 @@ export async function decideAndAct(deps: WorkflowDeps, record: Versioned<Approva
   });
   const automatic = decision.action === 'approve' || decision.action === 'reject' ? decision.action : undefined;
   const review = decision.action === 'review' ? resolveReview(decision.review, settings.reviewDefaults, clock.now()) : undefined;
+  const statusDescription = automatic ? describeRuleDecision(automatic, decision.ruleName) : undefined;
+  // An automatic decision's action entry goes out with the decision's, before the record says
+  // Approving or Rejecting: the record is claimed under this look's lease, so only a lease that
+  // ran out lets another writer in between, and then an entry says the status was not set here.
+  const preAudited = automatic !== undefined && sameEndpoint(record.value, connection);
+  if (preAudited) await auditAction(deps, { ...record.value, ...requester, ruleName: decision.ruleName, decidedBy: actor, statusDescription }, statusFor(automatic));
   const decided = await transition(
     deps,
     record,
@@ -393,21 +400,26 @@ export async function decideAndAct(deps: WorkflowDeps, record: Versioned<Approva
       ruleName: decision.ruleName,
       decisionSummary: decision.summary,
       decidedBy: automatic ? actor : undefined,
-      statusDescription: automatic ? describeRuleDecision(automatic, decision.ruleName) : undefined,
+      statusDescription,
       leaseUntil: automatic ? leaseEnd(deps) : undefined,
       ...review,
       // Whoever makes this transition posts the card; the review timer takes over if that fails.
       ...(review?.reviewConversationId ? { card: { ...record.value.card, claimUntil: leaseEnd(deps) } } : {}),
     },
   );
-  if (!decided) return 'owned-elsewhere';
+  if (!decided) {
+    if (preAudited) {
+      await audit(deps, 'skip', 'skipped', systemActor('workflow'), `Another instance took the request over before the decision was recorded; the status was not set to ${statusFor(automatic)} here.`, context);
+    }
+    return 'owned-elsewhere';
+  }
   if (decision.action === 'review') {
     deps.log.info(`${connection.ref.name}: awaiting review. ${decision.summary}`);
     await notifyReviews(deps, 'awaitingReview', decided);
     return 'awaiting-review';
   }
   if (decision.action === 'ignore') return 'ignored';
-  return act(deps, decided, connection);
+  return act(deps, decided, connection, { audited: preAudited });
 }
 
 /** An open record whose connection is no longer Pending (or no longer there). */

@@ -76,7 +76,7 @@ describe('rules held between decisions', () => {
 describe('audit entries of one look, written together', () => {
   const entry = (summary: string) => ({ kind: 'decision' as const, outcome: 'approve' as const, actor: systemActor('workflow'), summary });
 
-  it('writes queued entries in one appendMany before the next record write, in the order they were made', async () => {
+  it('writes queued entries in one appendMany before the next record replace (not before a claim), in the order they were made', async () => {
     const h = harness();
     const audit = new FakeAudit();
     const batches: number[] = [];
@@ -89,7 +89,10 @@ describe('audit entries of one look, written together', () => {
     await deps.audit.append(entry('first'));
     await deps.audit.append(entry('second'));
     expect(audit.entries).toHaveLength(0);
-    await deps.approvals.create({ connection: REF, state: 'Detected', generation: 1, attempts: 0, detectedAt: new Date(), updatedAt: new Date() });
+    const created = await deps.approvals.create({ connection: REF, state: 'Deciding', generation: 1, attempts: 0, detectedAt: new Date(), updatedAt: new Date() });
+    expect(batches).toEqual([]);
+    if (created.kind !== 'created') throw new Error('not created');
+    await deps.approvals.replace({ ...created.record.value, state: 'Approving' }, created.record.etag);
     expect(batches).toEqual([2]);
     expect(audit.entries.map((e) => e.summary)).toEqual(['first', 'second']);
     expect(audit.entries[1]!.time.getTime()).toBeGreaterThan(audit.entries[0]!.time.getTime());
