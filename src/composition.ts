@@ -106,7 +106,7 @@ export function createServices(config: Config, options: ServiceOptions = {}) {
     reviewDefaults: config.reviewDefaults,
   };
   const steps: StepDeps = { connections, approvals, audit, clock, log, settings, hooks: reviewHooks(cards) };
-  const workflowDeps = { ...steps, tenants, rules, inventory, settings };
+  const workflowDeps = { ...steps, tenants, rules, inventory, settings, self: () => connections.principalObjectId() };
   const workflow = createWorkflow(workflowDeps);
   // The sweep runs on a timer, so its ARM reads may wait out long Retry-After answers (ARM's read
   // bucket refills at 25 per second) where a hint's must answer Event Grid within 30 s.
@@ -183,10 +183,17 @@ function createCredential(config: Config): TokenCredential {
   );
 }
 
-/** A fixed token for the local emulators; config refuses it outside dev mode. */
+/** Linkgate's object ID on the local stack (the `oid` of its dev token). */
+export const DEV_PRINCIPAL_OBJECT_ID = '4c1d9a7e-2b3f-4e5a-9c8d-7f6e5d4c3b2a';
+
+/**
+ * A fixed token for the local emulators; config refuses it outside dev mode. It has a JWT's shape
+ * (unsigned) so that, as with a managed identity's token, Linkgate can read its own object ID.
+ */
 const devTokenCredential: TokenCredential = {
   async getToken(): Promise<AccessToken> {
-    return { token: 'linkgate-dev-token', expiresOnTimestamp: Date.now() + 3_600_000 };
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    return { token: `${part({ alg: 'none', typ: 'JWT' })}.${part({ oid: DEV_PRINCIPAL_OBJECT_ID, name: 'linkgate-dev' })}.`, expiresOnTimestamp: Date.now() + 3_600_000 };
   },
 };
 

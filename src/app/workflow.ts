@@ -58,6 +58,8 @@ export interface WorkflowDeps extends StepDeps {
   readonly rules: RulesPort;
   readonly inventory: InventoryPort;
   readonly settings: WorkflowSettings;
+  /** The object ID Linkgate calls ARM as, to recognise events about its own writes (none: every event is looked at). */
+  readonly self?: () => Promise<string | undefined>;
 }
 
 /** Azure keeps at most 140 characters of a connection state's description. */
@@ -74,7 +76,31 @@ export interface Workflow {
  */
 export function createWorkflow(deps: WorkflowDeps): Workflow {
   const coalescer = new HintCoalescer((hints) => handleHints(deps, hints), { debounceMs: deps.settings.hintDebounceMs ?? 0, sleep: (ms) => deps.clock.sleep(ms) });
-  return { handleHint: (hint) => coalescer.submit(hint) };
+  return { handleHint: async (hint) => ((await isOwnWrite(deps, hint)) ? ownWrite(deps, hint) : coalescer.submit(hint)) };
+}
+
+/**
+ * An event about a write Linkgate made itself (its PUT of a connection's status): the look that
+ * made the write follows it to the end, so the event brings nothing new and costs no ARM read. It
+ * must name a connection (not a proxy: a request is never Linkgate's) and carry Linkgate's own
+ * object ID as the caller; anything else, or an identity Linkgate cannot tell, is looked at.
+ */
+async function isOwnWrite(deps: WorkflowDeps, hint: Hint): Promise<boolean> {
+  if (hint.source !== 'event' || !hint.callerObjectId || !deps.self) return false;
+  if (!/\/privateendpointconnections\/write$/i.test(hint.operationName ?? '')) return false;
+  if (!hint.subject || !idKey(hint.subject).startsWith(`${hint.resource.key}/privateendpointconnections/`)) return false;
+  const self = await deps.self();
+  return self !== undefined && self === hint.callerObjectId.toLowerCase();
+}
+
+async function ownWrite(deps: WorkflowDeps, hint: Hint): Promise<HintResult> {
+  await audit(deps, 'hint', 'received', systemActor('resourceEvents'), `${hint.eventType ?? 'event'} ${hint.operationName ?? ''}: Linkgate's own write, nothing to look at`.trim(), {
+    ...hintAuditKey(hint, deps.clock.now()),
+    resourceId: hint.resource.key,
+    correlationId: hint.eventId,
+    detail: { eventType: hint.eventType, operationName: hint.operationName, subject: hint.subject, caller: hint.callerObjectId, ownWrite: true },
+  });
+  return { resourceId: hint.resource.id, resourceFound: true, outcomes: [] };
 }
 
 /** Looks again at one resource: decides its Pending connections and reconciles its open records. */

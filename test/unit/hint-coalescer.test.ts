@@ -107,3 +107,49 @@ describe('hint coalescer', () => {
     expect(l.seen).toEqual([['1', '2'], ['3']]);
   });
 });
+
+describe("events about Linkgate's own writes", () => {
+  const SELF = '4c1d9a7e-2b3f-4e5a-9c8d-7f6e5d4c3b2a';
+  async function setUp() {
+    const { createWorkflow } = await import('../../src/app/workflow.js');
+    const { harness, VAULT, OTHER_SUB } = await import('./fakes.js');
+    const h = harness();
+    let lists = 0;
+    const list = h.connections.list.bind(h.connections);
+    h.connections.list = async (resource) => {
+      lists += 1;
+      return list(resource);
+    };
+    const ref = h.connections.add('pe-own.1', OTHER_SUB);
+    const workflow = createWorkflow({ ...h, hooks: { awaitingReview: async () => {}, cardStale: async () => {} }, self: async () => SELF });
+    const write = (caller: string, operationName = 'Microsoft.KeyVault/vaults/privateEndpointConnections/write', subject = ref.id): Hint => ({
+      resource: VAULT,
+      source: 'event',
+      eventId: `evt-${caller}-${operationName.length}`,
+      operationName,
+      subject,
+      callerObjectId: caller,
+    });
+    return { h, workflow, write, lists: () => lists, vault: VAULT };
+  }
+
+  it('audits an event whose caller is Linkgate itself and reads nothing for it', async () => {
+    const { h, workflow, write, lists } = await setUp();
+    const result = await workflow.handleHint(write(SELF.toUpperCase()));
+    expect(result.outcomes).toEqual([]);
+    expect(lists()).toBe(0);
+    expect(h.audit.entries).toEqual([expect.objectContaining({ kind: 'hint', outcome: 'received', detail: expect.objectContaining({ ownWrite: true }) })]);
+  });
+
+  it('looks at the same event from anyone else, at a proxy write from Linkgate, and at any event when Linkgate cannot tell who it is', async () => {
+    const { h, workflow, write, lists, vault } = await setUp();
+    await workflow.handleHint(write('0d0d0d0d-0000-4000-8000-000000000009'));
+    await workflow.handleHint(write(SELF, 'Microsoft.KeyVault/vaults/privateEndpointConnectionProxies/write', `${vault.id}/privateEndpointConnectionProxies/pe-own.1`));
+    expect(lists()).toBe(2);
+    const { createWorkflow } = await import('../../src/app/workflow.js');
+    const unknown = createWorkflow({ ...h, hooks: { awaitingReview: async () => {}, cardStale: async () => {} }, self: async () => undefined });
+    await unknown.handleHint(write(SELF));
+    expect(lists()).toBe(3);
+  });
+});
+

@@ -44,6 +44,9 @@ export class ArmConnections implements ConnectionsPort, ResourceDirectory {
   private readonly pipeline: Pipeline;
   private readonly client: HttpClient;
   private readonly endpoint: URL;
+  private readonly credential: ArmConnection['credential'];
+  private readonly scope: string;
+  private principal: Promise<string | undefined> | undefined;
   private readonly log: Logger | undefined;
   private readonly now: () => number;
 
@@ -62,6 +65,25 @@ export class ArmConnections implements ConnectionsPort, ResourceDirectory {
     // The token audience is the ARM endpoint's own, so the same code serves sovereign clouds.
     this.pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential: arm.credential, scopes: `${origin}/.default` }));
     this.client = httpClient ?? createDefaultHttpClient();
+    this.credential = arm.credential;
+    this.scope = `${origin}/.default`;
+  }
+
+  /**
+   * The object ID of the principal Linkgate calls ARM as: the `oid` claim of its own access token
+   * (managed identity and workload tokens are JWTs that carry it; Entra documents `oid` as the
+   * principal's immutable ID). Read once; undefined when the token carries none, which only means
+   * that Linkgate cannot recognise events about its own writes.
+   */
+  principalObjectId(): Promise<string | undefined> {
+    this.principal ??= this.credential.getToken(this.scope).then(
+      (token) => oidOf(token?.token),
+      () => {
+        this.principal = undefined;
+        return undefined;
+      },
+    );
+    return this.principal;
   }
 
   async list(resource: ResourceRef): Promise<PrivateEndpointConnection[] | undefined> {
@@ -386,6 +408,19 @@ export function toDomain(resource: ResourceRef, raw: unknown): PrivateEndpointCo
 function tryParseEndpoint(id: string): PrivateEndpointRef | undefined {
   try {
     return parsePrivateEndpointId(id);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `oid` claim of a JWT's payload, read without verifying it (the token is Linkgate's own). */
+export function oidOf(token: string | undefined): string | undefined {
+  const parts = token?.split('.');
+  if (parts?.length !== 3 || !parts[1]) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as unknown;
+    const oid = asRecord(claims)?.oid;
+    return typeof oid === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(oid) ? oid.toLowerCase() : undefined;
   } catch {
     return undefined;
   }
