@@ -5,8 +5,10 @@
  */
 import type { BenchScenario } from '../lib/report.js';
 import { scenario as auditQuery } from './audit-query.js';
+import { scenario as burst } from './burst.js';
 import { scenario as coldStart } from './cold-start.js';
+import { scenario as overhead } from './overhead.js';
 import { scenario as reviewBurst } from './review-burst.js';
 import { scenario as sweep } from './sweep.js';
 
-export const SCENARIOS: readonly BenchScenario[] = [sweep, auditQuery, coldStart, reviewBurst];
+export const SCENARIOS: readonly BenchScenario[] = [overhead, burst, sweep, auditQuery, coldStart, reviewBurst];

@@ -10,20 +10,27 @@ import type { ScenarioResult } from '../../bench/lib/report.js';
 describe('npm run bench -- --quick', () => {
   it('runs the scenarios with every check holding and the quick counts', { timeout: 600_000 }, async () => {
     // Act
-    const bench = await runBench({ quick: true, only: ['sweep', 'audit-query', 'cold-start', 'review-burst'], print: () => {}, write: false });
+    const bench = await runBench({ quick: true, print: () => {}, write: false });
 
     // Assess
     expect(bench.errors.map((e) => `${e.scenario}: ${e.message}`)).toEqual([]);
     expect(bench.failedChecks).toEqual([]);
     expect(bench.mode).toBe('quick');
     expect(bench.runs).toBe(1);
-    expect(bench.scenarios.map((s) => s.name)).toEqual(['sweep', 'audit-query', 'cold-start', 'review-burst']);
+    expect(bench.scenarios.map((s) => s.name)).toEqual(['overhead', 'burst', 'sweep', 'audit-query', 'cold-start', 'review-burst']);
     const by = (name: ScenarioResult['name']) => bench.scenarios.find((s) => s.name === name)!;
     for (const s of bench.scenarios) {
       expect(s.checks.length).toBeGreaterThan(0);
       expect(s.rows.length).toBeGreaterThan(0);
       for (const g of s.goals) if (!g.met) expect(g.why).toBeTruthy();
     }
+
+    // Overhead and burst: every connection approved with exactly one PUT (the scenarios' checks), at a tenth of the size.
+    expect(by('overhead').size).toMatchObject({ connections: 100 });
+    const hints = by('burst');
+    expect(hints.size).toMatchObject({ vaults: 10, connections: 100 });
+    const [hintRun] = hints.figures['runs'] as Array<{ linkgate: { approved: number; calls: { puts: number }; putsPerConnection: { min: number; max: number }; failedInvocations: number } }>;
+    expect(hintRun!.linkgate).toMatchObject({ approved: 100, calls: expect.objectContaining({ puts: 100 }), putsPerConnection: { min: 1, max: 1 }, failedInvocations: 0 });
 
     const sweep = by('sweep');
     expect(sweep.size).toMatchObject({ mode: 'quick', resources: 200, connections: 12_800, pending: 640, runs: 1 });
