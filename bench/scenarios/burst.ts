@@ -168,9 +168,13 @@ async function runLinkgate(stack: BenchStack, run: number, vaults: number): Prom
     clearInterval(timer);
   }
   const wallMs = performance.now() - started;
-  // The last PUTs' events: the publisher sends them right after each PUT.
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  pump();
+  // The rest of those events (one per PUT): the publisher delivers them one after another, so the
+  // last ones come after the burst; every one is delivered before anything is counted.
+  const expected = names.length * PER_VAULT;
+  for (let waited = 0; echoEvents < expected && waited < 30_000; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pump();
+  }
   await Promise.all(echoes);
   const tableRequests = stack.traffic.total;
   const tableBy = Object.fromEntries([...stack.traffic.by].sort((a, b) => b[1] - a[1]));

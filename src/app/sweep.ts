@@ -273,7 +273,8 @@ export async function runSweep(given: SweepDeps, options: { readonly by?: Princi
     const hint = { resource: ref.resource, source: 'sweep' as const };
     let outcome: ConnectionOutcome | undefined;
     if (connection?.status === 'Pending') {
-      outcome = await processPending(deps, connection, hint);
+      // The record as the sweep read it with every other: no point read before the claim (an ETag still guards it).
+      outcome = await processPending(deps, connection, hint, { record });
     } else if (record && !isTerminal(record.value.state)) {
       const latest = (await deps.approvals.get(ref)) ?? record;
       outcome = await reconcile(deps, latest, connection);

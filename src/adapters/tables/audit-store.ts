@@ -620,15 +620,22 @@ export class TableAuditStore {
     walk: for (const partition of partitions) {
       const clauses = [odata`PartitionKey eq ${partition.key}`, ...bounds, ...partition.extra, ...filters];
       if (resume !== undefined && partition.key === resume.partition) clauses.push(odata`RowKey gt ${resume.rowKey}`);
-      const pages = this.client
-        .listEntities<AuditRow>({ queryOptions: { filter: and(clauses) } })
-        .byPage({ maxPageSize: Math.min(SERVICE_PAGE_MAX, want - found.length) });
-      for await (const page of pages) {
+      // Each request asks only for the rows still missing: a page size fixed for the whole walk
+      // would let the service read and send up to a full page more than the query needs.
+      let continuation: string | undefined;
+      do {
+        const pages = this.client
+          .listEntities<AuditRow>({ queryOptions: { filter: and(clauses) } })
+          .byPage({ maxPageSize: Math.min(SERVICE_PAGE_MAX, want - found.length), ...(continuation ? { continuationToken: continuation } : {}) });
+        const next = await pages.next();
+        if (next.done === true) break;
+        const page = next.value;
         for (const row of page) {
           found.push({ partition: partition.key, row });
           if (found.length >= want) break walk;
         }
-      }
+        continuation = page.continuationToken;
+      } while (continuation);
     }
 
     const entries = found.slice(0, pageSize).map((f) => toEntry(f.row));
