@@ -26,20 +26,20 @@
  * 0 unhonoured 429s, steady state makes no ARM read and writes nothing); a failed check ends the
  * run with an error. Absolute times are printed, never asserted.
  */
-import diagnostics from 'node:diagnostics_channel';
-import type { ClientRequest, IncomingMessage } from 'node:http';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../src/app/ports.js';
 import type { SweepReport } from '../src/app/sweep.js';
-import { createServices, TABLES, type Services } from '../src/composition.js';
+import { createServices, type Services } from '../src/composition.js';
 import { loadConfig } from '../src/config.js';
 import { parseRule } from '../src/domain/policy/rule.js';
 import { RESOURCE_TYPES } from '../src/domain/resource-types.js';
 import { startArmEmulator, type ArmEmulator, type CallRecord, type ConnectionStatus, type EmulatorSubscription } from '../src/dev/arm-emulator/index.js';
 import { startAzuriteTables, type AzuriteTables } from '../src/dev/azurite.js';
+import { median } from './lib/report.js';
+import { mulberry32, sleep, watchTables, type TableTraffic } from './lib/stack.js';
 
 export interface SweepBenchOptions {
   /** A tenth of the full size (200 resources) and of the read bucket's capacity (25). */
@@ -445,50 +445,6 @@ async function measured(emulator: ArmEmulator, services: Services, label: SweepF
   };
 }
 
-interface TableTraffic {
-  total: number;
-  failures: number;
-  readonly by: Map<string, number>;
-  reset(): void;
-  stop(): void;
-}
-
-/** Counts the HTTP requests this process sends to Azurite (Node's http client diagnostics channels). */
-function watchTables(port: string): TableTraffic {
-  const traffic: TableTraffic = {
-    total: 0,
-    failures: 0,
-    by: new Map(),
-    reset() {
-      traffic.total = 0;
-      traffic.failures = 0;
-      traffic.by.clear();
-    },
-    stop() {
-      diagnostics.unsubscribe('http.client.request.start', onStart);
-      diagnostics.unsubscribe('http.client.response.finish', onFinish);
-    },
-  };
-  const isTables = (request: ClientRequest) => String(request.getHeader('host') ?? '').endsWith(`:${port}`);
-  const onStart = (message: unknown) => {
-    const { request } = message as { request: ClientRequest };
-    if (!isTables(request)) return;
-    traffic.total += 1;
-    // /devstoreaccount1/<table>(…) or /devstoreaccount1/$batch: the table name without its prefix.
-    const segment = decodeURIComponent(request.path.split('?')[0]!.split('/')[2] ?? '').replace(/\(.*$/, '');
-    const table = segment.startsWith('$') ? segment : (Object.values(TABLES).find((name) => segment.toLowerCase().endsWith(name)) ?? segment);
-    const key = `${table} ${request.method}`;
-    traffic.by.set(key, (traffic.by.get(key) ?? 0) + 1);
-  };
-  const onFinish = (message: unknown) => {
-    const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
-    if (isTables(request) && (response.statusCode ?? 0) >= 400) traffic.failures += 1;
-  };
-  diagnostics.subscribe('http.client.request.start', onStart);
-  diagnostics.subscribe('http.client.response.finish', onFinish);
-  return traffic;
-}
-
 function progress(f: SweepFigures): string {
   const rss = process.memoryUsage().rss / 1_048_576;
   return `  ${f.sweep}: ${fmtS(f.wallMs)} (last ARM call at ${fmtS(f.armSpanMs)}), ${f.armReads} ARM reads, ${f.throttled} 429s, ${f.tableRequests} Table requests (${f.tableFailures} failed), RSS ${rss.toFixed(0)} MiB`;
@@ -613,17 +569,6 @@ function pickPositions(total: number, count: number, seed: number): Set<number> 
   return new Set(positions.slice(0, count));
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** A stable GUID for a label (hex of a simple hash, version 4 layout). */
 function guid(label: string): string {
   let h1 = 0x811c9dc5;
@@ -669,13 +614,6 @@ function watchMemory(): { stop(): { rss: number; heap: number } } {
   };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const round = (value: number) => Math.round(value * 100) / 100;
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

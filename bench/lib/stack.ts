@@ -92,6 +92,36 @@ export async function startBenchStack(options: ArmEmulatorOptions): Promise<Benc
   }
 }
 
+/**
+ * Key Vaults with Pending connections from the home tenant's requester subscription, and the
+ * events their requests raised (the collector is emptied first; the publisher delivers in the
+ * background, so this waits until every request's events are in).
+ */
+export async function createPendingVaults(
+  stack: BenchStack,
+  options: { readonly prefix: string; readonly vaults: number; readonly perVault: number; readonly resourceGroup: string },
+): Promise<{ names: string[]; events: Record<string, unknown>[] }> {
+  stack.collector.take();
+  const names: string[] = [];
+  for (let v = 0; v < options.vaults; v += 1) {
+    const name = `${options.prefix}${v}`;
+    stack.emulator.createVault({ subscriptionId: RESOURCE_SUB, resourceGroup: options.resourceGroup, name, tenantId: HOME_TENANT });
+    names.push(name);
+    for (let c = 0; c < options.perVault; c += 1) {
+      await stack.emulator.simulateRequest({ vault: name, fromSubscription: REQUESTER_SUB, endpointName: `pe-${name}-${c}` });
+    }
+  }
+  for (let waited = 0; stack.collector.events.length < options.vaults * options.perVault && waited < 10_000; waited += 20) await sleep(20);
+  return { names, events: stack.collector.take() };
+}
+
+/** How many connections of these vaults read Approved in the emulator. */
+export function approvedIn(stack: BenchStack, resourceGroup: string, names: readonly string[]): number {
+  return names
+    .flatMap((name) => stack.emulator.listConnections(`/subscriptions/${RESOURCE_SUB}/resourceGroups/${resourceGroup}/providers/Microsoft.KeyVault/vaults/${name}`))
+    .filter((c) => c.properties.privateLinkServiceConnectionState.status === 'Approved').length;
+}
+
 /** ARM calls by what they are, for the calls a scenario made. */
 export function classifyCalls(calls: readonly CallRecord[]) {
   const is = (pattern: RegExp) => calls.filter((c) => pattern.test(c.path));

@@ -36,6 +36,7 @@ import type { AuditEntry, AuditKind, AuditOutcome } from '../../src/domain/audit
 import { connectionRef, resourceRef, type ResourceRef } from '../../src/domain/resource-id.js';
 import { RESOURCE_TYPES } from '../../src/domain/resource-types.js';
 import { startAzuriteTables } from '../../src/dev/azurite.js';
+import { mulberry32 } from '../lib/stack.js';
 import { fmtMs, median, rssMiB, type BenchCheck, type BenchGoal, type BenchOptions, type BenchRow, type BenchScenario, type ScenarioResult } from '../lib/report.js';
 
 const FULL_ENTRIES = 100_000;
@@ -478,15 +479,4 @@ function mostCommon(values: readonly string[]): string {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0]![0];
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }

@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { parseRule } from '../../src/domain/policy/rule.js';
 import { bareApprover } from '../lib/bare.js';
 import { fmtMs, median, rssMiB, type BenchOptions, type BenchScenario, type ScenarioResult } from '../lib/report.js';
-import { classifyCalls, HOME_TENANT, mulberry32, REQUESTER_SUB, RESOURCE_SUB, shuffle, startBenchStack, type BenchStack } from '../lib/stack.js';
+import { approvedIn, classifyCalls, createPendingVaults, HOME_TENANT, mulberry32, REQUESTER_SUB, RESOURCE_SUB, shuffle, startBenchStack, type BenchStack } from '../lib/stack.js';
 
 /** The deployment's Event Grid batching (infra: maxEventsPerBatch). */
 export const EVENTS_PER_BATCH = 100;
@@ -120,24 +120,8 @@ export const scenario: BenchScenario = {
   },
 };
 
-async function createVaults(stack: BenchStack, prefix: string, vaults: number, perVault: number): Promise<{ names: string[]; events: Record<string, unknown>[] }> {
-  const names: string[] = [];
-  stack.collector.take();
-  for (let v = 0; v < vaults; v += 1) {
-    const name = `${prefix}${v}`;
-    stack.emulator.createVault({ subscriptionId: RESOURCE_SUB, resourceGroup: RESOURCE_GROUP, name, tenantId: HOME_TENANT });
-    names.push(name);
-    for (let c = 0; c < perVault; c += 1) {
-      await stack.emulator.simulateRequest({ vault: name, fromSubscription: REQUESTER_SUB, endpointName: `pe-${name}-${c}` });
-    }
-  }
-  // The publisher delivers in the background: wait until every request's events are in.
-  for (let waited = 0; stack.collector.events.length < vaults * perVault && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
-  return { names, events: stack.collector.take() };
-}
-
 async function runLinkgate(stack: BenchStack, run: number, vaults: number): Promise<LinkgateRun> {
-  const { names, events } = await createVaults(stack, `kvbl${run}x`, vaults, PER_VAULT);
+  const { names, events } = await createPendingVaults(stack, { prefix: `kvbl${run}x`, vaults, perVault: PER_VAULT, resourceGroup: RESOURCE_GROUP });
   const services = stack.services();
   await services.rules.put(parseRule({ name: 'approve-home-tenant', priority: 10, action: 'approve', conditions: { requesterTenant: ['home'] } }));
   const random = mulberry32(0xb00 + run);
@@ -179,7 +163,7 @@ async function runLinkgate(stack: BenchStack, run: number, vaults: number): Prom
   const tableRequests = stack.traffic.total;
   const tableBy = Object.fromEntries([...stack.traffic.by].sort((a, b) => b[1] - a[1]));
   const calls = classifyCalls(stack.emulator.calls.slice(callsBefore));
-  const approved = names.flatMap((name) => stack.emulator.listConnections(vaultId(name))).filter((c) => c.properties.privateLinkServiceConnectionState.status === 'Approved').length;
+  const approved = approvedIn(stack, RESOURCE_GROUP, names);
   const putCounts = [...calls.putsByConnection.values()];
   return {
     wallMs,
@@ -196,7 +180,7 @@ async function runLinkgate(stack: BenchStack, run: number, vaults: number): Prom
 }
 
 async function runBare(stack: BenchStack, run: number, vaults: number): Promise<BareRun> {
-  const { names } = await createVaults(stack, `kvbb${run}x`, vaults, PER_VAULT);
+  const { names } = await createPendingVaults(stack, { prefix: `kvbb${run}x`, vaults, perVault: PER_VAULT, resourceGroup: RESOURCE_GROUP });
   const bare = bareApprover({ endpoint: stack.emulator.url, caPem: stack.emulator.caPem, subscriptionId: RESOURCE_SUB, pollMinMs: 100, pollMaxMs: 10_000, concurrency: VAULT_CONCURRENCY });
   const callsBefore = stack.emulator.calls.length;
   const started = performance.now();
@@ -211,6 +195,3 @@ function plainCalls(calls: ReturnType<typeof classifyCalls>) {
   return Object.fromEntries(Object.entries(calls).filter(([, value]) => typeof value === 'number'));
 }
 
-function vaultId(name: string): string {
-  return `/subscriptions/${RESOURCE_SUB}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/${name}`;
-}

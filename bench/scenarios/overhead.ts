@@ -13,10 +13,10 @@ import { performance } from 'node:perf_hooks';
 import { parseRule } from '../../src/domain/policy/rule.js';
 import { bareApprover } from '../lib/bare.js';
 import { fmtMs, median, rssMiB, type BenchOptions, type BenchScenario, type ScenarioResult } from '../lib/report.js';
-import { classifyCalls, HOME_TENANT, REQUESTER_SUB, RESOURCE_SUB, type BenchStack, startBenchStack } from '../lib/stack.js';
+import { approvedIn, classifyCalls, createPendingVaults, HOME_TENANT, REQUESTER_SUB, RESOURCE_SUB, type BenchStack, startBenchStack } from '../lib/stack.js';
 
 const PROVISIONING_MS = 400;
-const IN_FLIGHT = Number(process.env.BENCH_IN_FLIGHT ?? 10);
+const IN_FLIGHT = 10;
 const RESOURCE_GROUP = 'rg-overhead';
 
 interface PathRun {
@@ -33,7 +33,7 @@ export const scenario: BenchScenario = {
   name: 'overhead',
   async run(options: BenchOptions): Promise<ScenarioResult> {
     const started = performance.now();
-    const count = Number(process.env.BENCH_OVERHEAD_COUNT ?? (options.quick ? 100 : 1_000));
+    const count = options.quick ? 100 : 1_000;
     const stack = await startBenchStack({
       subscriptions: [
         { subscriptionId: RESOURCE_SUB, tenantId: HOME_TENANT, displayName: 'Vaults', visibility: 'visible' },
@@ -100,23 +100,10 @@ function summary(run: PathRun) {
   return { medianMs: median(run.latenciesMs), beforePutMs: median(run.beforePutMs), approved: run.approved, armCalls: run.armCalls, puts: run.puts, tableRequests: run.tableRequests };
 }
 
-async function createVaults(stack: BenchStack, prefix: string, count: number): Promise<{ names: string[]; events: Record<string, unknown>[] }> {
-  stack.collector.take();
-  const names: string[] = [];
-  for (let v = 0; v < count; v += 1) {
-    const name = `${prefix}${v}`;
-    stack.emulator.createVault({ subscriptionId: RESOURCE_SUB, resourceGroup: RESOURCE_GROUP, name, tenantId: HOME_TENANT });
-    await stack.emulator.simulateRequest({ vault: name, fromSubscription: REQUESTER_SUB, endpointName: `pe-${name}` });
-    names.push(name);
-  }
-  for (let waited = 0; stack.collector.events.length < count && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
-  // One hint per connection: the proxy write (the request itself).
-  const events = stack.collector.take().filter((e) => /privateEndpointConnectionProxies\/write$/i.test(String((e['data'] as { operationName?: string } | undefined)?.operationName ?? '')));
-  return { names, events };
-}
-
 async function runLinkgate(stack: BenchStack, run: number, count: number): Promise<PathRun> {
-  const { names, events } = await createVaults(stack, `kvol${run}x`, count);
+  const { names, events: raised } = await createPendingVaults(stack, { prefix: `kvol${run}x`, vaults: count, perVault: 1, resourceGroup: RESOURCE_GROUP });
+  // One hint per connection: the proxy write (the request itself).
+  const events = raised.filter((e) => /privateEndpointConnectionProxies\/write$/i.test(String((e['data'] as { operationName?: string } | undefined)?.operationName ?? '')));
   const services = stack.services();
   await services.rules.put(parseRule({ name: 'approve-home-tenant', priority: 10, action: 'approve', conditions: { requesterTenant: ['home'] } }));
   const callsBefore = stack.emulator.calls.length;
@@ -147,12 +134,12 @@ async function runLinkgate(stack: BenchStack, run: number, count: number): Promi
     if (t0 !== undefined) beforePutMs.push(call.at.getTime() - t0);
   }
   const calls = classifyCalls(made);
-  const approved = names.flatMap((name) => stack.emulator.listConnections(vaultId(name))).filter((c) => c.properties.privateLinkServiceConnectionState.status === 'Approved').length;
+  const approved = approvedIn(stack, RESOURCE_GROUP, names);
   return { latenciesMs, beforePutMs, approved, armCalls: calls.total, puts: calls.puts, tableRequests, tableBy };
 }
 
 async function runBare(stack: BenchStack, run: number, count: number): Promise<PathRun> {
-  const { names } = await createVaults(stack, `kvob${run}x`, count);
+  const { names } = await createPendingVaults(stack, { prefix: `kvob${run}x`, vaults: count, perVault: 1, resourceGroup: RESOURCE_GROUP });
   const bare = bareApprover({ endpoint: stack.emulator.url, caPem: stack.emulator.caPem, subscriptionId: RESOURCE_SUB, pollMinMs: 100, pollMaxMs: 10_000, concurrency: 1 });
   const callsBefore = stack.emulator.calls.length;
   const latenciesMs: number[] = [];
@@ -173,6 +160,3 @@ async function runBare(stack: BenchStack, run: number, count: number): Promise<P
   return { latenciesMs, beforePutMs, approved, armCalls: calls.total, puts: calls.puts, tableRequests: 0, tableBy: {} };
 }
 
-function vaultId(name: string): string {
-  return `/subscriptions/${RESOURCE_SUB}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/${name}`;
-}

@@ -13,9 +13,7 @@ type ForDecision = Awaited<ReturnType<RulesPort['forDecision']>>;
 export function cachedRules(rules: RulesPort, options: { readonly ttlMs: number; readonly now: () => number }): RulesPort {
   if (options.ttlMs <= 0) return rules;
   let held: { readonly at: number; readonly value: Promise<ForDecision> } | undefined;
-  let generation = 0;
   const invalidate = () => {
-    generation += 1;
     held = undefined;
   };
   const writing =
@@ -33,19 +31,13 @@ export function cachedRules(rules: RulesPort, options: { readonly ttlMs: number;
     forDecision: () => {
       const now = options.now();
       if (held && now - held.at < options.ttlMs) return held.value;
-      const started = generation;
       const value = rules.forDecision();
       const entry = { at: now, value };
       held = entry;
-      // A failed read is not held, nor one that a write overtook while it was under way.
-      void value.then(
-        () => {
-          if (generation !== started && held === entry) held = undefined;
-        },
-        () => {
-          if (held === entry) held = undefined;
-        },
-      );
+      // A failed read is not held. (One that a write overtook is dropped by the write's end.)
+      value.catch(() => {
+        if (held === entry) held = undefined;
+      });
       return value;
     },
     put: writing(rules.put.bind(rules)),
